@@ -1,0 +1,113 @@
+"""asyncjobs: in-process background jobs for asyncio and trio programs.
+
+No broker, no worker process: decorate with ``@job``, submit inside
+``async with JobRunner() as runner:``, and ``await`` the handle for the result.
+"""
+
+from ._clock import Clock, SystemClock
+from ._definition import AsyncJob, JobCall, JobDefinition, JobOptions, JobRegistry, SyncJob, job
+from ._errors import (
+    AsyncJobsError,
+    DuplicateJobId,
+    DuplicateJobName,
+    InvalidArguments,
+    InvalidJob,
+    InvalidOption,
+    InvalidOptionType,
+    JobCancelled,
+    JobInterrupted,
+    JobNotFound,
+    JobOutcomeError,
+    JobRejected,
+    JobTimedOut,
+    QueueFull,
+    ResultTimeout,
+    RunnerNotRunning,
+    UnknownQueue,
+)
+from ._events import (
+    JobCancelledEvent,
+    JobEnded,
+    JobEvent,
+    JobFailed,
+    JobInterruptedEvent,
+    JobRejectedEvent,
+    JobStarted,
+    JobSubmitted,
+    JobSucceeded,
+    Subscription,
+)
+from ._handle import JobHandle
+from ._queue import QueueConfig, QueueStatistics, RejectPolicy
+from ._record import JobRecord
+from ._runner import (
+    JobRunner,
+    PoolStatistics,
+    RunnerState,
+    Selection,
+    ShutdownReport,
+    current_job,
+    current_runner,
+)
+from ._states import TRANSITIONS, JobState
+from .abc import JobPage, JobStore
+from .storage import MemoryJobStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncJob",
+    "AsyncJobsError",
+    "Clock",
+    "DuplicateJobId",
+    "DuplicateJobName",
+    "InvalidArguments",
+    "InvalidJob",
+    "InvalidOption",
+    "InvalidOptionType",
+    "JobCall",
+    "JobCancelled",
+    "JobCancelledEvent",
+    "JobDefinition",
+    "JobEnded",
+    "JobEvent",
+    "JobFailed",
+    "JobHandle",
+    "JobInterrupted",
+    "JobInterruptedEvent",
+    "JobNotFound",
+    "JobOptions",
+    "JobOutcomeError",
+    "JobPage",
+    "JobRecord",
+    "JobRegistry",
+    "JobRejected",
+    "JobRejectedEvent",
+    "JobRunner",
+    "JobStarted",
+    "JobState",
+    "JobStore",
+    "JobSubmitted",
+    "JobSucceeded",
+    "JobTimedOut",
+    "MemoryJobStore",
+    "PoolStatistics",
+    "QueueConfig",
+    "QueueFull",
+    "QueueStatistics",
+    "RejectPolicy",
+    "ResultTimeout",
+    "RunnerNotRunning",
+    "RunnerState",
+    "Selection",
+    "ShutdownReport",
+    "Subscription",
+    "SyncJob",
+    "SystemClock",
+    "TRANSITIONS",
+    "UnknownQueue",
+    "__version__",
+    "current_job",
+    "current_runner",
+    "job",
+]

@@ -1,0 +1,54 @@
+"""One injectable clock for both kinds of time.
+
+Wall time (``time()``/``now()``) is for timestamps and for ``at=`` datetimes; monotonic time
+is for delays, timeouts, grace periods and backoff. Everything in asyncjobs that waits on time
+goes through ``Clock.sleep_until``, so a fake clock (``asyncjobs.testing.FakeClock``) can drive
+a whole runner on virtual time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+import anyio
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What the runner needs from a clock."""
+
+    def time(self) -> float:
+        """Wall-clock time in seconds since the epoch."""
+        ...
+
+    def now(self) -> datetime:
+        """Wall-clock time as an aware UTC datetime."""
+        ...
+
+    def monotonic(self) -> float:
+        """Monotonic time in seconds; only differences are meaningful."""
+        ...
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until ``monotonic()`` reaches ``deadline``. Must be cancellable."""
+        ...
+
+
+class SystemClock:
+    """The real clock: ``time.time()``, ``time.monotonic()`` and the event loop's sleep."""
+
+    __slots__ = ()
+
+    def time(self) -> float:
+        return time.time()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep_until(self, deadline: float) -> None:
+        await anyio.sleep(max(0.0, deadline - time.monotonic()))

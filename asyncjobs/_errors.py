@@ -1,0 +1,144 @@
+"""The exception hierarchy: one root, leaves derived from the nearest builtin.
+
+::
+
+    AsyncJobsError
+    ├── InvalidOption (ValueError)              an option or setting has a bad value
+    │   └── InvalidOptionType (TypeError)       ... or a value of the wrong type
+    ├── InvalidJob (TypeError)                  not something that can be a job
+    ├── InvalidArguments (TypeError)            arguments don't fit the job's signature
+    ├── DuplicateJobName (ValueError)
+    ├── DuplicateJobId (ValueError)
+    ├── UnknownQueue (LookupError)
+    ├── JobNotFound (LookupError)
+    ├── QueueFull                               a bounded queue refused a job
+    ├── RunnerNotRunning (RuntimeError)         used before start or after shutdown
+    ├── ResultTimeout (TimeoutError)            waiting for a result took too long
+    └── JobOutcomeError                         raised by ``await handle`` when the job
+        ├── JobCancelled                        did not produce a result of its own
+        ├── JobTimedOut (TimeoutError)
+        ├── JobRejected
+        └── JobInterrupted
+
+A job that raises makes ``await handle`` raise that same exception, not a wrapper.
+Cancellation exceptions of the event loop are never wrapped or subclassed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AsyncJobsError(Exception):
+    """Root of every exception asyncjobs raises on its own account."""
+
+
+class InvalidOption(AsyncJobsError, ValueError):
+    """An option, setting or parameter was given a value it cannot take."""
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}={value!r}: {reason}")
+
+
+class InvalidOptionType(InvalidOption, TypeError):
+    """An option was given a value of the wrong type."""
+
+
+class InvalidJob(AsyncJobsError, TypeError):
+    """The object given as a job cannot run as one (for example, it is not callable)."""
+
+    def __init__(self, value: Any, reason: str) -> None:
+        self.value = value
+        super().__init__(f"job={value!r}: {reason}")
+
+
+class InvalidArguments(AsyncJobsError, TypeError):
+    """The arguments given at submit time do not fit the job's signature."""
+
+    def __init__(self, job_name: str, reason: str) -> None:
+        self.job_name = job_name
+        super().__init__(f"arguments for job {job_name!r} do not fit its signature: {reason}")
+
+
+class DuplicateJobName(AsyncJobsError, ValueError):
+    """Two different functions were registered under one job name."""
+
+    def __init__(self, name: str, existing: str, new: str) -> None:
+        self.name = name
+        super().__init__(
+            f"name={name!r}: already used by {existing}; cannot also register {new} "
+            "(pass a different name=...)"
+        )
+
+
+class DuplicateJobId(AsyncJobsError, ValueError):
+    """A job id given at submit time is already taken."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job_id={job_id!r}: a job with this id already exists")
+
+
+class UnknownQueue(AsyncJobsError, LookupError):
+    """A job named a queue the runner was not configured with."""
+
+    def __init__(self, queue: str, known: list[str]) -> None:
+        self.queue = queue
+        super().__init__(f"queue={queue!r}: no such queue (configured: {', '.join(known)})")
+
+
+class JobNotFound(AsyncJobsError, LookupError):
+    """No job with the given id is known (never submitted, or evicted from storage)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job_id={job_id!r}: no such job")
+
+
+class QueueFull(AsyncJobsError):
+    """A bounded queue had no room and its policy refused the job."""
+
+    def __init__(self, queue: str, maxsize: int, detail: str = "") -> None:
+        self.queue = queue
+        self.maxsize = maxsize
+        tail = f" ({detail})" if detail else ""
+        super().__init__(f"queue={queue!r} is full: {maxsize} of {maxsize} places taken{tail}")
+
+
+class RunnerNotRunning(AsyncJobsError, RuntimeError):
+    """The runner was used before it started or after it began shutting down."""
+
+
+class ResultTimeout(AsyncJobsError, TimeoutError):
+    """``handle.result(timeout=...)`` ran out of time; the job itself goes on."""
+
+    def __init__(self, job_id: str, timeout: float) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id!r} did not finish within timeout={timeout!r} seconds")
+
+
+class JobOutcomeError(AsyncJobsError):
+    """The job ended without a result of its own; ``await handle`` raises a subclass."""
+
+    def __init__(self, job_id: str, message: str) -> None:
+        self.job_id = job_id
+        super().__init__(message)
+
+
+class JobCancelled(JobOutcomeError):
+    """The job was cancelled (while queued, or while running)."""
+
+
+class JobTimedOut(JobOutcomeError, TimeoutError):
+    """The job ran longer than its timeout and was cancelled."""
+
+
+class JobRejected(JobOutcomeError):
+    """A full queue's policy dropped the job; the message says which policy and why."""
+
+
+class JobInterrupted(JobOutcomeError):
+    """Shutdown cut the job off before it finished (queued or running)."""

@@ -1,0 +1,132 @@
+"""``JobHandle``: the caller's side of a submitted job; ``await handle`` gives its result."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+
+from ._record import JobRecord
+from ._states import JobState
+
+if TYPE_CHECKING:
+    from ._definition import JobDefinition
+    from ._runner import JobRunner
+    from ._timers import Timer
+
+R = TypeVar("R")
+
+
+class JobHandle(Generic[R]):
+    """A submitted job. ``await handle`` returns its result or raises its exception.
+
+    Outcomes other than a result raise a ``JobOutcomeError`` subclass: ``JobCancelled``,
+    ``JobTimedOut``, ``JobRejected`` or ``JobInterrupted``. A handle resolves exactly once.
+    """
+
+    __slots__ = (
+        "_record",
+        "_definition",
+        "_runner",
+        "_context",
+        "_error",
+        "_done",
+        "_waiter",
+        "_scope",
+        "_stop_reason",
+        "_timer",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        record: JobRecord,
+        definition: JobDefinition[Any, Any],
+        runner: JobRunner,
+        context: contextvars.Context,
+    ) -> None:
+        self._record = record
+        self._definition = definition
+        self._runner = runner
+        self._context = context
+        self._error: BaseException | None = None
+        self._done = False
+        self._waiter: anyio.Event | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._stop_reason: str | None = None
+        self._timer: Timer | None = None
+
+    @property
+    def id(self) -> str:
+        """The job id (given at submit time, or generated)."""
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        """The job name (see ``@job(name=...)``)."""
+        return self._record.name
+
+    @property
+    def queue(self) -> str:
+        """The queue the job was submitted to."""
+        return self._record.queue
+
+    @property
+    def state(self) -> JobState:
+        """The job's current state."""
+        return self._record.state
+
+    def record(self) -> JobRecord:
+        """A snapshot of the job's record (timestamps, attempts, error text, ...)."""
+        return self._record.snapshot()
+
+    def done(self) -> bool:
+        """True once the job has reached its terminal state."""
+        return self._done
+
+    async def wait(self) -> None:
+        """Wait until the job is done, whatever the outcome; never raises the job's error."""
+        if self._done:
+            return
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._waiter = anyio.Event()
+        await waiter.wait()
+
+    async def result(self, timeout: float | None = None) -> R:  # noqa: ASYNC109
+        """The job's result; waits for it (at most ``timeout`` seconds: ``ResultTimeout``)."""
+        if not self._done:
+            if timeout is None:
+                await self.wait()
+            else:
+                await self._runner._wait_handle(self, timeout)
+        return self._outcome()
+
+    def _outcome(self) -> R:
+        if self._error is not None:
+            raise self._error
+        return self._record.result  # type: ignore[no-any-return]
+
+    def __await__(self) -> Generator[Any, Any, R]:
+        return self.result().__await__()
+
+    async def cancel(self) -> bool:
+        """Cancel the job: a waiting job never starts; a running one has its handler cancelled.
+
+        Returns False, changing nothing, if the job had already finished; True otherwise.
+        The handle then raises ``JobCancelled`` (a running job resolves once its handler
+        has stopped).
+        """
+        return await self._runner._cancel(self)
+
+    def _resolve(self) -> None:
+        self._done = True
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
+
+    def __repr__(self) -> str:
+        record = self._record
+        return f"<JobHandle {record.name!r} id={record.id!r} state={record.state.value}>"

@@ -1,0 +1,59 @@
+"""The job record: what storage keeps about one job."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from ._states import JobState
+
+
+def _as_datetime(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+@attrs.define(kw_only=True, eq=False)
+class JobRecord:
+    """Everything known about one job. Timestamps are wall-clock epoch seconds.
+
+    The engine owns the record and is its only writer; storage backends persist it and hand
+    out snapshots (``JobRecord.snapshot()``) to everyone else. ``id``, ``name`` and ``queue``
+    never change after creation.
+    """
+
+    id: str = attrs.field(on_setattr=attrs.setters.frozen)
+    name: str = attrs.field(on_setattr=attrs.setters.frozen)
+    queue: str = attrs.field(on_setattr=attrs.setters.frozen)
+    priority: int | float = 0
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    state: JobState = JobState.QUEUED
+    created_at: float = 0.0
+    scheduled_for: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    timeout: float | None = None
+    result: Any = None
+    error: str | None = None
+
+    def snapshot(self) -> JobRecord:
+        """A shallow copy that later changes to this record do not affect."""
+        return attrs.evolve(self)
+
+    @property
+    def created(self) -> datetime:
+        """``created_at`` as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.created_at, timezone.utc)
+
+    @property
+    def started(self) -> datetime | None:
+        """``started_at`` as an aware UTC datetime, or None."""
+        return _as_datetime(self.started_at)
+
+    @property
+    def finished(self) -> datetime | None:
+        """``finished_at`` as an aware UTC datetime, or None."""
+        return _as_datetime(self.finished_at)

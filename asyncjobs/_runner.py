@@ -1,0 +1,1062 @@
+"""``JobRunner``: the engine. Queues, dispatch, workers, timeouts, cancellation, shutdown.
+
+The path of a job: ``submit`` validates (raising before anything is created), builds the
+record and handle, reserves a place in the queue, ``store.add``s the record, then either
+schedules it (delay/at) or makes it ready. Idle workers park on an event each; making a job
+ready wakes one. A worker takes the next job by queue selection (strict or smooth weighted
+round-robin over queues with a free concurrency slot), runs it in a cancel scope inside the
+submitter's context, records the outcome, resolves the handle, then emits the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import functools
+import inspect
+import itertools
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from types import TracebackType
+from typing import Any, NamedTuple, TypeVar, overload
+
+import anyio
+import anyio.to_thread
+import attrs
+from typing_extensions import ParamSpec
+
+from . import _validation
+from ._clock import Clock, SystemClock
+from ._context import InContext
+from ._definition import (
+    JobCall,
+    JobDefinition,
+    JobRegistry,
+    default_registry,
+    make_definition,
+)
+from ._errors import (
+    DuplicateJobId,
+    InvalidOption,
+    InvalidOptionType,
+    JobCancelled,
+    JobInterrupted,
+    JobRejected,
+    JobTimedOut,
+    QueueFull,
+    ResultTimeout,
+    RunnerNotRunning,
+    UnknownQueue,
+)
+from ._events import JobEvent, JobStarted, JobSubmitted, Listeners, Subscription, ended_event
+from ._handle import JobHandle
+from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
+from ._record import JobRecord
+from ._spawn import spawn_detached
+from ._states import JobState
+from ._timers import TimerService
+from .abc import JobPage, JobStore
+from .storage.memory import MemoryJobStore
+
+logger = logging.getLogger("asyncjobs")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_current_runner: contextvars.ContextVar[JobRunner | None] = contextvars.ContextVar(
+    "asyncjobs_current_runner", default=None
+)
+_current_job: contextvars.ContextVar[JobHandle[Any] | None] = contextvars.ContextVar(
+    "asyncjobs_current_job", default=None
+)
+
+_SHUTDOWN = "shutdown"
+_CANCEL = "cancel"
+_TIMEOUT = "timeout"
+
+
+def current_runner() -> JobRunner:
+    """The runner whose ``async with`` block (or job) the caller is in."""
+    runner = _current_runner.get()
+    if runner is None:
+        raise RunnerNotRunning(
+            "no current runner: submit inside 'async with JobRunner() as runner:' "
+            "or from a running job, or call runner.submit(...)"
+        )
+    return runner
+
+
+def current_job() -> JobHandle[Any] | None:
+    """The handle of the job the caller runs in, or None outside jobs."""
+    return _current_job.get()
+
+
+class RunnerState(str, enum.Enum):
+    """Lifecycle of a runner. A runner starts once and stops once."""
+
+    NEW = "new"
+    STARTING = "starting"
+    STARTED = "started"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Selection(str, enum.Enum):
+    """How workers choose among queues that have ready jobs and a free slot.
+
+    ``strict``: always the queue with the highest weight (ties: the order given).
+    ``weighted``: smooth weighted round-robin; under load each queue gets its weight's share.
+    """
+
+    STRICT = "strict"
+    WEIGHTED = "weighted"
+
+
+class PoolStatistics(NamedTuple):
+    """The worker pool at one moment: capacity = workers; waiting = ready jobs not started."""
+
+    capacity: int
+    running: int
+    idle: int
+    waiting: int
+    scheduled: int
+
+
+@attrs.frozen(kw_only=True)
+class ShutdownReport:
+    """What shutdown did. ``drained``: everything finished within the grace period.
+
+    ``interrupted``: ids of jobs ended as interrupted (waiting ones not run, running ones
+    cancelled). ``abandoned``: the subset whose handlers ignored cancellation and were still
+    running when the hard deadline passed; they are left running, detached from the runner.
+    """
+
+    drained: bool
+    interrupted: tuple[str, ...]
+    abandoned: tuple[str, ...]
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__qualname__}: {error}"
+
+
+def _is_cancel_request() -> bool:
+    """Is the current task being cancelled, as opposed to a handler raising the exception?"""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return True  # not asyncio: trio's Cancelled cannot be raised by user code
+    if task is None:
+        return True
+    cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
+    return True if cancelling is None else bool(cancelling())
+
+
+def _queue_configs(queues: Mapping[str, int | QueueConfig] | None) -> dict[str, QueueConfig]:
+    if queues is None:
+        return {"default": QueueConfig()}
+    if not isinstance(queues, Mapping):
+        raise InvalidOptionType("queues", queues, "expected a mapping of name -> QueueConfig")
+    if not queues:
+        raise InvalidOption("queues", queues, "configure at least one queue")
+    configs: dict[str, QueueConfig] = {}
+    for name, config in queues.items():
+        _validation.name("queues", name)
+        if isinstance(config, QueueConfig):
+            configs[name] = config
+        elif isinstance(config, int) and not isinstance(config, bool):
+            configs[name] = QueueConfig(
+                concurrency=_validation.positive_int(f"queues[{name!r}]", config)
+            )
+        else:
+            raise InvalidOptionType(
+                f"queues[{name!r}]", config, "expected a concurrency (int) or a QueueConfig"
+            )
+    return configs
+
+
+class JobRunner:
+    """Runs jobs inside the host's event loop. Use it as ``async with JobRunner() as runner``.
+
+    :param queues: queue name -> concurrency, or -> ``QueueConfig``. Default: one queue,
+        ``"default"``, running up to 10 jobs at once, unbounded.
+    :param max_workers: workers in all; default: the sum of the queues' concurrency.
+    :param selection: ``"strict"`` or ``"weighted"`` choice among queues (see ``Selection``).
+    :param store: where records are kept; default ``MemoryJobStore()``.
+    :param clock: the clock for delays, timeouts and timestamps; default the system clock.
+    :param grace_period: seconds shutdown lets running (and, with ``drain_on_shutdown``,
+        queued) jobs finish before cancelling them.
+    :param cancel_timeout: seconds shutdown then waits for cancelled handlers to stop before
+        abandoning them. Shutdown returns within ``grace_period + cancel_timeout``.
+    :param drain_on_shutdown: run queued jobs during the grace period (True), or end them as
+        interrupted at once (False). Scheduled jobs not yet due are always interrupted.
+    :param registry: where job names are looked up; default the registry ``@job`` uses.
+
+    No signal handlers are installed: the host owns its process.
+    """
+
+    def __init__(
+        self,
+        *,
+        queues: Mapping[str, int | QueueConfig] | None = None,
+        max_workers: int | None = None,
+        selection: Selection | str = Selection.STRICT,
+        store: JobStore | None = None,
+        clock: Clock | None = None,
+        grace_period: float = 10.0,
+        cancel_timeout: float = 5.0,
+        drain_on_shutdown: bool = True,
+        registry: JobRegistry | None = None,
+    ) -> None:
+        configs = _queue_configs(queues)
+        try:
+            self._selection = Selection(selection)
+        except ValueError:
+            raise InvalidOption("selection", selection, "expected 'strict' or 'weighted'") from None
+        total = sum(c.concurrency for c in configs.values())
+        self._max_workers = (
+            total if max_workers is None else _validation.positive_int("max_workers", max_workers)
+        )
+        if store is not None and not isinstance(store, JobStore):
+            raise InvalidOptionType("store", store, "expected a JobStore (see asyncjobs.abc)")
+        if clock is not None and not isinstance(clock, Clock):
+            raise InvalidOptionType("clock", clock, "expected a Clock (see asyncjobs.Clock)")
+        if not isinstance(drain_on_shutdown, bool):
+            raise InvalidOptionType("drain_on_shutdown", drain_on_shutdown, "expected a bool")
+        self._grace_period = _validation.non_negative_duration("grace_period", grace_period)
+        self._cancel_timeout = _validation.non_negative_duration("cancel_timeout", cancel_timeout)
+        self._drain = drain_on_shutdown
+        self._store: JobStore = store if store is not None else MemoryJobStore()
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._registry = registry if registry is not None else default_registry
+
+        self._queues: dict[str, JobQueue] = {n: JobQueue(n, c) for n, c in configs.items()}
+        # Strict order: highest weight first; sorted() is stable, so ties keep the given order.
+        self._queue_list = sorted(self._queues.values(), key=lambda q: -q.weight)
+        self._single_queue = self._queue_list[0] if len(self._queue_list) == 1 else None
+        self._timers = TimerService(self._clock)
+        self._listeners = Listeners()
+        self._state = RunnerState.NEW
+        self._accepting = False
+        self._id_prefix = os.urandom(6).hex() + "-"
+        self._id_counter = itertools.count(1)
+        self._adhoc: dict[Callable[..., Any], JobDefinition[Any, Any]] = {}
+
+        self._ready_total = 0
+        self._running: dict[JobHandle[Any], None] = {}
+        self._scheduled: dict[JobHandle[Any], None] = {}
+        self._idle_workers: deque[anyio.Event] = deque()
+        self._idle_waiters: list[anyio.Event] = []
+        self._live_workers = 0
+        self._busy_workers = 0
+        self._workers_done: anyio.Event | None = None  # events are made on start, in the loop
+        self._timer_scope: anyio.CancelScope | None = None
+        self._timer_done: anyio.Event | None = None
+        self._runner_token: contextvars.Token[JobRunner | None] | None = None
+        self._stopped: anyio.Event | None = None
+        self._report: ShutdownReport | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def state(self) -> RunnerState:
+        """Where the runner is in its lifecycle."""
+        return self._state
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the runner runs on."""
+        return self._clock
+
+    @property
+    def store(self) -> JobStore:
+        """The store that keeps job records."""
+        return self._store
+
+    async def __aenter__(self) -> JobRunner:
+        if self._state is not RunnerState.NEW:
+            raise RunnerNotRunning(
+                f"this runner is {self._state.value}; a JobRunner starts once: create a new one"
+            )
+        self._state = RunnerState.STARTING
+        self._stopped = anyio.Event()
+        self._workers_done = anyio.Event()
+        await self._store.open()
+        self._timer_scope = anyio.CancelScope()
+        self._timer_done = anyio.Event()
+        spawn_detached(self._run_timers, "asyncjobs-timers")
+        for index in range(self._max_workers):
+            self._live_workers += 1
+            spawn_detached(functools.partial(self._worker, index), f"asyncjobs-worker-{index}")
+        self._runner_token = _current_runner.set(self)
+        self._accepting = True
+        self._state = RunnerState.STARTED
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.shutdown()
+            if self._runner_token is not None:
+                try:
+                    _current_runner.reset(self._runner_token)
+                except ValueError:  # exited in another context than it entered
+                    _current_runner.set(None)
+                self._runner_token = None
+
+    async def _run_timers(self) -> None:
+        assert self._timer_scope is not None
+        assert self._timer_done is not None
+        try:
+            with self._timer_scope:
+                await self._timers.run()
+        finally:
+            self._timer_done.set()
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            if self._state is RunnerState.NEW:
+                raise RunnerNotRunning(
+                    "the runner has not started: use it as an async context manager "
+                    "(async with JobRunner() as runner: ...)"
+                )
+            raise RunnerNotRunning(f"the runner is {self._state.value} and takes no new jobs")
+
+    # ----------------------------------------------------------------- submitting
+
+    @overload
+    async def submit(
+        self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> JobHandle[R]: ...
+
+    @overload
+    async def submit(
+        self, job: Callable[P, Coroutine[Any, Any, R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> JobHandle[R]: ...
+
+    @overload
+    async def submit(
+        self, job: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> JobHandle[R]: ...
+
+    async def submit(self, job: Any, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
+        """Submit ``job(*args, **kwargs)``; returns its handle once the job is accepted.
+
+        ``job`` is an ``@job`` definition (use ``job.with_options(...)`` for per-call queue,
+        priority, delay, at, timeout or job_id) or any function. Bad input raises before
+        anything is created. A full queue applies its ``on_full`` policy.
+        """
+        definition = self._definition_for(job)
+        definition.check_arguments(args, kwargs)
+        self._check_accepting()
+        queue = self._queue_for(definition)
+        handle = self._new_handle(definition, args, kwargs, queue)
+        if definition.options.job_id is not None:
+            await self._check_new_id(definition.options.job_id)
+        await self._admit(handle, queue)
+        return handle
+
+    async def submit_many(self, calls: Iterable[JobCall[Any]]) -> list[JobHandle[Any]]:
+        """Submit several jobs: ``await runner.submit_many([a.call(1), b.call(x=2)])``.
+
+        All calls are validated first (arguments, queues, job ids, and room in queues whose
+        policy is ``raise``): if any is refused, none is submitted.
+        """
+        batch = list(calls)
+        for index, call in enumerate(batch):
+            if not isinstance(call, JobCall):
+                raise InvalidOptionType(
+                    f"calls[{index}]", call, "expected a JobCall (made with job.call(...))"
+                )
+        self._check_accepting()
+        plan: list[tuple[JobDefinition[Any, Any], JobQueue, JobCall[Any]]] = []
+        wanted: dict[str, int] = {}
+        ids: set[str] = set()
+        for call in batch:
+            definition = call.definition
+            queue = self._queue_for(definition)
+            job_id = definition.options.job_id
+            if job_id is not None:
+                if job_id in ids:
+                    raise DuplicateJobId(job_id)
+                ids.add(job_id)
+            wanted[queue.name] = wanted.get(queue.name, 0) + 1
+            plan.append((definition, queue, call))
+        for name, count in wanted.items():
+            queue = self._queues[name]
+            if (
+                queue.config.on_full is RejectPolicy.RAISE
+                and queue.maxsize is not None
+                and queue.size + count > queue.maxsize
+            ):
+                raise QueueFull(
+                    name,
+                    queue.maxsize,
+                    f"the batch needs {count} places, {queue.maxsize - queue.size} free",
+                )
+        for job_id in ids:
+            await self._check_new_id(job_id)
+        handles = [
+            self._new_handle(definition, call.args, call.kwargs, queue)
+            for definition, queue, call in plan
+        ]
+        for handle, (_, queue, _) in zip(handles, plan, strict=True):
+            await self._admit(handle, queue)
+        return handles
+
+    def _definition_for(self, job: Any) -> JobDefinition[Any, Any]:
+        if isinstance(job, JobDefinition):
+            return job
+        try:
+            return self._adhoc[job]
+        except (KeyError, TypeError):
+            pass
+        definition = make_definition(job)
+        try:
+            if len(self._adhoc) < 1024:
+                self._adhoc[job] = definition
+        except TypeError:  # unhashable callable
+            pass
+        return definition
+
+    def _queue_for(self, definition: JobDefinition[Any, Any]) -> JobQueue:
+        name = definition.options.queue
+        queue = self._queues.get(name)
+        if queue is None:
+            raise UnknownQueue(name, list(self._queues))
+        return queue
+
+    async def _check_new_id(self, job_id: str) -> None:
+        try:
+            await self._store.get(job_id)
+        except LookupError:
+            return
+        raise DuplicateJobId(job_id)
+
+    def _new_handle(
+        self,
+        definition: JobDefinition[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        queue: JobQueue,
+    ) -> JobHandle[Any]:
+        options = definition.options
+        job_id = options.job_id or f"{self._id_prefix}{next(self._id_counter)}"
+        record = JobRecord(
+            id=job_id,
+            name=definition.name,
+            queue=queue.name,
+            priority=options.priority,
+            args=args,
+            kwargs=kwargs,
+            state=JobState.QUEUED,
+            created_at=self._clock.time(),
+            timeout=options.timeout,
+        )
+        return JobHandle(record, definition, self, contextvars.copy_context())
+
+    async def _admit(self, handle: JobHandle[Any], queue: JobQueue) -> None:
+        """Take an accepted-or-rejected decision for a new job and carry it out."""
+        evict = False
+        if not queue.has_space() or queue.space_waiters:
+            policy = queue.config.on_full
+            if policy is RejectPolicy.RAISE:
+                queue.rejected += 1
+                assert queue.maxsize is not None
+                raise QueueFull(queue.name, queue.maxsize, "policy: raise")
+            if policy is RejectPolicy.BLOCK:
+                await self._wait_for_space(queue)
+            elif policy is RejectPolicy.DROP_OLDEST:
+                evict = queue.oldest() is not None
+            elif policy is RejectPolicy.CALLER_RUNS:
+                if not queue.has_space():
+                    await self._run_in_caller(handle, queue)
+                    return
+            else:  # DROP_NEWEST or a custom handler
+                if not queue.has_space():
+                    await self._reject_new(handle, queue, policy)
+                    return
+        queue.size += 1  # reserve the place before the first await
+        record = handle._record
+        options = handle._definition.options
+        due: float | None = None
+        if options.delay is not None:
+            due = self._clock.monotonic() + options.delay
+            record.scheduled_for = record.created_at + options.delay
+        elif options.at is not None:
+            wait = options.at.timestamp() - record.created_at
+            record.scheduled_for = options.at.timestamp()
+            if wait > 0:
+                due = self._clock.monotonic() + wait
+        if due is not None:
+            record.state = JobState.SCHEDULED
+        try:
+            await self._store.add(record)
+        except BaseException:
+            queue.size -= 1
+            if queue.space_waiters:
+                queue.space_waiters.popleft().set()
+            raise
+        queue.track(handle)
+        if not self._accepting:  # shutdown began while the store was adding
+            queue.remove(handle)
+            await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
+            return
+        if due is not None:
+            self._scheduled[handle] = None
+            handle._timer = self._timers.call_at(due, functools.partial(self._make_due, handle))
+        else:
+            self._make_ready(handle, queue)
+        if self._listeners:
+            self._emit_submitted(handle)
+        if evict:
+            oldest = queue.oldest()
+            if oldest is not None and oldest is not handle:
+                queue.remove(oldest)
+                self._unschedule(oldest)
+                queue.rejected += 1
+                await self._finish(
+                    oldest,
+                    JobState.REJECTED,
+                    error=JobRejected(
+                        oldest.id,
+                        f"job {oldest.id!r} was dropped: queue {queue.name!r} was full "
+                        f"({queue.maxsize} waiting); policy drop_oldest made room for a newer one",
+                    ),
+                )
+
+    async def _wait_for_space(self, queue: JobQueue) -> None:
+        timeout = queue.config.block_timeout
+        scope = anyio.CancelScope()
+        timer = None
+        if timeout is not None:
+            timer = self._timers.call_at(self._clock.monotonic() + timeout, scope.cancel)
+        try:
+            with scope:
+                while not queue.has_space():
+                    event = anyio.Event()
+                    queue.space_waiters.append(event)
+                    try:
+                        await event.wait()
+                    except BaseException:
+                        if event in queue.space_waiters:
+                            queue.space_waiters.remove(event)
+                        elif queue.space_waiters and queue.has_space():
+                            queue.space_waiters.popleft().set()  # pass the wake-up on
+                        raise
+                    self._check_accepting()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if scope.cancelled_caught:
+            queue.rejected += 1
+            assert queue.maxsize is not None
+            raise QueueFull(
+                queue.name, queue.maxsize, f"policy: block; no room within {timeout} seconds"
+            )
+
+    async def _reject_new(self, handle: JobHandle[Any], queue: JobQueue, policy: Any) -> None:
+        record = handle._record
+        record.state = JobState.REJECTED
+        record.finished_at = record.created_at
+        reason = "drop_newest" if policy is RejectPolicy.DROP_NEWEST else "a custom reject handler"
+        error = JobRejected(
+            record.id,
+            f"job {record.id!r} was dropped: queue {queue.name!r} was full "
+            f"({queue.maxsize} waiting); policy: {reason}",
+        )
+        record.error = _describe(error)
+        await self._store.add(record)
+        queue.rejected += 1
+        handle._error = error
+        handle._resolve()
+        if self._listeners:
+            self._emit_ended(handle)
+        if policy is not RejectPolicy.DROP_NEWEST:
+            try:
+                outcome = policy(handle)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                logger.exception("reject handler %r raised for job %r; ignored", policy, record.id)
+
+    async def _run_in_caller(self, handle: JobHandle[Any], queue: JobQueue) -> None:
+        record = handle._record
+        record.state = JobState.RUNNING
+        await self._store.add(record)
+        queue.rejected += 1
+        queue.enqueued += 1
+        if self._listeners:
+            self._emit_submitted(handle)
+        await self._run(handle, queue, persist_start=False)
+
+    def _make_ready(self, handle: JobHandle[Any], queue: JobQueue) -> None:
+        queue.push(handle)
+        self._ready_total += 1
+        idle = self._idle_workers
+        if idle:
+            idle.popleft().set()
+
+    async def _make_due(self, handle: JobHandle[Any]) -> None:
+        if handle._record.state is not JobState.SCHEDULED:
+            return
+        self._scheduled.pop(handle, None)
+        handle._timer = None
+        record = handle._record
+        record.state = JobState.QUEUED
+        # Ready first, with no await in between, so a cancel can never see a half-moved job.
+        self._make_ready(handle, self._queues[record.queue])
+        await self._store.update(record)
+
+    def _unschedule(self, handle: JobHandle[Any]) -> None:
+        if handle in self._scheduled:
+            del self._scheduled[handle]
+            timer = handle._timer
+            if timer is not None:
+                timer.cancel()
+                handle._timer = None
+
+    # ----------------------------------------------------------------- running
+
+    def _take(self) -> tuple[JobHandle[Any], JobQueue] | None:
+        """The next job to run, by queue selection, or None."""
+        if not self._ready_total:
+            return None
+        queue = self._single_queue
+        if queue is not None:
+            if queue.running >= queue.concurrency:
+                return None
+        elif self._selection is Selection.STRICT:
+            for candidate in self._queue_list:
+                if candidate.ready and candidate.running < candidate.concurrency:
+                    queue = candidate
+                    break
+            else:
+                return None
+        else:
+            total = 0
+            for candidate in self._queue_list:
+                if candidate.ready and candidate.running < candidate.concurrency:
+                    candidate.current_weight += candidate.weight
+                    total += candidate.weight
+                    if queue is None or candidate.current_weight > queue.current_weight:
+                        queue = candidate
+            if queue is None:
+                return None
+            queue.current_weight -= total
+        self._ready_total -= 1
+        return queue.pop(), queue
+
+    async def _worker(self, index: int) -> None:
+        idle = self._idle_workers
+        try:
+            while True:
+                taken = self._take()
+                if taken is None:
+                    stopping = not self._accepting and self._state is not RunnerState.STARTING
+                    if stopping and not self._ready_total:
+                        # Nothing left for anyone: let parked workers see it too.
+                        while idle:
+                            idle.popleft().set()
+                        return
+                    event = anyio.Event()
+                    idle.append(event)
+                    await event.wait()
+                    continue
+                handle, queue = taken
+                self._busy_workers += 1
+                try:
+                    await self._run(handle, queue)
+                finally:
+                    self._busy_workers -= 1
+                    queue.running -= 1
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                raise
+            # Only a bug in asyncjobs gets here: never let it crash the host's event loop.
+            logger.exception("asyncjobs worker %d crashed", index)
+        finally:
+            self._live_workers -= 1
+            if not self._live_workers and self._workers_done is not None:
+                self._workers_done.set()
+
+    async def _run(
+        self, handle: JobHandle[Any], queue: JobQueue, persist_start: bool = True
+    ) -> None:
+        """Run one job to its outcome. Never raises, except the task's own cancellation."""
+        record = handle._record
+        clock = self._clock
+        scope = handle._scope = anyio.CancelScope()
+        record.state = JobState.RUNNING
+        record.started_at = clock.time()
+        record.attempts += 1
+        self._running[handle] = None
+        timer = None
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            if persist_start:
+                await self._store.update(record)
+            if self._listeners:
+                self._emit(JobStarted, handle)
+            if record.timeout is not None:
+                timer = self._timers.call_at(
+                    clock.monotonic() + record.timeout,
+                    functools.partial(self._stop_job, handle, _TIMEOUT),
+                )
+            definition = handle._definition
+            context = handle._context
+            with scope:
+                context.run(_current_job.set, handle)
+                if definition.is_async:
+                    coro = context.run(definition.fn, *record.args, **record.kwargs)
+                    result = await InContext(context, coro)
+                else:
+                    call = functools.partial(
+                        context.run, definition.fn, *record.args, **record.kwargs
+                    )
+                    result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class() as exc:
+            if _is_cancel_request():
+                # The worker task itself is being cancelled (the event loop is closing).
+                await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
+                raise
+            error = exc  # a handler raised the cancellation exception on its own
+        except BaseException as exc:  # noqa: BLE001 - a handler's error never kills a worker
+            error = exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+            handle._scope = None
+            self._running.pop(handle, None)
+        queue.processed += 1
+        reason = handle._stop_reason
+        if reason is _CANCEL:
+            await self._finish(
+                handle,
+                JobState.CANCELLED,
+                error=JobCancelled(record.id, f"job {record.id!r} was cancelled while running"),
+            )
+        elif reason is _TIMEOUT:
+            queue.failed += 1
+            await self._finish(
+                handle,
+                JobState.FAILED,
+                error=JobTimedOut(
+                    record.id, f"job {record.id!r} timed out after {record.timeout} seconds"
+                ),
+            )
+        elif reason is _SHUTDOWN:
+            await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
+        elif error is not None:
+            queue.failed += 1
+            logger.warning(
+                "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
+            )
+            await self._finish(handle, JobState.FAILED, error=error)
+        else:
+            await self._finish(handle, JobState.SUCCEEDED, result=result)
+
+    def _stop_job(self, handle: JobHandle[Any], reason: str) -> None:
+        """Ask a running job to stop; the first reason given decides its outcome."""
+        if handle._stop_reason is None and handle._scope is not None:
+            handle._stop_reason = reason
+            handle._scope.cancel()
+
+    def _interrupted(self, handle: JobHandle[Any]) -> JobInterrupted:
+        return JobInterrupted(
+            handle._record.id, f"job {handle._record.id!r} was interrupted by shutdown"
+        )
+
+    async def _finish(
+        self,
+        handle: JobHandle[Any],
+        state: JobState,
+        *,
+        result: Any = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Record the terminal outcome, resolve the handle, emit the event. Once per job."""
+        if handle._done:
+            return
+        record = handle._record
+        record.state = state
+        record.finished_at = self._clock.time()
+        record.result = result
+        if error is not None:
+            record.error = _describe(error)
+            handle._error = error
+        handle._done = True  # from here on, nothing else can finish this job
+        try:
+            await self._store.update(record)
+        except Exception:
+            logger.exception("store failed to record the outcome of job %r", record.id)
+        finally:
+            handle._resolve()
+            if self._idle_waiters and not self._ready_total and not self._running:
+                for waiter in self._idle_waiters:
+                    waiter.set()
+                self._idle_waiters.clear()
+        if self._listeners:
+            self._emit_ended(handle)
+
+    # ----------------------------------------------------------------- cancelling
+
+    async def _cancel(self, handle: JobHandle[Any]) -> bool:
+        if handle._done:
+            return False
+        record = handle._record
+        if record.state is JobState.RUNNING:
+            if handle._scope is not None:
+                self._stop_job(handle, _CANCEL)
+            return True
+        queue = self._queues[record.queue]
+        if record.state is JobState.QUEUED:
+            self._ready_total -= 1
+        queue.remove(handle)
+        self._unschedule(handle)
+        queue.compact()
+        await self._finish(
+            handle,
+            JobState.CANCELLED,
+            error=JobCancelled(record.id, f"job {record.id!r} was cancelled before it started"),
+        )
+        return True
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a job of this runner by id; see ``JobHandle.cancel``.
+
+        Raises ``JobNotFound`` for an id this runner is not running or holding.
+        """
+        for handle in itertools.chain(self._running, self._scheduled):
+            if handle._record.id == job_id:
+                return await self._cancel(handle)
+        for queue in self._queue_list:
+            for handle in queue.ready_jobs():
+                if handle._record.id == job_id:
+                    return await self._cancel(handle)
+        await self._store.get(job_id)  # raises JobNotFound if unknown
+        return False  # known, and finished
+
+    # ----------------------------------------------------------------- waiting
+
+    async def _wait_handle(self, handle: JobHandle[Any], timeout: float) -> None:  # noqa: ASYNC109
+        seconds = _validation.duration("timeout", timeout)
+        scope = anyio.CancelScope()
+        timer = self._timers.call_at(self._clock.monotonic() + seconds, scope.cancel)
+        with scope:
+            await handle.wait()
+        timer.cancel()
+        if not handle._done:
+            raise ResultTimeout(handle._record.id, seconds)
+
+    async def wait_idle(self) -> None:
+        """Wait until no job is queued or running (scheduled jobs may remain)."""
+        while self._ready_total or self._running:
+            event = anyio.Event()
+            self._idle_waiters.append(event)
+            await event.wait()
+
+    async def _wait_event_until(self, event: anyio.Event, deadline: float) -> bool:
+        if event.is_set():
+            return True
+        scope = anyio.CancelScope()
+        timer = self._timers.call_at(deadline, scope.cancel)
+        with scope:
+            await event.wait()
+        timer.cancel()
+        return event.is_set()
+
+    # ----------------------------------------------------------------- shutdown
+
+    async def shutdown(self) -> ShutdownReport:
+        """Stop taking jobs, let work finish for the grace period, cancel the rest.
+
+        Returns within ``grace_period + cancel_timeout`` even if handlers ignore
+        cancellation. Leaving the ``async with`` block calls it; calling it again returns
+        the same report.
+        """
+        if self._report is not None:
+            return self._report
+        if self._state is RunnerState.NEW:
+            raise RunnerNotRunning("the runner has not started; there is nothing to shut down")
+        assert self._stopped is not None
+        assert self._workers_done is not None
+        if self._state is RunnerState.STOPPING:
+            await self._stopped.wait()
+            assert self._report is not None
+            return self._report
+        self._state = RunnerState.STOPPING
+        self._accepting = False
+        interrupted: list[str] = []
+        with anyio.CancelScope(shield=True):
+            for queue in self._queue_list:
+                while queue.space_waiters:
+                    queue.space_waiters.popleft().set()
+            for handle in list(self._scheduled):
+                interrupted.append(await self._interrupt_waiting(handle))
+            if not self._drain:
+                await self._interrupt_ready(interrupted)
+            idle = self._idle_workers
+            while idle:
+                idle.popleft().set()
+            clock = self._clock
+            drained = await self._wait_event_until(
+                self._workers_done, clock.monotonic() + self._grace_period
+            )
+            abandoned: list[str] = []
+            if not drained:
+                await self._interrupt_ready(interrupted)
+                running = list(self._running)
+                for handle in running:
+                    self._stop_job(handle, _SHUTDOWN)
+                    interrupted.append(handle._record.id)
+                await self._wait_event_until(
+                    self._workers_done, clock.monotonic() + self._cancel_timeout
+                )
+                for handle in running:
+                    if not handle._done:
+                        abandoned.append(handle._record.id)
+                        logger.error(
+                            "job %s (%s) ignored cancellation past the shutdown deadline; "
+                            "abandoned, still running",
+                            handle._record.name,
+                            handle._record.id,
+                        )
+                        await self._finish(
+                            handle, JobState.INTERRUPTED, error=self._interrupted(handle)
+                        )
+            report = ShutdownReport(
+                drained=drained, interrupted=tuple(interrupted), abandoned=tuple(abandoned)
+            )
+            self._report = report
+            if self._timer_scope is not None and self._timer_done is not None:
+                self._timer_scope.cancel()
+                await self._timer_done.wait()
+            try:
+                await self._store.close()
+            finally:
+                self._state = RunnerState.STOPPED
+                self._stopped.set()
+        return report
+
+    async def _interrupt_waiting(self, handle: JobHandle[Any]) -> str:
+        queue = self._queues[handle._record.queue]
+        if handle._record.state is JobState.QUEUED:
+            self._ready_total -= 1
+        queue.remove(handle)
+        self._unschedule(handle)
+        await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
+        return handle._record.id
+
+    async def _interrupt_ready(self, interrupted: list[str]) -> None:
+        for queue in self._queue_list:
+            for handle in queue.ready_jobs():
+                interrupted.append(await self._interrupt_waiting(handle))
+            queue.compact()
+
+    # ----------------------------------------------------------------- observing
+
+    def subscribe(
+        self, listener: Callable[[JobEvent], object], *event_types: type[JobEvent]
+    ) -> Subscription:
+        """Call ``listener(event)`` for each lifecycle event (of the given types, or all).
+
+        Listeners run synchronously in the runner's tasks and must be quick; one that raises
+        is logged and skipped. Use the returned subscription as a context manager, or call
+        its ``unsubscribe()``.
+        """
+        if not callable(listener):
+            raise InvalidOptionType("listener", listener, "expected a callable")
+        for event_type in event_types:
+            if not (isinstance(event_type, type) and issubclass(event_type, JobEvent)):
+                raise InvalidOptionType("event_types", event_type, "expected JobEvent subclasses")
+        return self._listeners.add(listener, event_types)
+
+    def _emit(self, cls: type[JobEvent], handle: JobHandle[Any]) -> None:
+        record = handle._record
+        self._listeners.emit(
+            cls(
+                job_id=record.id,
+                job_name=record.name,
+                queue=record.queue,
+                timestamp=self._clock.time(),
+            )
+        )
+
+    def _emit_submitted(self, handle: JobHandle[Any]) -> None:
+        record = handle._record
+        self._listeners.emit(
+            JobSubmitted(
+                job_id=record.id,
+                job_name=record.name,
+                queue=record.queue,
+                timestamp=self._clock.time(),
+                state=record.state,
+            )
+        )
+
+    def _emit_ended(self, handle: JobHandle[Any]) -> None:
+        record = handle._record
+        self._listeners.emit(
+            ended_event(
+                record.state,
+                job_id=record.id,
+                job_name=record.name,
+                queue=record.queue,
+                timestamp=self._clock.time(),
+                error=record.error,
+            )
+        )
+
+    def queue_statistics(self, name: str | None = None) -> dict[str, QueueStatistics]:
+        """Counters per queue (or of the one named)."""
+        if name is not None:
+            queue = self._queues.get(name)
+            if queue is None:
+                raise UnknownQueue(name, list(self._queues))
+            return {name: queue.statistics()}
+        return {queue.name: queue.statistics() for queue in self._queues.values()}
+
+    def pool_statistics(self) -> PoolStatistics:
+        """The worker pool now: capacity, running, idle, waiting and scheduled jobs."""
+        return PoolStatistics(
+            capacity=self._max_workers,
+            running=self._busy_workers,
+            idle=self._live_workers - self._busy_workers,
+            waiting=self._ready_total,
+            scheduled=len(self._scheduled),
+        )
+
+    async def get_job(self, job_id: str) -> JobRecord:
+        """A snapshot of a job's record; ``JobNotFound`` if unknown (or evicted)."""
+        return await self._store.get(job_id)
+
+    async def list_jobs(
+        self,
+        *,
+        states: Iterable[JobState | str] | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """A page of job records in submission order; see ``JobStore.list``."""
+        wanted = None
+        if states is not None:
+            wanted = []
+            for state in states:
+                try:
+                    wanted.append(JobState(state))
+                except ValueError:
+                    raise InvalidOption("states", state, "not a job state") from None
+        return await self._store.list(
+            states=wanted, queue=queue, name=name, limit=limit, cursor=cursor
+        )

@@ -1,0 +1,78 @@
+"""Interfaces asyncjobs is built on, in one place.
+
+``JobStore`` is the storage protocol. The engine keeps its queues in memory and uses a store
+to record every job: it ``add``s a record at submit time (before the job can run), ``update``s
+it on every state change, and serves ``get``/``list`` to users. A backend is one new file in
+``asyncjobs/storage/`` that implements this protocol and passes ``tests/storage_contract.py``.
+
+What a store guarantees is written next to it:
+
+* ``MemoryJobStore``: records live in the process; at-most-once across process death.
+* A durable store (SQLite, planned) must make ``add``/``update`` durable before returning, so
+  the engine can rebuild its queues on start from ``list(states=...)`` (jobs left ``queued`` or
+  ``scheduled``, and ``running`` ones orphaned by a crash): at-least-once, a job that was
+  running at the crash runs again.
+* A shared store (Redis, planned) adds leases on ``running`` records for several processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from ._record import JobRecord
+from ._states import JobState
+
+
+@attrs.define(frozen=True, kw_only=True)
+class JobPage:
+    """One page of ``JobStore.list``: the records, and the cursor for the next page (or None)."""
+
+    records: Sequence[JobRecord]
+    next_cursor: str | None
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """Where job records are kept. All methods are safe to call from the event loop thread."""
+
+    async def open(self) -> None:
+        """Acquire resources; called once when the runner starts."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources; called once when the runner has stopped."""
+        ...
+
+    async def add(self, record: JobRecord) -> None:
+        """Store a new record. Raises ``DuplicateJobId`` if its id is taken (nothing stored)."""
+        ...
+
+    async def update(self, record: JobRecord) -> None:
+        """Replace the stored record with this one. Raises ``JobNotFound`` for an unknown id."""
+        ...
+
+    async def get(self, job_id: str) -> JobRecord:
+        """A snapshot of one record. Raises ``JobNotFound``."""
+        ...
+
+    async def list(
+        self,
+        *,
+        states: Collection[JobState] | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """Snapshots of records in submission order, filtered, ``limit`` at a time.
+
+        Pass the returned ``next_cursor`` as ``cursor`` to get the following page.
+        """
+        ...
+
+    async def delete(self, job_id: str) -> bool:
+        """Forget a record; True if it existed."""
+        ...
