@@ -1,0 +1,187 @@
+"""Shutdown: grace period, drain or interrupt, hard deadline, and nothing left behind."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from asyncjobs import JobInterrupted, JobRunner, JobState, RunnerNotRunning, RunnerState, job
+from asyncjobs.testing import FakeClock
+
+from .conftest import asyncjobs_task_names
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_close_within_grace_period_lets_running_and_queued_jobs_finish(
+    clock: FakeClock,
+) -> None:
+    release = anyio.Event()
+    done: list[int] = []
+
+    @job
+    async def work(i: int) -> int:
+        await release.wait()
+        done.append(i)
+        return i
+
+    runner = JobRunner(queues={"default": 2}, clock=clock, grace_period=30)
+    async with runner:
+        handles = [await runner.submit(work, i) for i in range(5)]
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                assert runner.state is RunnerState.STOPPING
+                with pytest.raises(RunnerNotRunning, match="stopping"):
+                    await runner.submit(work, 99)
+                await clock.advance(10)  # well within the grace period
+                release.set()
+    report = await runner.shutdown()
+    assert report.drained
+    assert report.interrupted == ()
+    assert sorted(done) == [0, 1, 2, 3, 4]
+    assert [h.state for h in handles] == [JobState.SUCCEEDED] * 5
+    assert runner.state is RunnerState.STOPPED
+
+
+async def test_without_drain_queued_jobs_are_interrupted_at_once(clock: FakeClock) -> None:
+    release = anyio.Event()
+
+    @job
+    async def work(i: int) -> int:
+        await release.wait()
+        return i
+
+    runner = JobRunner(queues={"default": 1}, clock=clock, drain_on_shutdown=False)
+    async with runner:
+        running = await runner.submit(work, 0)
+        queued = [await runner.submit(work, i) for i in (1, 2)]
+        scheduled = await runner.submit(work.with_options(delay=60), 3)
+        await anyio.wait_all_tasks_blocked()
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                release.set()
+    report = await runner.shutdown()
+    assert report.drained
+    assert set(report.interrupted) == {h.id for h in [*queued, scheduled]}
+    assert await running == 0
+    for handle in [*queued, scheduled]:
+        assert handle.state is JobState.INTERRUPTED
+        with pytest.raises(JobInterrupted, match="interrupted by shutdown"):
+            await handle
+
+
+async def test_after_the_grace_period_running_jobs_are_interrupted_not_failed(
+    clock: FakeClock,
+) -> None:
+    started = anyio.Event()
+
+    @job
+    async def endless() -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    runner = JobRunner(clock=clock, grace_period=5, cancel_timeout=5)
+    async with runner:
+        handle = await runner.submit(endless)
+        with anyio.fail_after(5):
+            await started.wait()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                await clock.advance(5)
+    report = await runner.shutdown()
+    assert not report.drained
+    assert report.interrupted == (handle.id,)
+    assert report.abandoned == ()
+    assert handle.state is JobState.INTERRUPTED
+    record = await runner.store.get(handle.id)
+    assert record.state is JobState.INTERRUPTED
+    assert runner.queue_statistics()["default"].failed == 0
+
+
+async def test_close_returns_by_the_hard_deadline_when_a_handler_ignores_cancellation(
+    clock: FakeClock,
+) -> None:
+    started = anyio.Event()
+    stop_for_real = anyio.Event()
+    finished = anyio.Event()
+
+    @job
+    async def stubborn() -> str:
+        started.set()
+        try:
+            with anyio.CancelScope(shield=True):  # a handler that ignores cancellation
+                await stop_for_real.wait()
+            return "too late"
+        finally:
+            finished.set()
+
+    runner = JobRunner(clock=clock, grace_period=1, cancel_timeout=2)
+    async with runner:
+        handle = await runner.submit(stubborn)
+        with anyio.fail_after(5):
+            await started.wait()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                await clock.advance(1)
+                await clock.advance(2)
+    report = await runner.shutdown()
+    assert report.abandoned == (handle.id,)
+    assert handle.state is JobState.INTERRUPTED
+    with pytest.raises(JobInterrupted):
+        await handle
+    # The abandoned handler can still finish later; its late result changes nothing.
+    stop_for_real.set()
+    with anyio.fail_after(5):
+        await finished.wait()
+        while asyncjobs_task_names():
+            await anyio.sleep(0.01)
+    assert handle.state is JobState.INTERRUPTED
+
+
+async def test_no_asyncjobs_tasks_are_left_after_close() -> None:
+    @job
+    async def quick(i: int) -> int:
+        return i
+
+    async with JobRunner(queues={"default": 4, "other": 2}) as runner:
+        assert len(asyncjobs_task_names()) == 7  # six workers and the timer loop
+        with anyio.fail_after(5):
+            for h in [await runner.submit(quick, i) for i in range(20)]:
+                await h
+    assert asyncjobs_task_names() == []
+
+
+async def test_leaving_the_block_with_an_error_still_shuts_down() -> None:
+    runner = JobRunner()
+    with pytest.raises(ZeroDivisionError):
+        async with runner:
+            _ = 1 / 0
+    assert runner.state is RunnerState.STOPPED
+    assert asyncjobs_task_names() == []
+
+
+async def test_host_cancellation_of_the_block_still_shuts_down_cleanly() -> None:
+    started = anyio.Event()
+
+    @job
+    async def endless() -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    runner = JobRunner(grace_period=0, cancel_timeout=5)
+    with anyio.fail_after(5):
+        with anyio.CancelScope() as scope:
+            async with runner:
+                handle = await runner.submit(endless)
+                await started.wait()
+                scope.cancel()
+                await anyio.sleep_forever()
+    assert handle.state is JobState.INTERRUPTED
+    assert runner.state is RunnerState.STOPPED
+    assert asyncjobs_task_names() == []
