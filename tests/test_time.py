@@ -102,7 +102,7 @@ async def test_timeouts_cancel_the_handler_and_say_timed_out(clock: FakeClock) -
             quick = await runner.submit(slow.with_options(timeout=1))
             await anyio.wait_all_tasks_blocked()
             await clock.advance(1)
-            with pytest.raises(JobTimedOut, match="timed out after 1.0 seconds") as info:
+            with pytest.raises(JobTimedOut, match=r"timed out after 1\.0 seconds") as info:
                 await quick
             assert isinstance(info.value, TimeoutError)
             assert handle.state is JobState.RUNNING
