@@ -79,20 +79,22 @@ class FakeClock:
 async def run_until_idle(runner: JobRunner, clock: FakeClock | None = None) -> None:
     """Wait until no job is queued, running or (with a fake clock) scheduled.
 
-    With a ``FakeClock``, time jumps to each next deadline (delayed jobs, timeouts) while
-    nothing else can make progress. Bound it yourself (``with anyio.fail_after(5):``).
+    With a ``FakeClock``, whenever every task is blocked, time jumps to the next deadline
+    (a delayed job, a timeout), so delays and timeouts pass without real waiting. Time can
+    also jump while a sync job's thread is busy. Bound it yourself (``anyio.fail_after``).
     """
     while True:
-        await runner.wait_idle()
         await anyio.wait_all_tasks_blocked()
-        if runner._ready_total or runner._running:
-            continue
-        if clock is None or not runner.pool_statistics().scheduled:
+        busy = bool(runner._ready_total or runner._running)
+        if not busy and (clock is None or not runner.pool_statistics().scheduled):
             return
-        deadline = clock.next_deadline()
+        deadline = None if clock is None else clock.next_deadline()
         if deadline is None:
-            await anyio.wait_all_tasks_blocked()
+            if not busy:
+                return
+            await runner.wait_idle()
             continue
+        assert clock is not None
         await clock.advance(max(0.0, deadline - clock.monotonic()))
 
 

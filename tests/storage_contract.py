@@ -1,0 +1,146 @@
+"""The contract every ``JobStore`` backend must pass.
+
+A new backend adds one entry to ``BACKENDS`` (a factory returning an unopened store); every
+test here then runs against it, on asyncio and trio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from asyncjobs import DuplicateJobId, InvalidOption, JobNotFound, JobRecord, JobState, JobStore
+from asyncjobs.storage import MemoryJobStore
+
+BACKENDS: dict[str, Callable[[], JobStore]] = {
+    "memory": MemoryJobStore,
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[JobStore]:
+    backend = BACKENDS[request.param]()
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+def make_record(job_id: str, **changes: object) -> JobRecord:
+    fields: dict[str, object] = {
+        "id": job_id,
+        "name": "tests.job",
+        "queue": "default",
+        "args": (1, "two"),
+        "kwargs": {"three": 3},
+        "created_at": 1_700_000_000.0,
+    }
+    fields.update(changes)
+    return JobRecord(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+class StorageContract:
+    async def test_is_a_job_store(self, store: JobStore) -> None:
+        assert isinstance(store, JobStore)
+
+    async def test_add_then_get_round_trips(self, store: JobStore) -> None:
+        record = make_record("a", priority=5, timeout=2.5)
+        await store.add(record)
+        got = await store.get("a")
+        assert (got.id, got.name, got.queue, got.priority) == ("a", "tests.job", "default", 5)
+        assert (got.args, got.kwargs, got.timeout) == ((1, "two"), {"three": 3}, 2.5)
+        assert got.state is JobState.QUEUED
+
+    async def test_get_returns_a_snapshot(self, store: JobStore) -> None:
+        await store.add(make_record("a"))
+        got = await store.get("a")
+        got.state = JobState.FAILED
+        assert (await store.get("a")).state is JobState.QUEUED
+
+    async def test_duplicate_ids_are_refused_and_the_first_kept(self, store: JobStore) -> None:
+        await store.add(make_record("a", priority=1))
+        with pytest.raises(DuplicateJobId, match="'a'"):
+            await store.add(make_record("a", priority=2))
+        assert (await store.get("a")).priority == 1
+
+    async def test_unknown_ids(self, store: JobStore) -> None:
+        with pytest.raises(JobNotFound):
+            await store.get("missing")
+        with pytest.raises(JobNotFound):
+            await store.update(make_record("missing"))
+        assert await store.delete("missing") is False
+
+    async def test_update_replaces_state_result_and_error(self, store: JobStore) -> None:
+        await store.add(make_record("a"))
+        changed = await store.get("a")
+        changed.state = JobState.FAILED
+        changed.error = "ValueError: bad"
+        changed.attempts = 1
+        changed.started_at, changed.finished_at = 10.0, 11.0
+        await store.update(changed)
+        got = await store.get("a")
+        assert (got.state, got.error, got.attempts) == (JobState.FAILED, "ValueError: bad", 1)
+        assert (got.started_at, got.finished_at) == (10.0, 11.0)
+        changed.state, changed.result, changed.error = JobState.SUCCEEDED, {"ok": True}, None
+        await store.update(changed)
+        got = await store.get("a")
+        assert (got.state, got.result, got.error) == (JobState.SUCCEEDED, {"ok": True}, None)
+
+    async def test_delete(self, store: JobStore) -> None:
+        await store.add(make_record("a"))
+        assert await store.delete("a") is True
+        with pytest.raises(JobNotFound):
+            await store.get("a")
+        assert (await store.list()).records == []
+        await store.add(make_record("a"))  # the id is free again
+
+    async def test_list_in_submission_order_with_filters(self, store: JobStore) -> None:
+        plan = [
+            ("j1", "default", "alpha", JobState.QUEUED),
+            ("j2", "emails", "beta", JobState.SUCCEEDED),
+            ("j3", "default", "beta", JobState.FAILED),
+            ("j4", "emails", "alpha", JobState.QUEUED),
+        ]
+        for job_id, queue, name, state in plan:
+            await store.add(make_record(job_id, queue=queue, name=name, state=state))
+
+        async def ids(**filters: object) -> list[str]:
+            page = await store.list(**filters)  # type: ignore[arg-type]
+            return [r.id for r in page.records]
+
+        assert await ids() == ["j1", "j2", "j3", "j4"]
+        assert await ids(queue="emails") == ["j2", "j4"]
+        assert await ids(name="beta") == ["j2", "j3"]
+        assert await ids(states=[JobState.QUEUED]) == ["j1", "j4"]
+        assert await ids(states=[JobState.FAILED, JobState.SUCCEEDED]) == ["j2", "j3"]
+        assert await ids(states=[JobState.QUEUED], queue="emails", name="alpha") == ["j4"]
+        assert await ids(states=[]) == []
+
+    async def test_pagination_visits_every_record_once(self, store: JobStore) -> None:
+        for i in range(23):
+            await store.add(make_record(f"r{i:02}", queue="even" if i % 2 == 0 else "odd"))
+        for queue, expected in (("even", 12), ("odd", 11), (None, 23)):
+            seen: list[str] = []
+            cursor = None
+            pages = 0
+            while True:
+                page = await store.list(queue=queue, limit=5, cursor=cursor)
+                assert len(page.records) <= 5
+                seen.extend(r.id for r in page.records)
+                pages += 1
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            assert len(seen) == expected
+            assert seen == sorted(seen)
+            assert len(set(seen)) == expected
+            assert pages == -(-expected // 5)
+
+    async def test_list_refuses_bad_limits_and_cursors(self, store: JobStore) -> None:
+        with pytest.raises(InvalidOption, match="limit=0"):
+            await store.list(limit=0)
+        with pytest.raises(InvalidOption, match="cursor="):
+            await store.list(cursor="not-a-cursor")

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from asyncjobs import InvalidOption, JobNotFound, JobState
+from asyncjobs.storage import MemoryJobStore
+
+from .storage_contract import StorageContract, make_record, store
+
+__all__ = ["store"]
+
+
+class TestStorageContract(StorageContract):
+    """Runs the whole contract against every backend in ``BACKENDS``."""
+
+
+@pytest.mark.anyio
+async def test_memory_store_keeps_a_bounded_number_of_finished_records() -> None:
+    backend = MemoryJobStore(max_finished=3)
+    await backend.add(make_record("waiting"))
+    for i in range(5):
+        await backend.add(make_record(f"done{i}", state=JobState.SUCCEEDED))
+    ids = [r.id for r in (await backend.list()).records]
+    assert ids == ["waiting", "done2", "done3", "done4"]  # unfinished ones are never evicted
+    with pytest.raises(JobNotFound):
+        await backend.get("done0")
+    record = await backend.get("waiting")
+    record.state = JobState.FAILED
+    await backend.update(record)
+    assert [r.id for r in (await backend.list()).records] == ["waiting", "done3", "done4"]
+
+
+def test_memory_store_refuses_a_bad_bound() -> None:
+    with pytest.raises(InvalidOption, match="max_finished=0"):
+        MemoryJobStore(max_finished=0)
