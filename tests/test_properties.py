@@ -76,8 +76,10 @@ async def test_limits_hold_and_every_job_ends_exactly_once(
     queues: list[tuple[int, int]], max_workers: int, weighted: bool, specs: list[Any]
 ) -> None:
     names = [f"q{i}" for i in range(len(queues))]
-    configs = {n: QueueConfig(concurrency=c, weight=w) for n, (c, w) in zip(names, queues)}
-    tracker = Tracker({n: c for n, (c, _) in zip(names, queues)}, max_workers)
+    configs = {
+        n: QueueConfig(concurrency=c, weight=w) for n, (c, w) in zip(names, queues, strict=True)
+    }
+    tracker = Tracker({n: c for n, (c, _) in zip(names, queues, strict=True)}, max_workers)
     clock = FakeClock()
     endings: Counter[str] = Counter()
 
