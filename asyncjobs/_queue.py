@@ -143,6 +143,12 @@ class JobQueue:
     def has_space(self) -> bool:
         return self.maxsize is None or self.size < self.maxsize
 
+    def release(self) -> None:
+        """Give back a place reserved by a submit that did not go through."""
+        self.size -= 1
+        if self.space_waiters:
+            self.space_waiters.popleft().set()
+
     def track(self, handle: JobHandle[Any]) -> None:
         """Note a newly accepted waiting job (for drop_oldest)."""
         self.enqueued += 1
@@ -178,11 +184,9 @@ class JobQueue:
         state changes. Its heap entry, if any, is skipped later."""
         if handle._record.state is JobState.QUEUED:
             self.ready -= 1
-        self.size -= 1
         if self._order is not None:
             self._order.pop(handle, None)
-        if self.space_waiters:
-            self.space_waiters.popleft().set()
+        self.release()
 
     def oldest(self) -> JobHandle[Any] | None:
         """The longest-waiting job (tracked for drop_oldest queues only)."""

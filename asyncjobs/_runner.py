@@ -500,15 +500,13 @@ class JobRunner:
         try:
             await self._store.add(record)
         except BaseException:
-            queue.size -= 1
-            if queue.space_waiters:
-                queue.space_waiters.popleft().set()
+            queue.release()
             raise
-        queue.track(handle)
         if not self._accepting:  # shutdown began while the store was adding
-            queue.remove(handle)
+            queue.release()
             await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
             return
+        queue.track(handle)
         if due is not None:
             self._scheduled[handle] = None
             handle._timer = self._timers.call_at(due, functools.partial(self._make_due, handle))
@@ -519,8 +517,7 @@ class JobRunner:
         if evict:
             oldest = queue.oldest()
             if oldest is not None and oldest is not handle:
-                queue.remove(oldest)
-                self._unschedule(oldest)
+                self._discard_waiting(oldest)
                 queue.rejected += 1
                 await self._finish(
                     oldest,
@@ -614,6 +611,16 @@ class JobRunner:
         # Ready first, with no await in between, so a cancel can never see a half-moved job.
         self._make_ready(handle, self._queues[record.queue])
         await self._store.update(record)
+
+    def _discard_waiting(self, handle: JobHandle[Any]) -> None:
+        """Take a scheduled or queued job out of its queue, keeping every count in step.
+        The caller then finishes it (cancelled, rejected or interrupted)."""
+        queue = self._queues[handle._record.queue]
+        if handle._record.state is JobState.QUEUED:
+            self._ready_total -= 1
+        queue.remove(handle)
+        self._unschedule(handle)
+        queue.compact()
 
     def _unschedule(self, handle: JobHandle[Any]) -> None:
         if handle in self._scheduled:
@@ -817,12 +824,7 @@ class JobRunner:
             if handle._scope is not None:
                 self._stop_job(handle, _CANCEL)
             return True
-        queue = self._queues[record.queue]
-        if record.state is JobState.QUEUED:
-            self._ready_total -= 1
-        queue.remove(handle)
-        self._unschedule(handle)
-        queue.compact()
+        self._discard_waiting(handle)
         await self._finish(
             handle,
             JobState.CANCELLED,
@@ -948,11 +950,7 @@ class JobRunner:
         return report
 
     async def _interrupt_waiting(self, handle: JobHandle[Any]) -> str:
-        queue = self._queues[handle._record.queue]
-        if handle._record.state is JobState.QUEUED:
-            self._ready_total -= 1
-        queue.remove(handle)
-        self._unschedule(handle)
+        self._discard_waiting(handle)
         await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
         return handle._record.id
 

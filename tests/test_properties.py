@@ -10,7 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asyncjobs import JobEnded, JobEvent, JobRunner, JobState, JobTimedOut, QueueConfig, job
+from asyncjobs import (
+    JobEnded,
+    JobEvent,
+    JobRunner,
+    JobState,
+    JobTimedOut,
+    QueueConfig,
+    QueueFull,
+    RejectPolicy,
+    job,
+)
 from asyncjobs.testing import FakeClock, run_until_idle
 
 pytestmark = pytest.mark.anyio
@@ -22,7 +32,16 @@ job_specs = st.lists(
     min_size=1,
     max_size=40,
 )
-queue_specs = st.lists(st.tuples(st.integers(1, 4), st.integers(1, 5)), min_size=1, max_size=3)
+queue_specs = st.lists(
+    st.tuples(
+        st.integers(1, 4),  # concurrency
+        st.integers(1, 5),  # weight
+        st.one_of(st.none(), st.integers(1, 6)),  # maxsize
+        st.sampled_from(["raise", "drop_oldest", "drop_newest"]),  # policy when full
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 class Tracker:
@@ -73,13 +92,18 @@ async def mixed(tracker: Tracker, queue: str, kind: str) -> str:
     specs=job_specs,
 )
 async def test_limits_hold_and_every_job_ends_exactly_once(
-    queues: list[tuple[int, int]], max_workers: int, weighted: bool, specs: list[Any]
+    queues: list[tuple[int, int, int | None, str]],
+    max_workers: int,
+    weighted: bool,
+    specs: list[Any],
 ) -> None:
     names = [f"q{i}" for i in range(len(queues))]
     configs = {
-        n: QueueConfig(concurrency=c, weight=w) for n, (c, w) in zip(names, queues, strict=True)
+        n: QueueConfig(concurrency=c, weight=w, maxsize=m, on_full=p)
+        for n, (c, w, m, p) in zip(names, queues, strict=True)
     }
-    tracker = Tracker({n: c for n, (c, _) in zip(names, queues, strict=True)}, max_workers)
+    tracker = Tracker({n: c for n, (c, *_) in zip(names, queues, strict=True)}, max_workers)
+    refused = 0
     clock = FakeClock()
     endings: Counter[str] = Counter()
 
@@ -101,13 +125,17 @@ async def test_limits_hold_and_every_job_ends_exactly_once(
                 definition = mixed.with_options(
                     queue=queue, priority=priority, timeout=1 if kind == "timeout" else None
                 )
-                handle = await runner.submit(definition, tracker, queue, kind)
+                try:
+                    handle = await runner.submit(definition, tracker, queue, kind)
+                except QueueFull:
+                    refused += 1
+                    continue
                 submitted.append((handle, kind))
-                if kind == "cancel_early":
+                if kind == "cancel_early" and not handle.done():
                     assert await handle.cancel() is True
             await anyio.wait_all_tasks_blocked()
             for handle, kind in submitted:
-                if kind == "cancel_late":
+                if kind == "cancel_late" and not handle.done():
                     assert await handle.cancel() is True
             await run_until_idle(runner, clock)
 
@@ -121,6 +149,10 @@ async def test_limits_hold_and_every_job_ends_exactly_once(
             }
             for handle, kind in submitted:
                 assert handle.done()
+                if handle.state is JobState.REJECTED:
+                    policy = configs[handle.queue].on_full
+                    assert policy in (RejectPolicy.DROP_OLDEST, RejectPolicy.DROP_NEWEST)
+                    continue
                 assert handle.state is expected[kind], (kind, handle)
                 if kind == "timeout":
                     with pytest.raises(JobTimedOut):
@@ -133,12 +165,22 @@ async def test_limits_hold_and_every_job_ends_exactly_once(
             assert pool.idle == max_workers
             for stats in runner.queue_statistics().values():
                 assert (stats.running, stats.size) == (0, 0)
-            assert sum(s.dequeued for s in runner.queue_statistics().values()) == sum(
-                1 for _, kind in submitted if kind != "cancel_early"
-            ) - sum(1 for h, kind in submitted if kind == "cancel_late" and _never_started(h))
+            started = sum(1 for h, _ in submitted if h.record().started_at is not None)
+            all_stats = runner.queue_statistics().values()
+            assert sum(s.dequeued for s in all_stats) == started
+            assert sum(s.processed for s in all_stats) == started
+            rejected = sum(1 for h, _ in submitted if h.state is JobState.REJECTED)
+            assert sum(s.rejected for s in all_stats) == rejected + refused
+            assert sum(s.enqueued for s in all_stats) == len(submitted) - sum(
+                1
+                for h, _ in submitted
+                if h.state is JobState.REJECTED
+                and h.record().attempts == 0
+                and _dropped_on_arrival(h, configs)
+            )
     assert runner.state.value == "stopped"
     assert sum(tracker.running.values()) == 0
 
 
-def _never_started(handle: Any) -> bool:
-    return handle.record().started_at is None
+def _dropped_on_arrival(handle: Any, configs: dict[str, QueueConfig]) -> bool:
+    return configs[handle.queue].on_full is RejectPolicy.DROP_NEWEST

@@ -274,7 +274,12 @@ async def test_policy_drop_oldest() -> None:
                 await h
             stats = runner.queue_statistics()["default"]
             assert (stats.rejected, stats.size) == (2, 0)
-    assert order == [2, 3]
+            # Regression: eviction once left the runner's ready count behind, and workers
+            # later popped an empty queue. Counts agree and workers still run jobs.
+            assert runner.pool_statistics().waiting == 0
+            assert await (await runner.submit(note, "after")) == "after"
+            assert runner.pool_statistics().idle == 1
+    assert order == [2, 3, "after"]
 
 
 async def test_policy_drop_newest() -> None:
