@@ -1,0 +1,1 @@
+"""asyncjobs benchmarks: ``python -m benchmarks`` (``--quick`` for a smoke run)."""

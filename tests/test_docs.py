@@ -1,0 +1,59 @@
+"""The README's code runs as written, and so do the examples."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+
+
+def run_script(path_or_code: Path | str) -> str:
+    args = (
+        [sys.executable, str(path_or_code)]
+        if isinstance(path_or_code, Path)
+        else [
+            sys.executable,
+            "-c",
+            path_or_code,
+        ]
+    )
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_quickstart_runs_exactly_as_pasted() -> None:
+    quickstart = next(block for block in python_blocks() if "asyncio.run(main())" in block)
+    assert quickstart == (ROOT / "examples" / "quickstart.py").read_text().split('"""\n\n', 1)[1]
+    out = run_script(quickstart)
+    assert "title of https://example.com" in out
+    assert "499500 title of https://a.example" in out
+    assert "cancelled: job" in out
+
+
+def test_the_backpressure_example_runs() -> None:
+    out = run_script(ROOT / "examples" / "backpressure.py")
+    for policy in ("raise", "block", "drop_oldest", "drop_newest", "caller_runs", "custom"):
+        assert policy in out
+    assert "custom handler saw 180 rejected jobs" in out
+
+
+@pytest.mark.anyio
+async def test_the_testing_example_passes() -> None:
+    block = next(block for block in python_blocks() if "def test_reminder" in block)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README-testing", "exec"), namespace)
+    with anyio.fail_after(5):
+        await namespace["test_reminder_runs_after_an_hour"]()
