@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
 import attrs
 
@@ -136,8 +135,3 @@ class Listeners:
                     listener(event)
                 except Exception:
                     logger.exception("listener %r raised on %r; ignored", listener, event)
-
-
-def ended_event(state: JobState, **fields: Any) -> JobEnded:
-    """The terminal event class for ``state``, built with ``fields``."""
-    return ENDED_EVENTS[state](state=state, **fields)

@@ -51,7 +51,7 @@ from ._errors import (
     RunnerNotRunning,
     UnknownQueue,
 )
-from ._events import JobEvent, JobStarted, JobSubmitted, Listeners, Subscription, ended_event
+from ._events import ENDED_EVENTS, JobEvent, JobStarted, JobSubmitted, Listeners, Subscription
 from ._handle import JobHandle
 from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import JobRecord
@@ -477,6 +477,16 @@ class JobRunner:
                 evict = queue.oldest() is not None
             elif policy is RejectPolicy.CALLER_RUNS:
                 if not queue.has_space():
+                    options = handle._definition.options
+                    if options.delay is not None or options.at is not None:
+                        queue.rejected += 1
+                        assert queue.maxsize is not None
+                        raise QueueFull(
+                            queue.name,
+                            queue.maxsize,
+                            "policy: caller_runs, but the caller cannot run a job that is "
+                            "scheduled for later",
+                        )
                     await self._run_in_caller(handle, queue)
                     return
             else:  # DROP_NEWEST or a custom handler
@@ -978,7 +988,7 @@ class JobRunner:
                 raise InvalidOptionType("event_types", event_type, "expected JobEvent subclasses")
         return self._listeners.add(listener, event_types)
 
-    def _emit(self, cls: type[JobEvent], handle: JobHandle[Any]) -> None:
+    def _emit(self, cls: type[JobEvent], handle: JobHandle[Any], **extra: Any) -> None:
         record = handle._record
         self._listeners.emit(
             cls(
@@ -986,33 +996,16 @@ class JobRunner:
                 job_name=record.name,
                 queue=record.queue,
                 timestamp=self._clock.time(),
+                **extra,
             )
         )
 
     def _emit_submitted(self, handle: JobHandle[Any]) -> None:
-        record = handle._record
-        self._listeners.emit(
-            JobSubmitted(
-                job_id=record.id,
-                job_name=record.name,
-                queue=record.queue,
-                timestamp=self._clock.time(),
-                state=record.state,
-            )
-        )
+        self._emit(JobSubmitted, handle, state=handle._record.state)
 
     def _emit_ended(self, handle: JobHandle[Any]) -> None:
         record = handle._record
-        self._listeners.emit(
-            ended_event(
-                record.state,
-                job_id=record.id,
-                job_name=record.name,
-                queue=record.queue,
-                timestamp=self._clock.time(),
-                error=record.error,
-            )
-        )
+        self._emit(ENDED_EVENTS[record.state], handle, state=record.state, error=record.error)
 
     def queue_statistics(self, name: str | None = None) -> dict[str, QueueStatistics]:
         """Counters per queue (or of the one named)."""

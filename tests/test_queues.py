@@ -321,6 +321,22 @@ async def test_policy_caller_runs() -> None:
     assert order == ["inline", "queued"]
 
 
+async def test_caller_runs_refuses_a_job_scheduled_for_later(clock: FakeClock) -> None:
+    gate = Gate()
+    queues = {"default": QueueConfig(concurrency=1, maxsize=1, on_full="caller_runs")}
+    async with JobRunner(queues=queues, clock=clock) as runner:
+        with anyio.fail_after(5):
+            blocker = await runner.submit(gate)
+            await gate.started.wait()
+            queued = await runner.submit(note, "queued")
+            with pytest.raises(QueueFull, match="scheduled for later"):
+                await runner.submit(note.with_options(delay=30), "later")
+            assert order == []
+            gate.release.set()
+            await blocker
+            await queued
+
+
 async def test_custom_reject_handler_is_called_and_isolated() -> None:
     gate = Gate()
     seen: list[str] = []
