@@ -57,7 +57,7 @@ from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import JobRecord
 from ._spawn import spawn_detached
 from ._states import JobState
-from ._timers import TimerService
+from ._timers import Timer, TimerService
 from .abc import JobPage, JobStore
 from .storage.memory import MemoryJobStore
 
@@ -602,7 +602,11 @@ class JobRunner:
         queue.enqueued += 1
         if self._listeners:
             self._emit_submitted(handle)
-        await self._run(handle, queue, persist_start=False)
+        concluded = False
+        with anyio.CancelScope() as scope:
+            concluded = await self._run(handle, queue, scope, persist_start=False)
+        if not concluded:
+            await self._conclude_stopped(handle, queue)
 
     def _make_ready(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         queue.push(handle)
@@ -672,29 +676,46 @@ class JobRunner:
         return queue.pop(), queue
 
     async def _worker(self, index: int) -> None:
+        # One cancel scope serves many jobs; a job is stopped (cancel, timeout, shutdown) by
+        # cancelling it. The worker then leaves the scope, concludes the stopped job outside
+        # it, and opens a fresh scope. This saves creating a scope for every job.
         idle = self._idle_workers
+        current: tuple[JobHandle[Any], JobQueue] | None = None
         try:
             while True:
-                taken = self._take()
-                if taken is None:
-                    stopping = not self._accepting and self._state is not RunnerState.STARTING
-                    if stopping and not self._ready_total:
-                        # Nothing left for anyone: let parked workers see it too.
-                        while idle:
-                            idle.popleft().set()
-                        return
-                    event = anyio.Event()
-                    idle.append(event)
-                    await event.wait()
-                    continue
-                handle, queue = taken
-                self._busy_workers += 1
-                try:
-                    await self._run(handle, queue)
-                finally:
+                with anyio.CancelScope() as scope:
+                    while True:
+                        taken = self._take()
+                        if taken is None:
+                            stopping = (
+                                not self._accepting and self._state is not RunnerState.STARTING
+                            )
+                            if stopping and not self._ready_total:
+                                # Nothing left for anyone: let parked workers see it too.
+                                while idle:
+                                    idle.popleft().set()
+                                return
+                            event = anyio.Event()
+                            idle.append(event)
+                            await event.wait()
+                            continue
+                        current = taken
+                        self._busy_workers += 1
+                        if not await self._run(taken[0], taken[1], scope):
+                            break  # stopped: conclude outside the cancelled scope
+                        self._busy_workers -= 1
+                        taken[1].running -= 1
+                        current = None
+                if current is not None:  # stopped, by a return or by the scope catching it
+                    handle, queue = current
+                    current = None
                     self._busy_workers -= 1
                     queue.running -= 1
+                    await self._conclude_stopped(handle, queue)
         except BaseException as exc:
+            if current is not None:
+                self._busy_workers -= 1
+                current[1].running -= 1
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 raise
             # Only a bug in asyncjobs gets here: never let it crash the host's event loop.
@@ -705,54 +726,80 @@ class JobRunner:
                 self._workers_done.set()
 
     async def _run(
-        self, handle: JobHandle[Any], queue: JobQueue, persist_start: bool = True
-    ) -> None:
-        """Run one job to its outcome. Never raises, except the task's own cancellation."""
+        self,
+        handle: JobHandle[Any],
+        queue: JobQueue,
+        scope: anyio.CancelScope | None,
+        persist_start: bool = True,
+    ) -> bool:
+        """Run one job. Returns True when it reached its outcome; False when it was stopped
+        (cancel, timeout, shutdown) and must be concluded with ``_conclude_stopped`` outside
+        ``scope``. Our own cancellation of ``scope`` propagates to it; no other exception
+        escapes, except the task's own cancellation."""
         record = handle._record
         clock = self._clock
-        scope = handle._scope = anyio.CancelScope()
         record.state = JobState.RUNNING
         record.started_at = clock.time()
         record.attempts += 1
         self._running[handle] = None
+        if persist_start:
+            await self._store.update(record)
+        if self._listeners:
+            self._emit(JobStarted, handle)
         timer = None
+        if record.timeout is not None:
+            timer = self._timers.call_at(
+                clock.monotonic() + record.timeout,
+                functools.partial(self._stop_job, handle, _TIMEOUT),
+            )
+        definition = handle._definition
+        context = handle._context
         result: Any = None
         error: BaseException | None = None
+        handle._scope = scope
         try:
-            if persist_start:
-                await self._store.update(record)
-            if self._listeners:
-                self._emit(JobStarted, handle)
-            if record.timeout is not None:
-                timer = self._timers.call_at(
-                    clock.monotonic() + record.timeout,
-                    functools.partial(self._stop_job, handle, _TIMEOUT),
-                )
-            definition = handle._definition
-            context = handle._context
-            with scope:
-                context.run(_current_job.set, handle)
-                if definition.is_async:
-                    coro = context.run(definition.fn, *record.args, **record.kwargs)
-                    result = await InContext(context, coro)
-                else:
-                    call = functools.partial(
-                        context.run, definition.fn, *record.args, **record.kwargs
-                    )
-                    result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+            context.run(_current_job.set, handle)
+            if definition.is_async:
+                coro = context.run(definition.fn, *record.args, **record.kwargs)
+                result = await InContext(context, coro)
+            else:
+                call = functools.partial(context.run, definition.fn, *record.args, **record.kwargs)
+                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class() as exc:
+            if handle._stop_reason is not None:
+                self._detach(handle, timer)
+                raise  # ours: the worker's scope catches it
             if _is_cancel_request():
                 # The worker task itself is being cancelled (the event loop is closing).
+                self._detach(handle, timer)
                 await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
                 raise
             error = exc  # a handler raised the cancellation exception on its own
         except BaseException as exc:  # noqa: BLE001 - a handler's error never kills a worker
             error = exc
-        finally:
-            if timer is not None:
-                timer.cancel()
-            handle._scope = None
-            self._running.pop(handle, None)
+        self._detach(handle, timer)
+        if handle._stop_reason is not None:
+            return False
+        queue.processed += 1
+        if error is not None:
+            queue.failed += 1
+            logger.warning(
+                "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
+            )
+            await self._finish(handle, JobState.FAILED, error=error)
+        else:
+            await self._finish(handle, JobState.SUCCEEDED, result=result)
+        return True
+
+    def _detach(self, handle: JobHandle[Any], timer: Timer | None) -> None:
+        handle._scope = None
+        if timer is not None:
+            timer.cancel()
+        self._running.pop(handle, None)
+
+    async def _conclude_stopped(self, handle: JobHandle[Any], queue: JobQueue) -> None:
+        """Record the outcome of a job that we stopped, by the reason it was stopped."""
+        record = handle._record
         queue.processed += 1
         reason = handle._stop_reason
         if reason is _CANCEL:
@@ -770,19 +817,14 @@ class JobRunner:
                     record.id, f"job {record.id!r} timed out after {record.timeout} seconds"
                 ),
             )
-        elif reason is _SHUTDOWN:
-            await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
-        elif error is not None:
-            queue.failed += 1
-            logger.warning(
-                "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
-            )
-            await self._finish(handle, JobState.FAILED, error=error)
         else:
-            await self._finish(handle, JobState.SUCCEEDED, result=result)
+            await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
 
     def _stop_job(self, handle: JobHandle[Any], reason: str) -> None:
-        """Ask a running job to stop; the first reason given decides its outcome."""
+        """Ask a running job to stop; the first reason given decides its outcome.
+
+        ``handle._scope`` is set only while the handler runs, so the cancellation can only
+        land in this job's handler, never in the worker's next job."""
         if handle._stop_reason is None and handle._scope is not None:
             handle._stop_reason = reason
             handle._scope.cancel()

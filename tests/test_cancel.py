@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from asyncjobs import JobCancelled, JobNotFound, JobRunner, JobState, job
+from asyncjobs import JobCancelled, JobNotFound, JobRunner, JobState, current_job, job
 from asyncjobs.testing import FakeClock, OutcomeRecorder
 
 pytestmark = pytest.mark.anyio
@@ -124,3 +124,48 @@ async def test_cancel_after_completion_is_a_no_op_that_says_so() -> None:
             assert await handle == "done"
             with pytest.raises(JobNotFound):
                 await runner.cancel("no-such-job")
+
+
+async def test_a_stop_never_leaks_into_the_workers_next_job() -> None:
+    started = anyio.Event()
+    go_on = anyio.Event()
+    outcomes: list[str] = []
+
+    @job
+    async def swallows() -> str:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            outcomes.append("swallowed")
+        return "returned anyway"
+
+    @job
+    async def cancels_itself_then_returns() -> str:
+        me = current_job()
+        assert me is not None
+        await me.cancel()  # requested, but not delivered before we return
+        return "quick"
+
+    @job
+    async def next_job() -> str:
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()
+        await go_on.wait()
+        return "next ran"
+
+    async with JobRunner(queues={"default": 1}) as runner:
+        with anyio.fail_after(5):
+            first = await runner.submit(swallows)
+            await started.wait()
+            await first.cancel()
+            with pytest.raises(JobCancelled):
+                await first
+            second = await runner.submit(cancels_itself_then_returns)
+            with pytest.raises(JobCancelled):
+                await second
+            third = await runner.submit(next_job)
+            await anyio.wait_all_tasks_blocked()
+            go_on.set()
+            assert await third == "next ran"
+    assert outcomes == ["swallowed"]
