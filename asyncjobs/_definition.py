@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
@@ -110,16 +111,46 @@ class JobDefinition(Generic[P, R]):
 
     def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Raise ``InvalidArguments`` unless ``fn(*args, **kwargs)`` binds."""
+        bounds = self.__dict__.get("_positional_bounds", _UNSET)
+        if bounds is _UNSET:
+            bounds = self._prepare_signature()
+        # Fast path: positional arguments only, within the precomputed bounds.
+        if bounds is not None and not kwargs and bounds[0] <= len(args) <= bounds[1]:
+            return
         signature = self._signature
         if signature is None:
-            try:
-                signature = self._signature = inspect.signature(self.fn)
-            except (TypeError, ValueError):
-                return  # no introspectable signature (some builtins): nothing to check
+            return  # no introspectable signature (some builtins): nothing to check
         try:
             signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise InvalidArguments(self.name, str(exc)) from None
+
+    def _prepare_signature(self) -> tuple[int, float] | None:
+        """Compute (fewest, most) positional arguments when that alone decides binding."""
+        bounds: tuple[int, float] | None = None
+        try:
+            signature = self._signature or inspect.signature(self.fn)
+        except (TypeError, ValueError):
+            signature = None
+        self._signature = signature
+        if signature is not None:
+            kinds = inspect.Parameter
+            params = list(signature.parameters.values())
+            if not any(p.kind is kinds.KEYWORD_ONLY and p.default is kinds.empty for p in params):
+                positional = [
+                    p
+                    for p in params
+                    if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+                ]
+                fewest = sum(1 for p in positional if p.default is kinds.empty)
+                most = (
+                    math.inf
+                    if any(p.kind is kinds.VAR_POSITIONAL for p in params)
+                    else len(positional)
+                )
+                bounds = (fewest, most)
+        self.__dict__["_positional_bounds"] = bounds
+        return bounds
 
     def with_options(
         self,

@@ -123,9 +123,12 @@ class JobQueue:
         self.maxsize = config.maxsize
         self.weight = config.weight
         self.current_weight = 0  # smooth weighted round-robin state
-        # (-priority, sequence, handle); entries of jobs no longer queued are skipped on pop.
-        self._heap: list[tuple[int | float, int, JobHandle[Any]]] = []
-        self._seq = 0
+        # A bucket queue: one FIFO deque per distinct priority, and a heap of the negated
+        # priorities that have a bucket. No object per job beyond the handle itself; with a
+        # single priority (the common case) push and pop are O(1). Entries of jobs that are
+        # no longer queued (cancelled, dropped) are skipped when popped.
+        self._buckets: dict[int | float, deque[JobHandle[Any]]] = {}
+        self._priorities: list[int | float] = []
         # Submission order of waiting jobs, kept only when drop_oldest needs it.
         self._order: dict[JobHandle[Any], None] | None = (
             {} if config.on_full is RejectPolicy.DROP_OLDEST else None
@@ -157,16 +160,26 @@ class JobQueue:
 
     def push(self, handle: JobHandle[Any]) -> None:
         """Make a waiting job ready to run."""
-        self._seq += 1
-        heapq.heappush(self._heap, (-handle._record.priority, self._seq, handle))
+        priority = handle._record.priority
+        bucket = self._buckets.get(priority)
+        if bucket is None:
+            bucket = self._buckets[priority] = deque()
+            heapq.heappush(self._priorities, -priority)
+        bucket.append(handle)
         self.ready += 1
 
     def pop(self) -> JobHandle[Any]:
         """Take the highest-priority ready job (FIFO among equals). Requires ``ready > 0``."""
-        heap = self._heap
+        buckets = self._buckets
+        priorities = self._priorities
         queued = JobState.QUEUED
         while True:
-            handle = heapq.heappop(heap)[2]
+            priority = -priorities[0]
+            bucket = buckets[priority]
+            handle = bucket.popleft()
+            if not bucket:
+                del buckets[priority]
+                heapq.heappop(priorities)
             if handle._record.state is queued:
                 break
         self.ready -= 1
@@ -196,14 +209,19 @@ class JobQueue:
 
     def ready_jobs(self) -> list[JobHandle[Any]]:
         """Ready jobs in the order they would run."""
-        live = [entry for entry in self._heap if entry[2]._record.state is JobState.QUEUED]
-        live.sort(key=lambda entry: (entry[0], entry[1]))
-        return [entry[2] for entry in live]
+        queued = JobState.QUEUED
+        return [
+            handle
+            for priority in sorted(self._buckets, reverse=True)
+            for handle in self._buckets[priority]
+            if handle._record.state is queued
+        ]
 
     def compact(self) -> None:
-        """Drop stale heap entries once no job is ready (keeps memory flat after cancels)."""
-        if self.ready == 0 and self._heap:
-            self._heap.clear()
+        """Drop stale entries once no job is ready (keeps memory flat after cancels)."""
+        if self.ready == 0 and self._buckets:
+            self._buckets.clear()
+            self._priorities.clear()
 
     def statistics(self) -> QueueStatistics:
         return QueueStatistics(

@@ -522,7 +522,7 @@ class JobRunner:
             handle._timer = self._timers.call_at(due, functools.partial(self._make_due, handle))
         else:
             self._make_ready(handle, queue)
-        if self._listeners:
+        if self._listeners._entries:
             self._emit_submitted(handle)
         if evict:
             oldest = queue.oldest()
@@ -584,7 +584,7 @@ class JobRunner:
         queue.rejected += 1
         handle._error = error
         handle._resolve()
-        if self._listeners:
+        if self._listeners._entries:
             self._emit_ended(handle)
         if policy is not RejectPolicy.DROP_NEWEST:
             try:
@@ -600,7 +600,7 @@ class JobRunner:
         await self._store.add(record)
         queue.rejected += 1
         queue.enqueued += 1
-        if self._listeners:
+        if self._listeners._entries:
             self._emit_submitted(handle)
         concluded = False
         with anyio.CancelScope() as scope:
@@ -744,7 +744,7 @@ class JobRunner:
         self._running[handle] = None
         if persist_start:
             await self._store.update(record)
-        if self._listeners:
+        if self._listeners._entries:
             self._emit(JobStarted, handle)
         timer = None
         if record.timeout is not None:
@@ -863,7 +863,7 @@ class JobRunner:
                 for waiter in self._idle_waiters:
                     waiter.set()
                 self._idle_waiters.clear()
-        if self._listeners:
+        if self._listeners._entries:
             self._emit_ended(handle)
 
     # ----------------------------------------------------------------- cancelling

@@ -181,3 +181,47 @@ def test_call_checks_arguments_against_the_signature(registry: JobRegistry) -> N
     assert isinstance(info.value, TypeError)
     with pytest.raises(InvalidArguments, match="colour"):
         greet.call("ann", colour="red")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "ok"),
+    [
+        ((1,), {}, True),
+        ((1, 2), {}, True),
+        ((1, 2, 3, 4), {}, True),
+        ((), {}, False),
+        ((1,), {"b": 2}, True),
+        ((1,), {"c": 2}, False),
+        ((1,), {"key": 1}, True),
+        ((1, 2), {"b": 3}, False),
+    ],
+)
+def test_argument_checks_agree_with_python(
+    args: tuple[Any, ...], kwargs: dict[str, Any], ok: bool, registry: JobRegistry
+) -> None:
+    def target(a: int, b: int = 0, *rest: int, key: int = 0) -> None: ...
+
+    @job(registry=registry, name="bounds")
+    def wrapped(a: int, b: int = 0, *rest: int, key: int = 0) -> None: ...
+
+    for _ in range(2):  # the second round uses the cached bounds
+        try:
+            target(*args, **kwargs)
+            python_ok = True
+        except TypeError:
+            python_ok = False
+        assert python_ok is ok
+        if ok:
+            wrapped.check_arguments(args, kwargs)
+        else:
+            with pytest.raises(InvalidArguments):
+                wrapped.check_arguments(args, kwargs)
+
+
+def test_required_keyword_only_arguments_are_checked(registry: JobRegistry) -> None:
+    @job(registry=registry, name="kwonly")
+    def needs_key(a: int, *, key: str) -> None: ...
+
+    with pytest.raises(InvalidArguments, match="key"):
+        needs_key.check_arguments((1,), {})
+    needs_key.check_arguments((1,), {"key": "k"})
