@@ -8,41 +8,36 @@ The yielded values pass through untouched, so this works on any event loop anyio
 from __future__ import annotations
 
 import contextvars
+import types
 from collections.abc import Coroutine, Generator
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-class InContext(Generic[T]):
-    """``await InContext(ctx, coro)`` runs ``coro`` with ``ctx`` as its context."""
-
-    __slots__ = ("_context", "_coro")
-
-    def __init__(self, context: contextvars.Context, coro: Coroutine[Any, Any, T]) -> None:
-        self._context = context
-        self._coro = coro
-
-    def __await__(self) -> Generator[Any, Any, T]:
-        run = self._context.run
-        coro = self._coro
-        send, throw = coro.send, coro.throw
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                if error is None:
-                    yielded = run(send, value)
-                else:
-                    yielded = run(throw, error)
-                    error = None
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            try:
-                value = yield yielded
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # noqa: BLE001 - delivered into the coroutine
-                error = exc
-                value = None
+@types.coroutine
+def in_context(
+    context: contextvars.Context, coro: Coroutine[Any, Any, T]
+) -> Generator[Any, Any, T]:
+    """``await in_context(ctx, coro)`` runs ``coro`` with ``ctx`` as its context."""
+    run = context.run
+    send, throw = coro.send, coro.throw
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                yielded = run(send, value)
+            else:
+                yielded = run(throw, error)
+                error = None
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        try:
+            value = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - delivered into the coroutine
+            error = exc
+            value = None

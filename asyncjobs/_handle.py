@@ -110,7 +110,9 @@ class JobHandle(Generic[R]):
         return self._record.result  # type: ignore[no-any-return]
 
     def __await__(self) -> Generator[Any, Any, R]:
-        return self.result().__await__()
+        if not self._done:
+            yield from self.wait().__await__()
+        return self._outcome()
 
     async def cancel(self) -> bool:
         """Cancel the job: a waiting job never starts; a running one has its handler cancelled.

@@ -30,7 +30,7 @@ from typing_extensions import ParamSpec
 
 from . import _validation
 from ._clock import Clock, SystemClock
-from ._context import InContext
+from ._context import in_context
 from ._definition import (
     JobCall,
     JobDefinition,
@@ -230,6 +230,8 @@ class JobRunner:
         self._cancel_timeout = _validation.non_negative_duration("cancel_timeout", cancel_timeout)
         self._drain = drain_on_shutdown
         self._store: JobStore = store if store is not None else MemoryJobStore()
+        # Stores holding the engine's own record objects need no write for non-terminal moves.
+        self._write_progress = getattr(self._store, "shares_records", False) is not True
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._registry = registry if registry is not None else default_registry
 
@@ -624,7 +626,8 @@ class JobRunner:
         record.state = JobState.QUEUED
         # Ready first, with no await in between, so a cancel can never see a half-moved job.
         self._make_ready(handle, self._queues[record.queue])
-        await self._store.update(record)
+        if self._write_progress:
+            await self._store.update(record)
 
     def _discard_waiting(self, handle: JobHandle[Any]) -> None:
         """Take a scheduled or queued job out of its queue, keeping every count in step.
@@ -742,7 +745,7 @@ class JobRunner:
         record.started_at = clock.time()
         record.attempts += 1
         self._running[handle] = None
-        if persist_start:
+        if persist_start and self._write_progress:
             await self._store.update(record)
         if self._listeners._entries:
             self._emit(JobStarted, handle)
@@ -761,7 +764,7 @@ class JobRunner:
             context.run(_current_job.set, handle)
             if definition.is_async:
                 coro = context.run(definition.fn, *record.args, **record.kwargs)
-                result = await InContext(context, coro)
+                result = await in_context(context, coro)
             else:
                 call = functools.partial(context.run, definition.fn, *record.args, **record.kwargs)
                 result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)

@@ -38,6 +38,9 @@ class JobPage:
 class JobStore(Protocol):
     """Where job records are kept. All methods are safe to call from the event loop thread."""
 
+    # Optional: a store whose records are the engine's own objects may set a class attribute
+    # ``shares_records = True``; the engine then calls ``update`` only for terminal states.
+
     async def open(self) -> None:
         """Acquire resources; called once when the runner starts."""
         ...

@@ -7,7 +7,7 @@ import anyio
 import pytest
 
 from asyncjobs import Clock, InvalidOption, SystemClock
-from asyncjobs._context import InContext
+from asyncjobs._context import in_context
 from asyncjobs._timers import TimerService
 from asyncjobs.testing import FakeClock
 
@@ -95,7 +95,7 @@ async def test_in_context_runs_a_coroutine_in_the_given_context() -> None:
     context = contextvars.copy_context()
     context.run(var.set, "captured")
     with anyio.fail_after(5):
-        assert await InContext(context, body()) == "captured/inner"
+        assert await in_context(context, body()) == "captured/inner"
     assert var.get() == "outer"
     assert context[var] == "inner"
 
@@ -106,7 +106,7 @@ async def test_in_context_propagates_errors_and_cancellation() -> None:
         raise KeyError("x")
 
     with pytest.raises(KeyError):
-        await InContext(contextvars.copy_context(), fails())
+        await in_context(contextvars.copy_context(), fails())
     cleaned = anyio.Event()
 
     async def waits() -> None:
@@ -116,7 +116,7 @@ async def test_in_context_propagates_errors_and_cancellation() -> None:
             cleaned.set()
 
     async def driver() -> None:
-        await InContext(contextvars.copy_context(), waits())
+        await in_context(contextvars.copy_context(), waits())
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:

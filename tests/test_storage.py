@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from asyncjobs import InvalidOption, JobNotFound, JobState
+from asyncjobs import InvalidOption, JobNotFound, JobRecord, JobState
 from asyncjobs.storage import MemoryJobStore
 
 from .storage_contract import StorageContract, make_record, store
@@ -33,3 +33,40 @@ async def test_memory_store_keeps_a_bounded_number_of_finished_records() -> None
 def test_memory_store_refuses_a_bad_bound() -> None:
     with pytest.raises(InvalidOption, match="max_finished=0"):
         MemoryJobStore(max_finished=0)
+
+
+class CopyingStore(MemoryJobStore):
+    """A store that keeps copies, as a durable store would: every state change must reach it."""
+
+    shares_records = False
+
+    async def add(self, record: JobRecord) -> None:
+        await super().add(record.snapshot())
+
+    async def update(self, record: JobRecord) -> None:
+        self.updates.append(record.state)
+        await super().update(record.snapshot())
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[JobState] = []
+
+
+@pytest.mark.anyio
+async def test_a_copying_store_sees_every_state_change() -> None:
+    from asyncjobs import JobRunner, job
+    from asyncjobs.testing import FakeClock, run_until_idle
+
+    @job
+    async def later() -> str:
+        return "ok"
+
+    store = CopyingStore()
+    clock = FakeClock()
+    async with JobRunner(store=store, clock=clock) as runner:
+        handle = await runner.submit(later.with_options(delay=5))
+        assert (await store.get(handle.id)).state is JobState.SCHEDULED
+        await run_until_idle(runner, clock)
+        assert await handle == "ok"
+    assert store.updates == [JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED]
+    assert (await store.get(handle.id)).result == "ok"

@@ -20,6 +20,10 @@ from ..abc import JobPage
 class MemoryJobStore:
     """Job records in memory. The engine's own record objects are kept, not copies."""
 
+    shares_records = True
+    """The stored records are the engine's own objects, so they are current without an
+    ``update``; the engine skips updates for non-terminal changes (``running``, ``queued``)."""
+
     def __init__(self, *, max_finished: int = 10_000) -> None:
         self._max_finished = _validation.positive_int("max_finished", max_finished)
         self._records: dict[str, JobRecord] = {}
