@@ -1,7 +1,10 @@
-"""Run the benchmarks and report jobs/s and the ratio to the bare-queue baseline.
+"""Run the benchmark suite: ``python -m benchmarks [--quick] [--only W,...] [--output DIR]``.
 
-Usage: ``python -m benchmarks [--quick] [--jobs N] [--repeat R] [--output DIR]``.
-No thresholds are asserted: machines are noisy. Figures are medians of R fresh processes.
+Every (contender, workload) pair runs in a fresh subprocess, ``--repeat`` times; tables show
+medians, and "spread" is (max - min) / median of the headline figure. Ratios are to the bare
+asyncio.Queue measured in the same run. No thresholds are asserted: machines are noisy.
+Writes ``results.json`` and, when matplotlib is installed (``pip install -e '.[bench]'``),
+``benchmarks.png`` to the output directory.
 """
 
 from __future__ import annotations
@@ -14,61 +17,218 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .contenders import CONTENDERS
 
+ROOT = Path(__file__).resolve().parent.parent
 
-def measure(name: str, jobs: int) -> float:
+# workload -> (headline metric, higher is better, full params, quick params)
+WORKLOADS: dict[str, tuple[str, bool, list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "throughput": (
+        "jobs_per_second",
+        True,
+        [{"jobs": 20_000}, {"jobs": 200_000}],
+        [{"jobs": 5_000}],
+    ),
+    "latency": (
+        "result_p50_us",
+        False,
+        [{"jobs": 2_000, "rate": 1_000}],
+        [{"jobs": 300, "rate": 1_000}],
+    ),
+    "io": ("efficiency", True, [{"jobs": 5_000}], [{"jobs": 1_000}]),
+    "memory": ("bytes_per_job", False, [{"jobs": 100_000}], [{"jobs": 10_000}]),
+    "soak": ("growth_middle_to_end", False, [{"jobs": 1_000_000}], [{"jobs": 50_000}]),
+    "overload": (
+        "completed",
+        True,
+        [
+            {"policy": p, "seconds": 1.0}
+            for p in ("raise", "block", "drop_oldest", "drop_newest", "caller_runs")
+        ],
+        [{"policy": p, "seconds": 0.2} for p in ("raise", "drop_oldest", "caller_runs")],
+    ),
+    "features": (
+        "jobs_per_second",
+        True,
+        [{"jobs": 20_000, "variant": v} for v in ("plain", "priorities", "subscriber")],
+        [{"jobs": 5_000, "variant": v} for v in ("plain", "priorities", "subscriber")],
+    ),
+}
+
+# Peers too slow for the large runs: (contender, workload) -> largest "jobs" to give it.
+CAPS = {("apscheduler", "throughput"): 20_000, ("apscheduler", "io"): 1_000}
+
+NOT_YET = {
+    "features": "retries (10% fail once) and progress reporting: not built yet (issues 4, 5)",
+}
+
+
+def label(params: dict[str, Any]) -> str:
+    parts = [f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in params.items()]
+    return " ".join(parts)
+
+
+def run_once(contender: str, workload: str, params: dict[str, Any]) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.contenders", name, str(jobs)],
+        [sys.executable, "-m", "benchmarks._run", contender, workload, json.dumps(params)],
         capture_output=True,
         text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
+        timeout=900,
+        check=False,
     )
-    return float(json.loads(done.stdout)["seconds"])
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise RuntimeError(f"{contender}/{workload} failed: {tail[0]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+class Progress:
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def show(self, text: str) -> None:
+        width = 30
+        filled = int(width * self.done / max(1, self.total))
+        elapsed = time.monotonic() - self.started
+        bar = "#" * filled + "." * (width - filled)
+        line = f"\r[{bar}] {self.done}/{self.total} {elapsed:5.0f}s {text:<48.48}"
+        print(line, end="", file=sys.stderr, flush=True)
+
+    def step(self) -> None:
+        self.done += 1
+
+    def close(self) -> None:
+        print("\r" + " " * 100 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def plan(quick: bool, only: set[str] | None) -> list[tuple[str, dict[str, Any], str]]:
+    tasks = []
+    for workload, (_, _, full, fast) in WORKLOADS.items():
+        if only and workload not in only:
+            continue
+        for params in fast if quick else full:
+            for name, contender in CONTENDERS.items():
+                if workload not in contender.workloads or not contender.available():
+                    continue
+                cap = CAPS.get((name, workload))
+                if cap is not None and params.get("jobs", 0) > cap:
+                    if quick or params["jobs"] > 10 * cap:
+                        continue  # reported as "too slow" in the table
+                    params = {**params, "jobs": cap}
+                tasks.append((workload, params, name))
+    return tasks
+
+
+def summarise(runs: list[dict[str, float]], headline: str) -> dict[str, Any]:
+    keys = runs[0].keys()
+    med = {k: statistics.median(r[k] for r in runs) for k in keys}
+    values = [r[headline] for r in runs]
+    centre = statistics.median(values)
+    spread = (max(values) - min(values)) / abs(centre) if centre else 0.0
+    return {"median": med, "spread": spread, "runs": runs}
+
+
+def print_tables(results: dict[str, Any]) -> None:
+    for workload, (headline, higher, _, _) in WORKLOADS.items():
+        rows = [r for r in results["rows"] if r["workload"] == workload]
+        if not rows:
+            continue
+        print(f"\n== {workload} ({headline}, {'higher' if higher else 'lower'} is better)")
+        for params_label in dict.fromkeys(r["params"] for r in rows):
+            group = [r for r in rows if r["params"] == params_label]
+            base = next((r for r in group if r["contender"] == "bare-queue"), None)
+            print(f"   {params_label}")
+            metric_keys = list(group[0]["median"].keys())
+            header = "".join(f"{k:>22}" for k in metric_keys)
+            print(f"   {'contender':<16}{header}{'vs bare':>9}{'spread':>8}")
+            for row in group:
+                values = "".join(
+                    f"{row['median'][k]:>22,.2f}"
+                    if abs(row["median"][k]) < 100
+                    else f"{row['median'][k]:>22,.0f}"
+                    for k in metric_keys
+                )
+                ratio = ""
+                if base is not None and base["median"].get(headline):
+                    ratio = f"{row['median'][headline] / base['median'][headline]:>9.2f}"
+                print(f"   {row['contender']:<16}{values}{ratio:>9}{row['spread']:>8.0%}")
+    for contender, why in results["cannot"]:
+        print(f"   n/a: {contender}")
+        print(f"        {why}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--quick", action="store_true", help="small and fast: a smoke run")
-    parser.add_argument("--jobs", type=int, default=None, help="jobs per run (default 20000)")
-    parser.add_argument("--repeat", type=int, default=None, help="runs per contender (default 5)")
-    parser.add_argument("--output", type=Path, default=Path("benchmarks/results"))
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per pair (default 3)")
+    parser.add_argument("--only", default=None, help="comma-separated workloads to run")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    jobs = args.jobs or (2_000 if args.quick else 20_000)
-    repeat = args.repeat or (1 if args.quick else 5)
-
-    results: dict[str, dict[str, float]] = {}
-    for name in CONTENDERS:
+    only = set(args.only.split(",")) if args.only else None
+    unknown = (only or set()) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
+    repeat = args.repeat or (1 if args.quick else 3)
+    tasks = plan(args.quick, only)
+    progress = Progress(len(tasks) * repeat)
+    rows = []
+    for workload, params, name in tasks:
+        headline = WORKLOADS[workload][0]
         runs = []
         for index in range(repeat):
-            print(f"\r{name:<20} run {index + 1}/{repeat}", end="", file=sys.stderr, flush=True)
-            runs.append(jobs / measure(name, jobs))
-        median = statistics.median(runs)
-        spread = (max(runs) - min(runs)) / median if median else 0.0
-        results[name] = {"jobs_per_second": median, "spread": spread}
-    print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
-
-    baseline = results["bare_queue"]["jobs_per_second"]
-    print(f"no-op throughput, {jobs} jobs submitted then awaited, median of {repeat}")
-    print(f"{'contender':<20}{'jobs/s':>12}{'vs bare queue':>15}{'spread':>9}")
-    for name, figures in results.items():
-        rate = figures["jobs_per_second"]
-        print(f"{name:<20}{rate:>12,.0f}{rate / baseline:>15.2f}{figures['spread']:>9.0%}")
-
-    args.output.mkdir(parents=True, exist_ok=True)
-    report = {
+            progress.show(f"{workload} {name} {label(params)} ({index + 1}/{repeat})")
+            runs.append(run_once(name, workload, params))
+            progress.step()
+        rows.append(
+            {
+                "workload": workload,
+                "params": label(params),
+                "contender": name,
+                **summarise(runs, headline),
+            }
+        )
+    progress.close()
+    cannot = [
+        (f"{name} / {workload}", why)
+        for name, contender in CONTENDERS.items()
+        for workload, why in contender.cannot.items()
+        if not only or workload in only
+    ] + [(f"asyncjobs / {w}", why) for w, why in NOT_YET.items() if not only or w in only]
+    cannot += [
+        (name, f"not installed (pip install -e '.[bench]'): needs {contender.needs}")
+        for name, contender in CONTENDERS.items()
+        if not contender.available()
+    ]
+    results = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()}",
-        "jobs": jobs,
+        "mode": "quick" if args.quick else "full",
         "repeat": repeat,
-        "results": results,
+        "setups": {name: c.setup for name, c in CONTENDERS.items()},
+        "rows": rows,
+        "cannot": cannot,
     }
-    path = args.output / "throughput.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written: {path}")
+    print(
+        f"asyncjobs benchmarks, {results['mode']} mode, {repeat} run(s) each, "
+        f"{results['machine']}, {results['date']}"
+    )
+    print_tables(results)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten: {args.output / 'results.json'}")
+    try:
+        from .chart import draw
+    except ImportError:
+        print("no chart: matplotlib is not installed (pip install -e '.[bench]')")
+        return
+    chart = draw(results, args.output / "benchmarks.png")
+    print(f"written: {chart}")
 
 
 if __name__ == "__main__":

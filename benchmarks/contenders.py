@@ -1,91 +1,617 @@
-"""One workload, many contenders: submit N no-op jobs as fast as possible, then await each.
+"""The contenders and what each can run. Every workload function is ``async (params) -> metrics``.
 
-Run as ``python -m benchmarks.contenders NAME N``; prints the seconds taken as JSON. The
-driver runs every contender in a fresh subprocess so none inherits another's heap.
+Each contender runs in a fresh subprocess (``python -m benchmarks._run NAME WORKLOAD PARAMS``)
+so none inherits another's heap. Peers are configured as close to asyncjobs as they allow:
+the same concurrency, results kept until read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import json
-import sys
-import time
+import random
+import tracemalloc
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-WORKERS = 64
+from ._common import latency_summary, now, rss_bytes, settle
+
+Metrics = dict[str, float]
+Workload = Callable[[dict[str, Any]], Awaitable[Metrics]]
+
+THROUGHPUT_CONCURRENCY = 64
+IO_CONCURRENCY = 100
 
 
 async def noop() -> None:
     return None
 
 
-async def bare_queue(n: int) -> float:
-    """The practical limit: an asyncio.Queue, 64 worker tasks, one future per job."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[Callable[[], Awaitable[None]], asyncio.Future[None]]] = (
-        asyncio.Queue()
-    )
+async def stamp() -> float:
+    return now()
 
-    async def worker() -> None:
+
+async def sleep_10ms() -> None:
+    await asyncio.sleep(0.01)
+
+
+async def pace(next_at: float) -> None:
+    delay = next_at - now()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def _result(n: int, started: float) -> Metrics:
+    return {"jobs_per_second": n / (now() - started)}
+
+
+def _io_result(n: int, started: float, concurrency: int, seconds: float) -> Metrics:
+    ideal = n * seconds / concurrency
+    return {"efficiency": ideal / (now() - started)}
+
+
+def _memory(before: int, n: int) -> Metrics:
+    after = tracemalloc.get_traced_memory()[0]
+    return {"bytes_per_job": (after - before) / n}
+
+
+# --------------------------------------------------------------------------- bare queue
+
+
+class BareQueue:
+    """The practical limit: an asyncio.Queue, worker tasks, one future per job."""
+
+    def __init__(self, workers: int) -> None:
+        self.queue: asyncio.Queue[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]]
+        self.queue = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+        self.tasks = [asyncio.create_task(self._work()) for _ in range(workers)]
+
+    async def _work(self) -> None:
         while True:
-            fn, future = await queue.get()
+            fn, future = await self.queue.get()
             try:
                 future.set_result(await fn())
             except Exception as exc:  # noqa: BLE001
                 future.set_exception(exc)
 
-    workers = [asyncio.create_task(worker()) for _ in range(WORKERS)]
-    start = time.perf_counter()
-    futures = []
-    for _ in range(n):
-        future: asyncio.Future[None] = loop.create_future()
-        queue.put_nowait((noop, future))
-        futures.append(future)
+    def submit(self, fn: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+        future = self.loop.create_future()
+        self.queue.put_nowait((fn, future))
+        return future
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def bare_throughput(p: dict[str, Any]) -> Metrics:
+    pool = BareQueue(THROUGHPUT_CONCURRENCY)
+    n = p["jobs"]
+    started = now()
+    futures = [pool.submit(noop) for _ in range(n)]
     for future in futures:
         await future
-    elapsed = time.perf_counter() - start
-    for task in workers:
-        task.cancel()
-    await asyncio.gather(*workers, return_exceptions=True)
-    return elapsed
+    metrics = _result(n, started)
+    await pool.close()
+    return metrics
 
 
-async def gather(n: int) -> float:
-    """asyncio.gather over n coroutines: one task per job, no queue, no limit."""
-    start = time.perf_counter()
+async def bare_latency(p: dict[str, Any]) -> Metrics:
+    pool = BareQueue(THROUGHPUT_CONCURRENCY)
+    to_start, to_result = [], []
+    next_at = now()
+    for _ in range(p["jobs"]):
+        t0 = now()
+        began = await pool.submit(stamp)
+        to_result.append(now() - t0)
+        to_start.append(began - t0)
+        next_at += 1 / p["rate"]
+        await pace(next_at)
+    await pool.close()
+    return latency_summary(to_start, to_result)
+
+
+async def bare_io(p: dict[str, Any]) -> Metrics:
+    pool = BareQueue(IO_CONCURRENCY)
+    started = now()
+    futures = [pool.submit(sleep_10ms) for _ in range(p["jobs"])]
+    for future in futures:
+        await future
+    metrics = _io_result(p["jobs"], started, IO_CONCURRENCY, 0.01)
+    await pool.close()
+    return metrics
+
+
+async def bare_memory(p: dict[str, Any]) -> Metrics:
+    pool = BareQueue(THROUGHPUT_CONCURRENCY)
+    settle()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    futures = [pool.submit(noop) for _ in range(p["jobs"])]
+    metrics = _memory(before, p["jobs"])
+    tracemalloc.stop()
+    del futures
+    await pool.close()
+    return metrics
+
+
+async def bare_soak(p: dict[str, Any]) -> Metrics:
+    pool = BareQueue(THROUGHPUT_CONCURRENCY)
+
+    async def batch(size: int) -> None:
+        for future in [pool.submit(noop) for _ in range(size)]:
+            await future
+
+    metrics = await _soak(batch, p["jobs"])
+    await pool.close()
+    return metrics
+
+
+async def gather_throughput(p: dict[str, Any]) -> Metrics:
+    n = p["jobs"]
+    started = now()
     await asyncio.gather(*(noop() for _ in range(n)))
-    return time.perf_counter() - start
+    return _result(n, started)
 
 
-async def asyncjobs_run(n: int) -> float:
-    from asyncjobs import JobRunner, job
+async def gather_io(p: dict[str, Any]) -> Metrics:
+    limit = asyncio.Semaphore(IO_CONCURRENCY)
 
-    noop_job = job(name="benchmarks.noop")(noop)
-    async with JobRunner(queues={"default": WORKERS}) as runner:
-        start = time.perf_counter()
-        handles = [await runner.submit(noop_job) for _ in range(n)]
+    async def limited() -> None:
+        async with limit:
+            await sleep_10ms()
+
+    started = now()
+    await asyncio.gather(*(limited() for _ in range(p["jobs"])))
+    return _io_result(p["jobs"], started, IO_CONCURRENCY, 0.01)
+
+
+async def gather_memory(p: dict[str, Any]) -> Metrics:
+    settle()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tasks = [asyncio.ensure_future(noop()) for _ in range(p["jobs"])]
+    metrics = _memory(before, p["jobs"])
+    tracemalloc.stop()
+    await asyncio.gather(*tasks)
+    return metrics
+
+
+async def _soak(batch: Callable[[int], Awaitable[None]], total: int) -> Metrics:
+    """Run ``total`` jobs in batches; RSS after 10% (start), 50% (middle) and 100% (end)."""
+    size = 1_000
+    readings: dict[str, float] = {}
+    marks = {total // 10: "rss_start_mb", total // 2: "rss_middle_mb", total: "rss_end_mb"}
+    done = 0
+    started = now()
+    while done < total:
+        await batch(size)
+        done += size
+        for mark, name in marks.items():
+            if done >= mark and name not in readings:
+                settle()
+                readings[name] = rss_bytes() / 2**20
+    readings["growth_middle_to_end"] = readings["rss_end_mb"] / readings["rss_middle_mb"] - 1
+    readings["jobs_per_second"] = total / (now() - started)
+    return readings
+
+
+# --------------------------------------------------------------------------- asyncjobs
+
+
+def _aj() -> Any:
+    import asyncjobs
+
+    return asyncjobs
+
+
+def _aj_jobs() -> tuple[Any, Any, Any]:
+    aj = _aj()
+    return (
+        aj.job(name="bench.noop")(noop),
+        aj.job(name="bench.stamp")(stamp),
+        aj.job(name="bench.sleep")(_anyio_sleep_10ms),
+    )
+
+
+async def _anyio_sleep_10ms() -> None:
+    import anyio
+
+    await anyio.sleep(0.01)
+
+
+async def _anyio_pace(next_at: float) -> None:
+    import anyio
+
+    delay = next_at - now()
+    if delay > 0:
+        await anyio.sleep(delay)
+
+
+async def aj_throughput(p: dict[str, Any]) -> Metrics:
+    aj = _aj()
+    noop_job, _, _ = _aj_jobs()
+    variant = p.get("variant", "plain")
+    n = p["jobs"]
+    definitions = [noop_job]
+    if variant == "priorities":
+        rng = random.Random(7)
+        choices = [noop_job.with_options(priority=i) for i in range(10)]
+        definitions = [rng.choice(choices) for _ in range(n)]
+    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
+        if variant == "subscriber":
+            runner.subscribe(lambda event: None)
+        started = now()
+        count = len(definitions)
+        handles = [await runner.submit(definitions[i % count]) for i in range(n)]
         for handle in handles:
             await handle
-        return time.perf_counter() - start
+        return _result(n, started)
 
 
-def run(name: str, n: int) -> float:
-    gc.collect()
-    if name == "bare_queue":
-        return asyncio.run(bare_queue(n))
-    if name == "gather":
-        return asyncio.run(gather(n))
-    if name == "asyncjobs_asyncio":
-        return asyncio.run(asyncjobs_run(n))
-    if name == "asyncjobs_trio":
-        import trio
+async def aj_latency(p: dict[str, Any]) -> Metrics:
+    aj = _aj()
+    _, stamp_job, _ = _aj_jobs()
+    to_start, to_result = [], []
+    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
+        next_at = now()
+        for _ in range(p["jobs"]):
+            t0 = now()
+            began = await (await runner.submit(stamp_job))
+            to_result.append(now() - t0)
+            to_start.append(began - t0)
+            next_at += 1 / p["rate"]
+            await _anyio_pace(next_at)
+    return latency_summary(to_start, to_result)
 
-        return trio.run(asyncjobs_run, n)
-    raise SystemExit(f"unknown contender {name!r}")
+
+async def aj_io(p: dict[str, Any]) -> Metrics:
+    aj = _aj()
+    _, _, sleep_job = _aj_jobs()
+    async with aj.JobRunner(queues={"default": IO_CONCURRENCY}) as runner:
+        started = now()
+        handles = [await runner.submit(sleep_job) for _ in range(p["jobs"])]
+        for handle in handles:
+            await handle
+        return _io_result(p["jobs"], started, IO_CONCURRENCY, 0.01)
 
 
-CONTENDERS = ["bare_queue", "gather", "asyncjobs_asyncio", "asyncjobs_trio"]
+async def aj_memory(p: dict[str, Any]) -> Metrics:
+    aj = _aj()
+    noop_job, _, _ = _aj_jobs()
+    runner = aj.JobRunner(
+        queues={"default": THROUGHPUT_CONCURRENCY},
+        drain_on_shutdown=False,
+        store=aj.MemoryJobStore(max_finished=10),
+    )
+    async with runner:
+        settle()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        # Submitting never yields to the loop, so none of these starts before we measure.
+        handles = [await runner.submit(noop_job) for _ in range(p["jobs"])]
+        metrics = _memory(before, p["jobs"])
+        tracemalloc.stop()
+        del handles
+    return metrics
 
-if __name__ == "__main__":
-    print(json.dumps({"seconds": run(sys.argv[1], int(sys.argv[2]))}))
+
+async def aj_soak(p: dict[str, Any]) -> Metrics:
+    aj = _aj()
+    noop_job, _, _ = _aj_jobs()
+    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
+
+        async def batch(size: int) -> None:
+            for handle in [await runner.submit(noop_job) for _ in range(size)]:
+                await handle
+
+        return await _soak(batch, p["jobs"])
+
+
+async def aj_overload(p: dict[str, Any]) -> Metrics:
+    """A queue draining 1,000 jobs/s (10 at a time, 10 ms each) offered 10,000 jobs/s."""
+    import anyio
+
+    aj = _aj()
+
+    @aj.job(name="bench.overload")
+    async def work() -> float:
+        await anyio.sleep(0.01)
+        return now()
+
+    policy = p["policy"]
+    queue = aj.QueueConfig(
+        concurrency=10,
+        maxsize=100,
+        on_full=policy,
+        block_timeout=0.005 if policy == "block" else None,
+    )
+    accepted: list[tuple[float, Any]] = []
+    refused = 0
+    offered = 0
+    async with aj.JobRunner(queues={"default": queue}) as runner:
+        started = now()
+        next_at = started
+        while now() - started < p["seconds"]:
+            for _ in range(10):  # 10 jobs per millisecond
+                offered += 1
+                t0 = now()
+                try:
+                    accepted.append((t0, await runner.submit(work)))
+                except aj.QueueFull:
+                    refused += 1
+            next_at += 0.001
+            await _anyio_pace(next_at)
+        latencies = []
+        dropped = 0
+        for t0, handle in accepted:
+            try:
+                latencies.append(await handle - t0)
+            except aj.JobRejected:
+                dropped += 1
+    from ._common import percentile
+
+    return {
+        "offered_per_second": offered / p["seconds"],
+        "completed": len(latencies),
+        "rejected": refused + dropped,
+        "latency_p50_ms": percentile(latencies, 50) * 1e3,
+        "latency_p99_ms": percentile(latencies, 99) * 1e3,
+    }
+
+
+# --------------------------------------------------------------------------- peers
+
+
+async def aiojobs_throughput(p: dict[str, Any]) -> Metrics:
+    import aiojobs
+
+    scheduler = aiojobs.Scheduler(limit=THROUGHPUT_CONCURRENCY, pending_limit=10**9)
+    n = p["jobs"]
+    started = now()
+    jobs = [await scheduler.spawn(noop()) for _ in range(n)]
+    for job in jobs:
+        await job.wait()
+    metrics = _result(n, started)
+    await scheduler.close()
+    return metrics
+
+
+async def aiojobs_latency(p: dict[str, Any]) -> Metrics:
+    import aiojobs
+
+    scheduler = aiojobs.Scheduler(limit=THROUGHPUT_CONCURRENCY, pending_limit=10**9)
+    to_start, to_result = [], []
+    next_at = now()
+    for _ in range(p["jobs"]):
+        t0 = now()
+        began = await (await scheduler.spawn(stamp())).wait()
+        to_result.append(now() - t0)
+        to_start.append(began - t0)
+        next_at += 1 / p["rate"]
+        await pace(next_at)
+    await scheduler.close()
+    return latency_summary(to_start, to_result)
+
+
+async def aiojobs_io(p: dict[str, Any]) -> Metrics:
+    import aiojobs
+
+    scheduler = aiojobs.Scheduler(limit=IO_CONCURRENCY, pending_limit=10**9)
+    started = now()
+    jobs = [await scheduler.spawn(sleep_10ms()) for _ in range(p["jobs"])]
+    for job in jobs:
+        await job.wait()
+    metrics = _io_result(p["jobs"], started, IO_CONCURRENCY, 0.01)
+    await scheduler.close()
+    return metrics
+
+
+async def aiojobs_memory(p: dict[str, Any]) -> Metrics:
+    import aiojobs
+
+    scheduler = aiojobs.Scheduler(limit=THROUGHPUT_CONCURRENCY, pending_limit=10**9)
+    settle()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    jobs = [await scheduler.spawn(noop()) for _ in range(p["jobs"])]
+    metrics = _memory(before, p["jobs"])
+    tracemalloc.stop()
+    for job in jobs:
+        await job.wait()
+    await scheduler.close()
+    return metrics
+
+
+def _taskiq(results: int, concurrency: int) -> Any:
+    from taskiq import InMemoryBroker
+
+    return InMemoryBroker(max_stored_results=results, max_async_tasks=concurrency)
+
+
+async def taskiq_throughput(p: dict[str, Any]) -> Metrics:
+    n = p["jobs"]
+    broker = _taskiq(n, THROUGHPUT_CONCURRENCY)
+    task = broker.task(noop)
+    await broker.startup()
+    started = now()
+    sent = [await task.kiq() for _ in range(n)]
+    for item in sent:
+        await item.wait_result(check_interval=0.0005)
+    metrics = _result(n, started)
+    await broker.shutdown()
+    return metrics
+
+
+async def taskiq_latency(p: dict[str, Any]) -> Metrics:
+    broker = _taskiq(p["jobs"], THROUGHPUT_CONCURRENCY)
+    task = broker.task(stamp)
+    await broker.startup()
+    to_start, to_result = [], []
+    next_at = now()
+    for _ in range(p["jobs"]):
+        t0 = now()
+        result = await (await task.kiq()).wait_result(check_interval=0.0005)
+        to_result.append(now() - t0)
+        to_start.append(result.return_value - t0)
+        next_at += 1 / p["rate"]
+        await pace(next_at)
+    await broker.shutdown()
+    return latency_summary(to_start, to_result)
+
+
+async def taskiq_io(p: dict[str, Any]) -> Metrics:
+    broker = _taskiq(p["jobs"], IO_CONCURRENCY)
+    task = broker.task(sleep_10ms)
+    await broker.startup()
+    started = now()
+    sent = [await task.kiq() for _ in range(p["jobs"])]
+    for item in sent:
+        await item.wait_result(check_interval=0.0005)
+    metrics = _io_result(p["jobs"], started, IO_CONCURRENCY, 0.01)
+    await broker.shutdown()
+    return metrics
+
+
+async def _apscheduler_run(
+    fn: Callable[[], Awaitable[Any]], n: int, concurrency: int, paced: float | None = None
+) -> tuple[float, list[float], list[float]]:
+    from apscheduler import AsyncScheduler
+
+    to_start: list[float] = []
+    to_result: list[float] = []
+    async with AsyncScheduler(max_concurrent_jobs=concurrency) as scheduler:
+        await scheduler.start_in_background()
+        started = now()
+        if paced is None:
+            ids = [await scheduler.add_job(fn, result_expiration_time=3600) for _ in range(n)]
+            for job_id in ids:
+                await scheduler.get_job_result(job_id)
+        else:
+            next_at = now()
+            for _ in range(n):
+                t0 = now()
+                job_id = await scheduler.add_job(fn, result_expiration_time=3600)
+                result = await scheduler.get_job_result(job_id)
+                to_result.append(now() - t0)
+                to_start.append(result.return_value - t0)
+                next_at += 1 / paced
+                await _anyio_pace(next_at)
+        elapsed = now() - started
+        await scheduler.stop()
+    return elapsed, to_start, to_result
+
+
+async def apscheduler_throughput(p: dict[str, Any]) -> Metrics:
+    elapsed, _, _ = await _apscheduler_run(noop, p["jobs"], THROUGHPUT_CONCURRENCY)
+    return {"jobs_per_second": p["jobs"] / elapsed}
+
+
+async def apscheduler_latency(p: dict[str, Any]) -> Metrics:
+    _, to_start, to_result = await _apscheduler_run(
+        stamp, p["jobs"], THROUGHPUT_CONCURRENCY, paced=p["rate"]
+    )
+    return latency_summary(to_start, to_result)
+
+
+async def apscheduler_io(p: dict[str, Any]) -> Metrics:
+    elapsed, _, _ = await _apscheduler_run(_anyio_sleep_10ms, p["jobs"], IO_CONCURRENCY)
+    return {"efficiency": p["jobs"] * 0.01 / IO_CONCURRENCY / elapsed}
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    loop: str  # "asyncio" or "trio"
+    workloads: dict[str, Workload]
+    setup: str
+    cannot: dict[str, str] = field(default_factory=dict)
+    needs: str | None = None  # the module it needs; without it, the contender is skipped
+
+    def available(self) -> bool:
+        import importlib.util
+
+        return self.needs is None or importlib.util.find_spec(self.needs) is not None
+
+
+_AJ = {
+    "throughput": aj_throughput,
+    "latency": aj_latency,
+    "io": aj_io,
+    "memory": aj_memory,
+    "soak": aj_soak,
+    "overload": aj_overload,
+    "features": aj_throughput,
+}
+
+CONTENDERS: dict[str, Contender] = {
+    c.name: c
+    for c in [
+        Contender(
+            "bare-queue",
+            "asyncio",
+            {
+                "throughput": bare_throughput,
+                "latency": bare_latency,
+                "io": bare_io,
+                "memory": bare_memory,
+                "soak": bare_soak,
+            },
+            "asyncio.Queue, 64 (io: 100) worker tasks, one future per job",
+        ),
+        Contender(
+            "gather",
+            "asyncio",
+            {"throughput": gather_throughput, "io": gather_io, "memory": gather_memory},
+            "asyncio.gather over one task per job (io: a semaphore of 100)",
+            {"latency": "no submit/await split", "soak": "no queue to soak"},
+        ),
+        Contender(
+            "asyncjobs",
+            "asyncio",
+            _AJ,
+            "JobRunner, one queue of concurrency 64 (io: 100), memory store, defaults",
+        ),
+        Contender("asyncjobs-trio", "trio", _AJ, "the same, on trio", needs="trio"),
+        Contender(
+            "aiojobs",
+            "asyncio",
+            {
+                "throughput": aiojobs_throughput,
+                "latency": aiojobs_latency,
+                "io": aiojobs_io,
+                "memory": aiojobs_memory,
+            },
+            "aiojobs.Scheduler(limit=64 (io: 100), pending_limit=1e9); await job.wait()",
+            {"overload": "no reject policies", "features": "no priorities or events"},
+            needs="aiojobs",
+        ),
+        Contender(
+            "taskiq",
+            "asyncio",
+            {"throughput": taskiq_throughput, "latency": taskiq_latency, "io": taskiq_io},
+            "InMemoryBroker(max_async_tasks=64 (io: 100), max_stored_results=N); "
+            "wait_result polls every 0.5 ms",
+            {"memory": "no queue: every kiq starts a task at once"},
+            needs="taskiq",
+        ),
+        Contender(
+            "apscheduler",
+            "asyncio",
+            {
+                "throughput": apscheduler_throughput,
+                "latency": apscheduler_latency,
+                "io": apscheduler_io,
+            },
+            "APScheduler 4.0.0a6 AsyncScheduler, memory data store, max_concurrent_jobs=64 "
+            "(io: 100), results kept 1 h",
+            {"memory": "jobs start as soon as added"},
+            needs="apscheduler",
+        ),
+    ]
+}

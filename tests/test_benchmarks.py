@@ -1,0 +1,50 @@
+"""The benchmark harness's own logic (the measurements themselves are never asserted)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.__main__ import WORKLOADS, plan, summarise
+from benchmarks._common import latency_summary, percentile
+from benchmarks.contenders import CONTENDERS
+
+
+def test_percentile_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([5.0], 99) == 5.0
+    assert math.isnan(percentile([], 50))
+    assert percentile([3, 1, 2], 50) == 2
+
+
+def test_latency_summary_is_in_microseconds() -> None:
+    summary = latency_summary([0.000_010] * 10, [0.000_020] * 10)
+    assert summary == pytest.approx(
+        {"start_p50_us": 10, "start_p99_us": 10, "result_p50_us": 20, "result_p99_us": 20}
+    )
+
+
+def test_summarise_takes_medians_and_spread() -> None:
+    runs = [{"jobs_per_second": v, "x": 1.0} for v in (90.0, 100.0, 120.0)]
+    summary = summarise(runs, "jobs_per_second")
+    assert summary["median"] == {"jobs_per_second": 100.0, "x": 1.0}
+    assert summary["spread"] == pytest.approx(0.3)
+
+
+def test_quick_plan_covers_every_workload_and_only_filters() -> None:
+    tasks = plan(quick=True, only=None)
+    assert {workload for workload, _, _ in tasks} == set(WORKLOADS)
+    for workload, _, name in tasks:
+        assert workload in CONTENDERS[name].workloads
+    only = plan(quick=True, only={"latency"})
+    assert {workload for workload, _, _ in only} == {"latency"}
+
+
+def test_full_plan_caps_slow_peers() -> None:
+    tasks = plan(quick=False, only={"throughput"})
+    aps = [params["jobs"] for _, params, name in tasks if name == "apscheduler"]
+    assert aps == [] or max(aps) <= 20_000
