@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import anyio
 
 from ._record import JobRecord
+from ._spawn import Event
 from ._states import JobState
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class JobHandle(Generic[R]):
         self._context = context
         self._error: BaseException | None = None
         self._done = False
-        self._waiter: anyio.Event | None = None
+        self._waiter: Event | None = None
         self._scope: anyio.CancelScope | None = None
         self._stop_reason: str | None = None
         self._timer: Timer | None = None
@@ -92,7 +93,7 @@ class JobHandle(Generic[R]):
             return
         waiter = self._waiter
         if waiter is None:
-            waiter = self._waiter = anyio.Event()
+            waiter = self._waiter = self._runner._new_event()
         await waiter.wait()
 
     async def result(self, timeout: float | None = None) -> R:  # noqa: ASYNC109

@@ -8,11 +8,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import anyio
 import attrs
 
 from . import _validation
 from ._errors import InvalidOption, InvalidOptionType
+from ._spawn import Event
 from ._states import JobState
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class JobQueue:
         self._order: dict[JobHandle[Any], None] | None = (
             {} if config.on_full is RejectPolicy.DROP_OLDEST else None
         )
-        self.space_waiters: deque[anyio.Event] = deque()
+        self.space_waiters: deque[Event] = deque()
         self.ready = 0  # live entries in the heap
         self.size = 0  # waiting jobs: queued + scheduled + places reserved by submits
         self.running = 0

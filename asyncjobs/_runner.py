@@ -55,7 +55,7 @@ from ._events import ENDED_EVENTS, JobEvent, JobStarted, JobSubmitted, Listeners
 from ._handle import JobHandle
 from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import JobRecord
-from ._spawn import spawn_detached
+from ._spawn import Event, event_factory, spawn_detached
 from ._states import JobState
 from ._timers import Timer, TimerService
 from .abc import JobPage, JobStore
@@ -250,8 +250,9 @@ class JobRunner:
         self._ready_total = 0
         self._running: dict[JobHandle[Any], None] = {}
         self._scheduled: dict[JobHandle[Any], None] = {}
-        self._idle_workers: deque[anyio.Event] = deque()
-        self._idle_waiters: list[anyio.Event] = []
+        self._new_event: Callable[[], Event] = anyio.Event
+        self._idle_workers: deque[Event] = deque()
+        self._idle_waiters: list[Event] = []
         self._live_workers = 0
         self._busy_workers = 0
         self._workers_done: anyio.Event | None = None  # events are made on start, in the loop
@@ -284,6 +285,7 @@ class JobRunner:
                 f"this runner is {self._state.value}; a JobRunner starts once: create a new one"
             )
         self._state = RunnerState.STARTING
+        self._new_event = event_factory()
         self._stopped = anyio.Event()
         self._workers_done = anyio.Event()
         await self._store.open()
@@ -550,7 +552,7 @@ class JobRunner:
         try:
             with scope:
                 while not queue.has_space():
-                    event = anyio.Event()
+                    event = self._new_event()
                     queue.space_waiters.append(event)
                     try:
                         await event.wait()
@@ -698,7 +700,7 @@ class JobRunner:
                                 while idle:
                                     idle.popleft().set()
                                 return
-                            event = anyio.Event()
+                            event = self._new_event()
                             idle.append(event)
                             await event.wait()
                             continue
@@ -917,7 +919,7 @@ class JobRunner:
     async def wait_idle(self) -> None:
         """Wait until no job is queued or running (scheduled jobs may remain)."""
         while self._ready_total or self._running:
-            event = anyio.Event()
+            event = self._new_event()
             self._idle_waiters.append(event)
             await event.wait()
 

@@ -58,7 +58,9 @@ WORKLOADS: dict[str, tuple[str, bool, list[dict[str, Any]], list[dict[str, Any]]
 }
 
 # Peers too slow for the large runs: (contender, workload) -> largest "jobs" to give it.
-CAPS = {("apscheduler", "throughput"): 20_000, ("apscheduler", "io"): 1_000}
+# APScheduler 4.0.0a6 slows down as its backlog grows (about 2,500 jobs/s with 2,000 jobs
+# waiting, under 200/s with 20,000), so it runs once per workload, at the cap.
+CAPS = {("apscheduler", "throughput"): 2_000, ("apscheduler", "io"): 1_000}
 
 NOT_YET = {
     "features": "retries (10% fail once) and progress reporting: not built yet (issues 4, 5)",
@@ -111,15 +113,16 @@ def plan(quick: bool, only: set[str] | None) -> list[tuple[str, dict[str, Any], 
     for workload, (_, _, full, fast) in WORKLOADS.items():
         if only and workload not in only:
             continue
-        for params in fast if quick else full:
+        for index, params in enumerate(fast if quick else full):
             for name, contender in CONTENDERS.items():
                 if workload not in contender.workloads or not contender.available():
                     continue
                 cap = CAPS.get((name, workload))
                 if cap is not None and params.get("jobs", 0) > cap:
-                    if quick or params["jobs"] > 10 * cap:
-                        continue  # reported as "too slow" in the table
-                    params = {**params, "jobs": cap}
+                    if index > 0:
+                        continue  # one capped run per workload is enough
+                    tasks.append((workload, {**params, "jobs": cap}, name))
+                    continue
                 tasks.append((workload, params, name))
     return tasks
 

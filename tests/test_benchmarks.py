@@ -47,4 +47,4 @@ def test_quick_plan_covers_every_workload_and_only_filters() -> None:
 def test_full_plan_caps_slow_peers() -> None:
     tasks = plan(quick=False, only={"throughput"})
     aps = [params["jobs"] for _, params, name in tasks if name == "apscheduler"]
-    assert aps == [] or max(aps) <= 20_000
+    assert aps in ([], [2_000])  # once, capped
