@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,7 +32,7 @@ class JobRecord:
     queue: str
     priority: int | float = 0
     args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
     state: JobState = JobState.QUEUED
     created_at: float = 0.0
     scheduled_for: float | None = None
