@@ -39,7 +39,7 @@ WORKLOADS: dict[str, tuple[str, bool, list[dict[str, Any]], list[dict[str, Any]]
     ),
     "io": ("efficiency", True, [{"jobs": 5_000}], [{"jobs": 1_000}]),
     "memory": ("bytes_per_job", False, [{"jobs": 100_000}], [{"jobs": 10_000}]),
-    "soak": ("growth_middle_to_end", False, [{"jobs": 1_000_000}], [{"jobs": 50_000}]),
+    "soak": ("rss_end_mb", False, [{"jobs": 1_000_000}], [{"jobs": 50_000}]),
     "overload": (
         "completed",
         True,
