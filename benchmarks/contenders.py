@@ -8,9 +8,10 @@ the same concurrency, results kept until read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,25 @@ async def pace(next_at: float) -> None:
     delay = next_at - now()
     if delay > 0:
         await asyncio.sleep(delay)
+
+
+async def paced_latency(
+    p: dict[str, Any],
+    round_trip: Callable[[], Awaitable[float]],
+    sleep_until: Callable[[float], Awaitable[None]] = pace,
+) -> Metrics:
+    """Submit one job at a time at ``p["rate"]``; ``round_trip`` submits a job that returns
+    the time it started, and waits for it."""
+    to_start, to_result = [], []
+    next_at = now()
+    for _ in range(p["jobs"]):
+        t0 = now()
+        began = await round_trip()
+        to_result.append(now() - t0)
+        to_start.append(began - t0)
+        next_at += 1 / p["rate"]
+        await sleep_until(next_at)
+    return latency_summary(to_start, to_result)
 
 
 def _result(n: int, started: float) -> Metrics:
@@ -100,17 +120,13 @@ async def bare_throughput(p: dict[str, Any]) -> Metrics:
 
 async def bare_latency(p: dict[str, Any]) -> Metrics:
     pool = BareQueue(THROUGHPUT_CONCURRENCY)
-    to_start, to_result = [], []
-    next_at = now()
-    for _ in range(p["jobs"]):
-        t0 = now()
-        began = await pool.submit(stamp)
-        to_result.append(now() - t0)
-        to_start.append(began - t0)
-        next_at += 1 / p["rate"]
-        await pace(next_at)
+
+    async def round_trip() -> float:
+        return await pool.submit(stamp)  # type: ignore[no-any-return]
+
+    metrics = await paced_latency(p, round_trip)
     await pool.close()
-    return latency_summary(to_start, to_result)
+    return metrics
 
 
 async def bare_io(p: dict[str, Any]) -> Metrics:
@@ -259,17 +275,12 @@ async def aj_throughput(p: dict[str, Any]) -> Metrics:
 async def aj_latency(p: dict[str, Any]) -> Metrics:
     aj = _aj()
     _, stamp_job, _ = _aj_jobs()
-    to_start, to_result = [], []
     async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
-        next_at = now()
-        for _ in range(p["jobs"]):
-            t0 = now()
-            began = await (await runner.submit(stamp_job))
-            to_result.append(now() - t0)
-            to_start.append(began - t0)
-            next_at += 1 / p["rate"]
-            await _anyio_pace(next_at)
-    return latency_summary(to_start, to_result)
+
+        async def round_trip() -> float:
+            return await (await runner.submit(stamp_job))  # type: ignore[no-any-return]
+
+        return await paced_latency(p, round_trip, _anyio_pace)
 
 
 async def aj_io(p: dict[str, Any]) -> Metrics:
@@ -388,17 +399,13 @@ async def aiojobs_latency(p: dict[str, Any]) -> Metrics:
     import aiojobs
 
     scheduler = aiojobs.Scheduler(limit=THROUGHPUT_CONCURRENCY, pending_limit=10**9)
-    to_start, to_result = [], []
-    next_at = now()
-    for _ in range(p["jobs"]):
-        t0 = now()
-        began = await (await scheduler.spawn(stamp())).wait()
-        to_result.append(now() - t0)
-        to_start.append(began - t0)
-        next_at += 1 / p["rate"]
-        await pace(next_at)
+
+    async def round_trip() -> float:
+        return await (await scheduler.spawn(stamp())).wait()
+
+    metrics = await paced_latency(p, round_trip)
     await scheduler.close()
-    return latency_summary(to_start, to_result)
+    return metrics
 
 
 async def aiojobs_io(p: dict[str, Any]) -> Metrics:
@@ -454,17 +461,14 @@ async def taskiq_latency(p: dict[str, Any]) -> Metrics:
     broker = _taskiq(p["jobs"], THROUGHPUT_CONCURRENCY)
     task = broker.task(stamp)
     await broker.startup()
-    to_start, to_result = [], []
-    next_at = now()
-    for _ in range(p["jobs"]):
-        t0 = now()
+
+    async def round_trip() -> float:
         result = await (await task.kiq()).wait_result(check_interval=0.0005)
-        to_result.append(now() - t0)
-        to_start.append(result.return_value - t0)
-        next_at += 1 / p["rate"]
-        await pace(next_at)
+        return result.return_value  # type: ignore[no-any-return]
+
+    metrics = await paced_latency(p, round_trip)
     await broker.shutdown()
-    return latency_summary(to_start, to_result)
+    return metrics
 
 
 async def taskiq_io(p: dict[str, Any]) -> Metrics:
@@ -480,49 +484,43 @@ async def taskiq_io(p: dict[str, Any]) -> Metrics:
     return metrics
 
 
-async def _apscheduler_run(
-    fn: Callable[[], Awaitable[Any]], n: int, concurrency: int, paced: float | None = None
-) -> tuple[float, list[float], list[float]]:
+@contextlib.asynccontextmanager
+async def _apscheduler(concurrency: int) -> AsyncIterator[Any]:
     from apscheduler import AsyncScheduler
 
-    to_start: list[float] = []
-    to_result: list[float] = []
     async with AsyncScheduler(max_concurrent_jobs=concurrency) as scheduler:
         await scheduler.start_in_background()
-        started = now()
-        if paced is None:
-            ids = [await scheduler.add_job(fn, result_expiration_time=3600) for _ in range(n)]
-            for job_id in ids:
-                await scheduler.get_job_result(job_id)
-        else:
-            next_at = now()
-            for _ in range(n):
-                t0 = now()
-                job_id = await scheduler.add_job(fn, result_expiration_time=3600)
-                result = await scheduler.get_job_result(job_id)
-                to_result.append(now() - t0)
-                to_start.append(result.return_value - t0)
-                next_at += 1 / paced
-                await _anyio_pace(next_at)
-        elapsed = now() - started
+        yield scheduler
         await scheduler.stop()
-    return elapsed, to_start, to_result
+
+
+async def _apscheduler_batch(fn: Callable[[], Awaitable[Any]], n: int, concurrency: int) -> float:
+    async with _apscheduler(concurrency) as scheduler:
+        started = now()
+        ids = [await scheduler.add_job(fn, result_expiration_time=3600) for _ in range(n)]
+        for job_id in ids:
+            await scheduler.get_job_result(job_id)
+        return now() - started
 
 
 async def apscheduler_throughput(p: dict[str, Any]) -> Metrics:
-    elapsed, _, _ = await _apscheduler_run(noop, p["jobs"], THROUGHPUT_CONCURRENCY)
+    elapsed = await _apscheduler_batch(noop, p["jobs"], THROUGHPUT_CONCURRENCY)
     return {"jobs_per_second": p["jobs"] / elapsed}
 
 
 async def apscheduler_latency(p: dict[str, Any]) -> Metrics:
-    _, to_start, to_result = await _apscheduler_run(
-        stamp, p["jobs"], THROUGHPUT_CONCURRENCY, paced=p["rate"]
-    )
-    return latency_summary(to_start, to_result)
+    async with _apscheduler(THROUGHPUT_CONCURRENCY) as scheduler:
+
+        async def round_trip() -> float:
+            job_id = await scheduler.add_job(stamp, result_expiration_time=3600)
+            result = await scheduler.get_job_result(job_id)
+            return result.return_value  # type: ignore[no-any-return]
+
+        return await paced_latency(p, round_trip, _anyio_pace)
 
 
 async def apscheduler_io(p: dict[str, Any]) -> Metrics:
-    elapsed, _, _ = await _apscheduler_run(sleep_10ms, p["jobs"], IO_CONCURRENCY)
+    elapsed = await _apscheduler_batch(sleep_10ms, p["jobs"], IO_CONCURRENCY)
     return {"efficiency": p["jobs"] * 0.01 / IO_CONCURRENCY / elapsed}
 
 
