@@ -928,7 +928,7 @@ class JobRunner:
             self._idle_waiters.append(event)
             await event.wait()
 
-    async def _wait_event_until(self, event: anyio.Event, deadline: float) -> bool:
+    async def _wait_event_until(self, event: Event, deadline: float) -> bool:
         if event.is_set():
             return True
         scope = anyio.CancelScope()
@@ -937,6 +937,19 @@ class JobRunner:
             await event.wait()
         timer.cancel()
         return event.is_set()
+
+    async def _wait_quiet_until(self, deadline: float) -> bool:
+        """Wait until the workers have exited and no job runs anywhere (a caller-runs job
+        runs in its submitter's task), or the deadline passes; True if quiet."""
+        assert self._workers_done is not None
+        if not await self._wait_event_until(self._workers_done, deadline):
+            return False
+        while self._running:
+            event = self._new_event()
+            self._idle_waiters.append(event)
+            if not await self._wait_event_until(event, deadline):
+                return False
+        return True
 
     # ----------------------------------------------------------------- shutdown
 
@@ -972,9 +985,7 @@ class JobRunner:
             while idle:
                 idle.popleft().set()
             clock = self._clock
-            drained = await self._wait_event_until(
-                self._workers_done, clock.monotonic() + self._grace_period
-            )
+            drained = await self._wait_quiet_until(clock.monotonic() + self._grace_period)
             abandoned: list[str] = []
             if not drained:
                 await self._interrupt_ready(interrupted)
@@ -982,9 +993,7 @@ class JobRunner:
                 for handle in running:
                     self._stop_job(handle, _SHUTDOWN)
                     interrupted.append(handle._record.id)
-                await self._wait_event_until(
-                    self._workers_done, clock.monotonic() + self._cancel_timeout
-                )
+                await self._wait_quiet_until(clock.monotonic() + self._cancel_timeout)
                 for handle in running:
                     if not handle._done:
                         abandoned.append(handle._record.id)

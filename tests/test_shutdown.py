@@ -185,3 +185,50 @@ async def test_host_cancellation_of_the_block_still_shuts_down_cleanly() -> None
     assert handle.state is JobState.INTERRUPTED
     assert runner.state is RunnerState.STOPPED
     assert asyncjobs_task_names() == []
+
+
+async def test_a_job_run_by_its_submitter_is_waited_for_and_then_interrupted(
+    clock: FakeClock,
+) -> None:
+    from asyncjobs import JobHandle, QueueConfig
+
+    started = anyio.Event()
+    release = anyio.Event()
+    caller_started = anyio.Event()
+
+    @job
+    async def work(tag: str) -> None:
+        if tag == "caller":
+            caller_started.set()
+            await anyio.sleep_forever()
+        if tag == "blocker":
+            started.set()
+            await release.wait()
+
+    queues = {"default": QueueConfig(concurrency=1, maxsize=1, on_full="caller_runs")}
+    runner = JobRunner(queues=queues, clock=clock, grace_period=5, cancel_timeout=5)
+    box: list[JobHandle[None]] = []
+    async with runner:
+        with anyio.fail_after(5):
+            blocker = await runner.submit(work, "blocker")
+            await started.wait()
+            queued = await runner.submit(work, "queued")
+
+            async def producer() -> None:
+                box.append(await runner.submit(work, "caller"))  # runs right here
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(producer)
+                await caller_started.wait()
+                tg.start_soon(runner.shutdown)
+                release.set()  # the workers finish everything they have, and exit
+                await anyio.wait_all_tasks_blocked()
+                assert (blocker.state, queued.state) == (JobState.SUCCEEDED,) * 2
+                await clock.advance(4.9)
+                assert runner.state is RunnerState.STOPPING  # waits for the caller's job
+                await clock.advance(0.1)
+    report = await runner.shutdown()
+    assert not report.drained
+    assert box[0].state is JobState.INTERRUPTED
+    assert report.interrupted == (box[0].id,)
+    assert report.abandoned == ()
