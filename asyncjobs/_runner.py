@@ -624,6 +624,13 @@ class JobRunner:
             # The most recently parked worker: its frames are likeliest still in cache.
             idle.pop().set()
 
+    async def _persist(self, record: JobRecord) -> None:
+        """Write a non-terminal change; a failing store is logged, never fatal to a job."""
+        try:
+            await self._store.update(record)
+        except Exception:
+            logger.exception("store failed to record job %r as %s", record.id, record.state)
+
     async def _make_due(self, handle: JobHandle[Any]) -> None:
         if handle._record.state is not JobState.SCHEDULED:
             return
@@ -634,7 +641,7 @@ class JobRunner:
         # Ready first, with no await in between, so a cancel can never see a half-moved job.
         self._make_ready(handle, self._queues[record.queue])
         if self._write_progress:
-            await self._store.update(record)
+            await self._persist(record)
 
     def _discard_waiting(self, handle: JobHandle[Any]) -> None:
         """Take a scheduled or queued job out of its queue, keeping every count in step.
@@ -753,7 +760,7 @@ class JobRunner:
         record.attempts += 1
         self._running[handle] = None
         if persist_start and self._write_progress:
-            await self._store.update(record)
+            await self._persist(record)
         if self._listeners._entries:
             self._emit(JobStarted, handle)
         timer = None
@@ -767,6 +774,9 @@ class JobRunner:
         result: Any = None
         error: BaseException | None = None
         handle._scope = scope
+        if handle._stop_reason is not None:  # stopped while its start was being stored
+            self._detach(handle, timer)
+            return False
         try:
             context.run(_current_job.set, handle)
             if definition.is_async:
@@ -834,10 +844,12 @@ class JobRunner:
         """Ask a running job to stop; the first reason given decides its outcome.
 
         ``handle._scope`` is set only while the handler runs, so the cancellation can only
-        land in this job's handler, never in the worker's next job."""
-        if handle._stop_reason is None and handle._scope is not None:
+        land in this job's handler, never in the worker's next job. A stop that comes before
+        the handler starts is remembered, and the handler is never started."""
+        if handle._stop_reason is None and not handle._done:
             handle._stop_reason = reason
-            handle._scope.cancel()
+            if handle._scope is not None:
+                handle._scope.cancel()
 
     def _interrupted(self, handle: JobHandle[Any]) -> JobInterrupted:
         return JobInterrupted(
@@ -883,8 +895,7 @@ class JobRunner:
             return False
         record = handle._record
         if record.state is JobState.RUNNING:
-            if handle._scope is not None:
-                self._stop_job(handle, _CANCEL)
+            self._stop_job(handle, _CANCEL)
             return True
         self._discard_waiting(handle)
         await self._finish(

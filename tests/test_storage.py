@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from asyncjobs import InvalidOption, JobNotFound, JobRecord, JobState
@@ -70,3 +71,64 @@ async def test_a_copying_store_sees_every_state_change() -> None:
         assert await handle == "ok"
     assert store.updates == [JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED]
     assert (await store.get(handle.id)).result == "ok"
+
+
+class SlowFlakyStore(MemoryJobStore):
+    """Writes of 'running' wait for a gate, and fail when told to: like a remote store."""
+
+    shares_records = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: anyio.Event | None = None
+        self.writing = anyio.Event()
+        self.fail_running = False
+
+    async def update(self, record: JobRecord) -> None:
+        if record.state is JobState.RUNNING:
+            if self.fail_running:
+                raise OSError("store unreachable")
+            if self.gate is not None:
+                self.writing.set()
+                await self.gate.wait()
+        await super().update(record.snapshot())
+
+
+@pytest.mark.anyio
+async def test_a_cancel_while_the_start_is_being_stored_is_not_lost() -> None:
+    from asyncjobs import JobCancelled, JobRunner, job
+
+    ran: list[str] = []
+
+    @job
+    async def work() -> None:
+        ran.append("handler")
+
+    store = SlowFlakyStore()
+    store.gate = anyio.Event()
+    async with JobRunner(store=store) as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(work)
+            await store.writing.wait()  # the worker is storing "running"
+            assert await handle.cancel() is True
+            store.gate.set()
+            with pytest.raises(JobCancelled):
+                await handle
+    assert ran == []
+
+
+@pytest.mark.anyio
+async def test_a_failing_store_write_does_not_kill_the_worker() -> None:
+    from asyncjobs import JobRunner, job
+
+    @job
+    async def work(x: int) -> int:
+        return x
+
+    store = SlowFlakyStore()
+    store.fail_running = True
+    async with JobRunner(store=store, queues={"default": 1}) as runner:
+        with anyio.fail_after(5):
+            assert await (await runner.submit(work, 1)) == 1
+            assert await (await runner.submit(work, 2)) == 2  # the one worker is alive
+            assert runner.pool_statistics().idle == 1
