@@ -292,7 +292,11 @@ class JobRunner:
         self._new_event = event_factory()
         self._stopped = anyio.Event()
         self._workers_done = anyio.Event()
-        await self._store.open()
+        try:
+            await self._store.open()
+        except BaseException:
+            self._state = RunnerState.STOPPED
+            raise
         self._timer_scope = anyio.CancelScope()
         self._timer_done = anyio.Event()
         spawn_detached(self._run_timers, "asyncjobs-timers")

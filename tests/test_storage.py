@@ -132,3 +132,18 @@ async def test_a_failing_store_write_does_not_kill_the_worker() -> None:
             assert await (await runner.submit(work, 1)) == 1
             assert await (await runner.submit(work, 2)) == 2  # the one worker is alive
             assert runner.pool_statistics().idle == 1
+
+
+@pytest.mark.anyio
+async def test_a_store_that_cannot_open_leaves_the_runner_stopped() -> None:
+    from asyncjobs import JobRunner, RunnerState
+
+    class Broken(MemoryJobStore):
+        async def open(self) -> None:
+            raise OSError("disk full")
+
+    runner = JobRunner(store=Broken())
+    with pytest.raises(OSError, match="disk full"):
+        async with runner:
+            pass
+    assert runner.state is RunnerState.STOPPED
