@@ -8,10 +8,9 @@ import math
 import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 import attrs
-from typing_extensions import ParamSpec
 
 from . import _validation
 from ._errors import DuplicateJobName, InvalidArguments, InvalidJob, InvalidOption

@@ -21,12 +21,11 @@ import os
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, NamedTuple, ParamSpec, TypeVar, overload
 
 import anyio
 import anyio.to_thread
 import attrs
-from typing_extensions import ParamSpec
 
 from . import _validation
 from ._clock import Clock, SystemClock
