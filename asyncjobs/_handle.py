@@ -46,7 +46,7 @@ class JobHandle(Generic[R]):
         record: JobRecord,
         definition: JobDefinition[Any, Any],
         runner: JobRunner,
-        context: contextvars.Context,
+        context: contextvars.Context | None,
     ) -> None:
         self._record = record
         self._definition = definition

@@ -774,6 +774,7 @@ class JobRunner:
             )
         definition = handle._definition
         context = handle._context
+        assert context is not None  # dropped only once the job has finished
         result: Any = None
         error: BaseException | None = None
         handle._scope = scope
@@ -878,6 +879,9 @@ class JobRunner:
             record.error = _describe(error)
             handle._error = error
         handle._done = True  # from here on, nothing else can finish this job
+        # The context holds current_job, which is this handle: drop it so a finished job is
+        # freed by reference counting alone, without waiting for the cycle collector.
+        handle._context = None
         try:
             await self._store.update(record)
         except Exception:

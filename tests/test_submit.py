@@ -282,3 +282,20 @@ async def test_bad_runner_options_are_refused(kwargs: dict[str, Any], field: str
     with pytest.raises(InvalidOption) as info:
         JobRunner(**kwargs)
     assert info.value.field == field
+
+
+async def test_a_finished_job_is_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    async with JobRunner() as runner:
+        with anyio.fail_after(5):
+            handles = [await runner.submit(add, 1, 2)]
+            await handles[0]
+            ref = weakref.ref(handles[0])
+            gc.disable()
+            try:
+                handles.clear()
+                assert ref() is None  # no reference cycle keeps it alive
+            finally:
+                gc.enable()
