@@ -37,9 +37,12 @@ async def sleep_10ms() -> None:
 
 
 async def pace(next_at: float) -> None:
+    """Sleep until ``next_at`` (outside the measured interval; works on asyncio and trio)."""
+    import anyio
+
     delay = next_at - now()
     if delay > 0:
-        await asyncio.sleep(delay)
+        await anyio.sleep(delay)
 
 
 async def paced_latency(
@@ -243,14 +246,6 @@ async def _trio_sleep_10ms() -> None:
     await trio.sleep(0.01)
 
 
-async def _anyio_pace(next_at: float) -> None:
-    import anyio
-
-    delay = next_at - now()
-    if delay > 0:
-        await anyio.sleep(delay)
-
-
 async def aj_throughput(p: dict[str, Any]) -> Metrics:
     aj = _aj()
     noop_job, _, _ = _aj_jobs()
@@ -280,7 +275,7 @@ async def aj_latency(p: dict[str, Any]) -> Metrics:
         async def round_trip() -> float:
             return await (await runner.submit(stamp_job))  # type: ignore[no-any-return]
 
-        return await paced_latency(p, round_trip, _anyio_pace)
+        return await paced_latency(p, round_trip, pace)
 
 
 async def aj_io(p: dict[str, Any]) -> Metrics:
@@ -359,7 +354,7 @@ async def aj_overload(p: dict[str, Any]) -> Metrics:
                 except aj.QueueFull:
                     refused += 1
             next_at += 0.001
-            await _anyio_pace(next_at)
+            await pace(next_at)
         latencies = []
         dropped = 0
         for t0, handle in accepted:
@@ -516,7 +511,7 @@ async def apscheduler_latency(p: dict[str, Any]) -> Metrics:
             result = await scheduler.get_job_result(job_id)
             return result.return_value  # type: ignore[no-any-return]
 
-        return await paced_latency(p, round_trip, _anyio_pace)
+        return await paced_latency(p, round_trip, pace)
 
 
 async def apscheduler_io(p: dict[str, Any]) -> Metrics:
