@@ -85,6 +85,27 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+def _signature_and_bounds(
+    fn: Callable[..., Any],
+) -> tuple[inspect.Signature | None, tuple[int, float] | None]:
+    """The signature, and (fewest, most) positional arguments when counting them alone
+    decides whether a positional-only call binds (no required keyword-only parameters)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None, None
+    kinds = inspect.Parameter
+    params = list(signature.parameters.values())
+    if any(p.kind is kinds.KEYWORD_ONLY and p.default is kinds.empty for p in params):
+        return signature, None
+    positional = [
+        p for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+    ]
+    fewest = sum(1 for p in positional if p.default is kinds.empty)
+    most = math.inf if any(p.kind is kinds.VAR_POSITIONAL for p in params) else len(positional)
+    return signature, (fewest, most)
+
+
 class JobDefinition(Generic[P, R]):
     """A function made into a job. Call it directly as before; submit it to a runner.
 
@@ -94,62 +115,26 @@ class JobDefinition(Generic[P, R]):
     # No __slots__: update_wrapper copies __name__, __doc__ and __wrapped__ onto instances.
 
     def __init__(
-        self,
-        fn: Callable[P, Any],
-        *,
-        name: str,
-        options: JobOptions,
-        is_async: bool,
-        signature: inspect.Signature | None = None,
+        self, fn: Callable[P, Any], *, name: str, options: JobOptions, is_async: bool
     ) -> None:
         self.fn = fn
         self.name = name
         self.options = options
         self.is_async = is_async
-        self._signature = signature
+        self._signature, self._bounds = _signature_and_bounds(fn)
 
     def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Raise ``InvalidArguments`` unless ``fn(*args, **kwargs)`` binds."""
-        bounds = self.__dict__.get("_positional_bounds", _UNSET)
-        if bounds is _UNSET:
-            bounds = self._prepare_signature()
+        bounds = self._bounds
         # Fast path: positional arguments only, within the precomputed bounds.
         if bounds is not None and not kwargs and bounds[0] <= len(args) <= bounds[1]:
             return
-        signature = self._signature
-        if signature is None:
+        if self._signature is None:
             return  # no introspectable signature (some builtins): nothing to check
         try:
-            signature.bind(*args, **kwargs)
+            self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise InvalidArguments(self.name, str(exc)) from None
-
-    def _prepare_signature(self) -> tuple[int, float] | None:
-        """Compute (fewest, most) positional arguments when that alone decides binding."""
-        bounds: tuple[int, float] | None = None
-        try:
-            signature = self._signature or inspect.signature(self.fn)
-        except (TypeError, ValueError):
-            signature = None
-        self._signature = signature
-        if signature is not None:
-            kinds = inspect.Parameter
-            params = list(signature.parameters.values())
-            if not any(p.kind is kinds.KEYWORD_ONLY and p.default is kinds.empty for p in params):
-                positional = [
-                    p
-                    for p in params
-                    if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
-                ]
-                fewest = sum(1 for p in positional if p.default is kinds.empty)
-                most = (
-                    math.inf
-                    if any(p.kind is kinds.VAR_POSITIONAL for p in params)
-                    else len(positional)
-                )
-                bounds = (fewest, most)
-        self.__dict__["_positional_bounds"] = bounds
-        return bounds
 
     def with_options(
         self,

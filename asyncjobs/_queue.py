@@ -134,7 +134,7 @@ class JobQueue:
             {} if config.on_full is RejectPolicy.DROP_OLDEST else None
         )
         self.space_waiters: deque[Event] = deque()
-        self.ready = 0  # live entries in the heap
+        self.ready = 0  # live (still queued) entries in the buckets
         self.size = 0  # waiting jobs: queued + scheduled + places reserved by submits
         self.running = 0
         self.enqueued = 0
@@ -147,7 +147,7 @@ class JobQueue:
         return self.maxsize is None or self.size < self.maxsize
 
     def release(self) -> None:
-        """Give back a place reserved by a submit that did not go through."""
+        """Give back a waiting place (the job started, left, or its submit failed)."""
         self.size -= 1
         if self.space_waiters:
             self.space_waiters.popleft().set()
@@ -183,18 +183,16 @@ class JobQueue:
             if handle._record.state is queued:
                 break
         self.ready -= 1
-        self.size -= 1
         self.dequeued += 1
         self.running += 1
         if self._order is not None:
             del self._order[handle]
-        if self.space_waiters:
-            self.space_waiters.popleft().set()
+        self.release()  # its waiting place is free
         return handle
 
     def remove(self, handle: JobHandle[Any]) -> None:
         """Forget a waiting (scheduled or queued) job that will not run; call before its
-        state changes. Its heap entry, if any, is skipped later."""
+        state changes. Its bucket entry, if any, is skipped later."""
         if handle._record.state is JobState.QUEUED:
             self.ready -= 1
         if self._order is not None:

@@ -19,7 +19,7 @@ import itertools
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, overload
 
@@ -30,13 +30,7 @@ import attrs
 from . import _validation
 from ._clock import Clock, SystemClock
 from ._context import in_context
-from ._definition import (
-    JobCall,
-    JobDefinition,
-    JobRegistry,
-    default_registry,
-    make_definition,
-)
+from ._definition import JobCall, JobDefinition, make_definition
 from ._errors import (
     DuplicateJobId,
     InvalidOption,
@@ -56,7 +50,7 @@ from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import JobRecord
 from ._spawn import Event, event_factory, spawn_detached
 from ._states import JobState
-from ._timers import Timer, TimerService
+from ._timers import TimerService
 from .abc import JobPage, JobStore
 from .storage.memory import MemoryJobStore
 
@@ -196,7 +190,6 @@ class JobRunner:
         abandoning them. Shutdown returns within ``grace_period + cancel_timeout``.
     :param drain_on_shutdown: run queued jobs during the grace period (True), or end them as
         interrupted at once (False). Scheduled jobs not yet due are always interrupted.
-    :param registry: where job names are looked up; default the registry ``@job`` uses.
 
     No signal handlers are installed: the host owns its process.
     """
@@ -212,7 +205,6 @@ class JobRunner:
         grace_period: float = 10.0,
         cancel_timeout: float = 5.0,
         drain_on_shutdown: bool = True,
-        registry: JobRegistry | None = None,
     ) -> None:
         configs = _queue_configs(queues)
         try:
@@ -236,7 +228,6 @@ class JobRunner:
         # Stores holding the engine's own record objects need no write for non-terminal moves.
         self._write_progress = getattr(self._store, "shares_records", False) is not True
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._registry = registry if registry is not None else default_registry
 
         self._queues: dict[str, JobQueue] = {n: JobQueue(n, c) for n, c in configs.items()}
         # Strict order: highest weight first; sorted() is stable, so ties keep the given order.
@@ -250,14 +241,12 @@ class JobRunner:
         self._id_counter = itertools.count(1)
         self._adhoc: dict[Callable[..., Any], JobDefinition[Any, Any]] = {}
 
-        self._ready_total = 0
         self._running: dict[JobHandle[Any], None] = {}
         self._scheduled: dict[JobHandle[Any], None] = {}
         self._new_event: Callable[[], Event] = anyio.Event
         self._idle_workers: deque[Event] = deque()
         self._idle_waiters: list[Event] = []
         self._live_workers = 0
-        self._busy_workers = 0
         self._workers_done: anyio.Event | None = None  # events are made on start, in the loop
         self._timer_scope: anyio.CancelScope | None = None
         self._timer_done: anyio.Event | None = None
@@ -551,29 +540,24 @@ class JobRunner:
                 )
 
     async def _wait_for_space(self, queue: JobQueue) -> None:
+        async def room() -> None:
+            while not queue.has_space():
+                event = self._new_event()
+                queue.space_waiters.append(event)
+                try:
+                    await event.wait()
+                except BaseException:
+                    if event in queue.space_waiters:
+                        queue.space_waiters.remove(event)
+                    elif queue.space_waiters and queue.has_space():
+                        queue.space_waiters.popleft().set()  # pass the wake-up on
+                    raise
+                self._check_accepting()
+
         timeout = queue.config.block_timeout
-        scope = anyio.CancelScope()
-        timer = None
-        if timeout is not None:
-            timer = self._timers.call_at(self._clock.monotonic() + timeout, scope.cancel)
-        try:
-            with scope:
-                while not queue.has_space():
-                    event = self._new_event()
-                    queue.space_waiters.append(event)
-                    try:
-                        await event.wait()
-                    except BaseException:
-                        if event in queue.space_waiters:
-                            queue.space_waiters.remove(event)
-                        elif queue.space_waiters and queue.has_space():
-                            queue.space_waiters.popleft().set()  # pass the wake-up on
-                        raise
-                    self._check_accepting()
-        finally:
-            if timer is not None:
-                timer.cancel()
-        if scope.cancelled_caught:
+        if timeout is None:
+            await room()
+        elif not await self._within(self._clock.monotonic() + timeout, room):
             queue.rejected += 1
             assert queue.maxsize is not None
             raise QueueFull(
@@ -617,11 +601,10 @@ class JobRunner:
         with anyio.CancelScope() as scope:
             concluded = await self._run(handle, queue, scope, persist_start=False)
         if not concluded:
-            await self._conclude_stopped(handle, queue)
+            await self._conclude_stopped(handle)
 
     def _make_ready(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         queue.push(handle)
-        self._ready_total += 1
         idle = self._idle_workers
         if idle:
             # The most recently parked worker: its frames are likeliest still in cache.
@@ -650,8 +633,6 @@ class JobRunner:
         """Take a scheduled or queued job out of its queue, keeping every count in step.
         The caller then finishes it (cancelled, rejected or interrupted)."""
         queue = self._queues[handle._record.queue]
-        if handle._record.state is JobState.QUEUED:
-            self._ready_total -= 1
         queue.remove(handle)
         self._unschedule(handle)
         queue.compact()
@@ -668,11 +649,9 @@ class JobRunner:
 
     def _take(self) -> tuple[JobHandle[Any], JobQueue] | None:
         """The next job to run, by queue selection, or None."""
-        if not self._ready_total:
-            return None
         queue = self._single_queue
         if queue is not None:
-            if queue.running >= queue.concurrency:
+            if not queue.ready or queue.running >= queue.concurrency:
                 return None
         elif self._selection is Selection.STRICT:
             for candidate in self._queue_list:
@@ -692,17 +671,19 @@ class JobRunner:
             if queue is None:
                 return None
             queue.current_weight -= total
-        self._ready_total -= 1
         return queue.pop(), queue
+
+    def _has_ready(self) -> bool:
+        return any(queue.ready for queue in self._queue_list)
 
     async def _worker(self, index: int) -> None:
         # One cancel scope serves many jobs; a job is stopped (cancel, timeout, shutdown) by
         # cancelling it. The worker then leaves the scope, concludes the stopped job outside
         # it, and opens a fresh scope. This saves creating a scope for every job.
         idle = self._idle_workers
-        current: tuple[JobHandle[Any], JobQueue] | None = None
         try:
             while True:
+                stopped: JobHandle[Any] | None = None
                 with anyio.CancelScope() as scope:
                     while True:
                         taken = self._take()
@@ -710,7 +691,7 @@ class JobRunner:
                             stopping = (
                                 not self._accepting and self._state is not RunnerState.STARTING
                             )
-                            if stopping and not self._ready_total:
+                            if stopping and not self._has_ready():
                                 # Nothing left for anyone: let parked workers see it too.
                                 while idle:
                                     idle.popleft().set()
@@ -719,23 +700,18 @@ class JobRunner:
                             idle.append(event)
                             await event.wait()
                             continue
-                        current = taken
-                        self._busy_workers += 1
-                        if not await self._run(taken[0], taken[1], scope):
-                            break  # stopped: conclude outside the cancelled scope
-                        self._busy_workers -= 1
-                        taken[1].running -= 1
-                        current = None
-                if current is not None:  # stopped, by a return or by the scope catching it
-                    handle, queue = current
-                    current = None
-                    self._busy_workers -= 1
-                    queue.running -= 1
-                    await self._conclude_stopped(handle, queue)
+                        # No locals for the job: a parked worker must not keep the last one
+                        # alive (``taken`` is rebound by the next _take()).
+                        stopped = taken[0]  # until _run says it reached its outcome
+                        try:
+                            if not await self._run(taken[0], taken[1], scope):
+                                break  # stopped: conclude outside the cancelled scope
+                        finally:
+                            taken[1].running -= 1  # the slot pop() took
+                        stopped = None
+                if stopped is not None:  # stopped, by a return or by the scope catching it
+                    await self._conclude_stopped(stopped)
         except BaseException as exc:
-            if current is not None:
-                self._busy_workers -= 1
-                current[1].running -= 1
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 raise
             # Only a bug in asyncjobs gets here: never let it crash the host's event loop.
@@ -778,35 +754,37 @@ class JobRunner:
         result: Any = None
         error: BaseException | None = None
         handle._scope = scope
-        if handle._stop_reason is not None:  # stopped while its start was being stored
-            self._detach(handle, timer)
-            return False
         try:
-            context.run(_current_job.set, handle)
-            if definition.is_async:
-                coro = context.run(definition.fn, *record.args, **record.kwargs)
-                result = await in_context(context, coro)
-            else:
-                call = functools.partial(context.run, definition.fn, *record.args, **record.kwargs)
-                result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+            try:
+                if handle._stop_reason is not None:  # stopped while its start was being stored
+                    return False
+                context.run(_current_job.set, handle)
+                if definition.is_async:
+                    coro = context.run(definition.fn, *record.args, **record.kwargs)
+                    result = await in_context(context, coro)
+                else:
+                    call = functools.partial(
+                        context.run, definition.fn, *record.args, **record.kwargs
+                    )
+                    result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+            finally:
+                handle._scope = None
+                if timer is not None:
+                    timer.cancel()
+                self._running.pop(handle, None)
         except anyio.get_cancelled_exc_class() as exc:
             if handle._stop_reason is not None:
-                self._detach(handle, timer)
                 raise  # ours: the worker's scope catches it
             if _is_cancel_request():
                 # The worker task itself is being cancelled (the event loop is closing).
-                self._detach(handle, timer)
                 await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
                 raise
             error = exc  # a handler raised the cancellation exception on its own
         except BaseException as exc:  # noqa: BLE001 - a handler's error never kills a worker
             error = exc
-        self._detach(handle, timer)
         if handle._stop_reason is not None:
             return False
-        queue.processed += 1
         if error is not None:
-            queue.failed += 1
             logger.warning(
                 "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
             )
@@ -815,16 +793,9 @@ class JobRunner:
             await self._finish(handle, JobState.SUCCEEDED, result=result)
         return True
 
-    def _detach(self, handle: JobHandle[Any], timer: Timer | None) -> None:
-        handle._scope = None
-        if timer is not None:
-            timer.cancel()
-        self._running.pop(handle, None)
-
-    async def _conclude_stopped(self, handle: JobHandle[Any], queue: JobQueue) -> None:
+    async def _conclude_stopped(self, handle: JobHandle[Any]) -> None:
         """Record the outcome of a job that we stopped, by the reason it was stopped."""
         record = handle._record
-        queue.processed += 1
         reason = handle._stop_reason
         if reason is _CANCEL:
             await self._finish(
@@ -833,7 +804,6 @@ class JobRunner:
                 error=JobCancelled(record.id, f"job {record.id!r} was cancelled while running"),
             )
         elif reason is _TIMEOUT:
-            queue.failed += 1
             await self._finish(
                 handle,
                 JobState.FAILED,
@@ -872,6 +842,11 @@ class JobRunner:
         if handle._done:
             return
         record = handle._record
+        if record.started_at is not None:  # it ran: count it where it ran
+            queue = self._queues[record.queue]
+            queue.processed += 1
+            if state is JobState.FAILED:
+                queue.failed += 1
         record.state = state
         record.finished_at = self._clock.time()
         record.result = result
@@ -888,7 +863,7 @@ class JobRunner:
             logger.exception("store failed to record the outcome of job %r", record.id)
         finally:
             handle._resolve()
-            if self._idle_waiters and not self._ready_total and not self._running:
+            if self._idle_waiters and not self._running and not self._has_ready():
                 for waiter in self._idle_waiters:
                     waiter.set()
                 self._idle_waiters.clear()
@@ -929,32 +904,31 @@ class JobRunner:
 
     # ----------------------------------------------------------------- waiting
 
+    async def _within(self, deadline: float, wait: Callable[[], Awaitable[object]]) -> bool:
+        """Await ``wait()`` until the clock reaches ``deadline``; True if it finished."""
+        scope = anyio.CancelScope()
+        timer = self._timers.call_at(deadline, scope.cancel)
+        try:
+            with scope:
+                await wait()
+        finally:
+            timer.cancel()
+        return not scope.cancelled_caught
+
     async def _wait_handle(self, handle: JobHandle[Any], timeout: float) -> None:  # noqa: ASYNC109
         seconds = _validation.duration("timeout", timeout)
-        scope = anyio.CancelScope()
-        timer = self._timers.call_at(self._clock.monotonic() + seconds, scope.cancel)
-        with scope:
-            await handle.wait()
-        timer.cancel()
-        if not handle._done:
+        if not await self._within(self._clock.monotonic() + seconds, handle.wait):
             raise ResultTimeout(handle._record.id, seconds)
 
     async def wait_idle(self) -> None:
         """Wait until no job is queued or running (scheduled jobs may remain)."""
-        while self._ready_total or self._running:
+        while self._running or self._has_ready():
             event = self._new_event()
             self._idle_waiters.append(event)
             await event.wait()
 
     async def _wait_event_until(self, event: Event, deadline: float) -> bool:
-        if event.is_set():
-            return True
-        scope = anyio.CancelScope()
-        timer = self._timers.call_at(deadline, scope.cancel)
-        with scope:
-            await event.wait()
-        timer.cancel()
-        return event.is_set()
+        return event.is_set() or await self._within(deadline, event.wait)
 
     async def _wait_quiet_until(self, deadline: float) -> bool:
         """Wait until the workers have exited and no job runs anywhere (a caller-runs job
@@ -1097,11 +1071,12 @@ class JobRunner:
 
     def pool_statistics(self) -> PoolStatistics:
         """The worker pool now: capacity, running, idle, waiting and scheduled jobs."""
+        running = sum(queue.running for queue in self._queue_list)
         return PoolStatistics(
             capacity=self._max_workers,
-            running=self._busy_workers,
-            idle=self._live_workers - self._busy_workers,
-            waiting=self._ready_total,
+            running=running,
+            idle=self._live_workers - running,
+            waiting=sum(queue.ready for queue in self._queue_list),
             scheduled=len(self._scheduled),
         )
 

@@ -85,8 +85,9 @@ async def run_until_idle(runner: JobRunner, clock: FakeClock | None = None) -> N
     """
     while True:
         await anyio.wait_all_tasks_blocked()
-        busy = bool(runner._ready_total or runner._running)
-        if not busy and (clock is None or not runner.pool_statistics().scheduled):
+        pool = runner.pool_statistics()
+        busy = bool(pool.waiting or runner._running)  # _running includes caller-run jobs
+        if not busy and (clock is None or not pool.scheduled):
             return
         deadline = None if clock is None else clock.next_deadline()
         if deadline is None:
