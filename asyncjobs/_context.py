@@ -1,4 +1,4 @@
-"""Run a coroutine inside a given ``contextvars.Context`` without creating a task for it.
+"""Drive a coroutine inside a given ``contextvars.Context`` without creating a task for it.
 
 Each step of the coroutine runs through ``context.run``, so context variables the submitter
 had at submit time are visible to the job, and changes the job makes stay in its own context.
@@ -17,27 +17,29 @@ T = TypeVar("T")
 
 @types.coroutine
 def in_context(
-    context: contextvars.Context, coro: Coroutine[Any, Any, T]
+    context: contextvars.Context, coro: Coroutine[Any, Any, T], yielded: Any
 ) -> Generator[Any, Any, T]:
-    """``await in_context(ctx, coro)`` runs ``coro`` with ``ctx`` as its context."""
+    """``await in_context(ctx, coro, yielded)`` drives ``coro`` on, with ``ctx`` as its
+    context, after its first step (run by the caller, in ``ctx``) yielded ``yielded``.
+
+    The caller runs the first step itself so that a coroutine that finishes without waiting,
+    the common case for short jobs, never needs this driver.
+    """
     run = context.run
     send, throw = coro.send, coro.throw
-    value: Any = None
-    error: BaseException | None = None
     while True:
-        try:
-            if error is None:
-                yielded = run(send, value)
-            else:
-                yielded = run(throw, error)
-                error = None
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
         try:
             value = yield yielded
         except GeneratorExit:
             coro.close()
             raise
         except BaseException as exc:  # noqa: BLE001 - delivered into the coroutine
-            error = exc
-            value = None
+            try:
+                yielded = run(throw, exc)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            continue
+        try:
+            yielded = run(send, value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]

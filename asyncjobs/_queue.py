@@ -158,8 +158,12 @@ class JobQueue:
         if self._order is not None:
             self._order[handle] = None
 
-    def push(self, handle: JobHandle[Any]) -> None:
-        """Make a waiting job ready to run."""
+    def push(self, handle: JobHandle[Any], new: bool = False) -> None:
+        """Make a waiting job ready to run; ``new``: it was just accepted (see ``track``)."""
+        if new:
+            self.enqueued += 1
+            if self._order is not None:
+                self._order[handle] = None
         priority = handle._record.priority
         bucket = self._buckets.get(priority)
         if bucket is None:
@@ -187,7 +191,9 @@ class JobQueue:
         self.running += 1
         if self._order is not None:
             del self._order[handle]
-        self.release()  # its waiting place is free
+        self.size -= 1  # its waiting place is free (as release(), inlined: once per job)
+        if self.space_waiters:
+            self.space_waiters.popleft().set()
         return handle
 
     def remove(self, handle: JobHandle[Any]) -> None:

@@ -70,6 +70,13 @@ _current_job: contextvars.ContextVar[JobHandle[Any] | None] = contextvars.Contex
 # each keeping an empty dict (64 bytes a job).
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 
+# Enum member lookups cost about 50 ns each on Python 3.11; the hot path uses these names.
+_SCHEDULED = JobState.SCHEDULED
+_QUEUED = JobState.QUEUED
+_RUNNING = JobState.RUNNING
+_SUCCEEDED = JobState.SUCCEEDED
+_FAILED = JobState.FAILED
+
 _SHUTDOWN = "shutdown"
 _CANCEL = "cancel"
 _TIMEOUT = "timeout"
@@ -227,7 +234,14 @@ class JobRunner:
         self._store: JobStore = store if store is not None else MemoryJobStore()
         # Stores holding the engine's own record objects need no write for non-terminal moves.
         self._write_progress = getattr(self._store, "shares_records", False) is not True
+        # Stores whose writes never wait may offer them as plain calls (see JobStore).
+        add_nowait = getattr(self._store, "add_nowait", None)
+        update_nowait = getattr(self._store, "update_nowait", None)
+        nowait = callable(add_nowait) and callable(update_nowait)
+        self._add_nowait: Callable[[JobRecord], None] | None = add_nowait if nowait else None
+        self._update_nowait: Callable[[JobRecord], None] | None = update_nowait if nowait else None
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._time = self._clock.time  # bound once: timestamps are taken three times a job
 
         self._queues: dict[str, JobQueue] = {n: JobQueue(n, c) for n, c in configs.items()}
         # Strict order: highest weight first; sorted() is stable, so ties keep the given order.
@@ -353,14 +367,32 @@ class JobRunner:
         priority, delay, at, timeout or job_id) or any function. Bad input raises before
         anything is created. A full queue applies its ``on_full`` policy.
         """
-        definition = self._definition_for(job)
+        definition = job if isinstance(job, JobDefinition) else self._definition_for(job)
         definition.check_arguments(args, kwargs)
-        self._check_accepting()
+        if not self._accepting:
+            self._check_accepting()
         queue = self._queue_for(definition)
         handle = self._new_handle(definition, args, kwargs, queue)
-        if definition.options.job_id is not None:
-            await self._check_new_id(definition.options.job_id)
-        await self._admit(handle, queue)
+        options = definition.options
+        if (
+            queue.maxsize is None
+            and options.delay is None
+            and options.at is None
+            and options.job_id is None
+            and self._add_nowait is not None
+        ):
+            # The common case, without a coroutine: no policy, no timer, no id to check.
+            queue.size += 1
+            try:
+                self._add_nowait(handle._record)
+            except BaseException:
+                queue.release()
+                raise
+            self._accepted(handle, queue, None)
+        else:
+            if options.job_id is not None:
+                await self._check_new_id(options.job_id)
+            await self._admit(handle, queue)
         return handle
 
     async def submit_many(self, calls: Iterable[JobCall[Any]]) -> list[JobHandle[Any]]:
@@ -448,17 +480,15 @@ class JobRunner:
         queue: JobQueue,
     ) -> JobHandle[Any]:
         options = definition.options
-        job_id = options.job_id or f"{self._id_prefix}{next(self._id_counter)}"
-        record = JobRecord(
-            id=job_id,
-            name=definition.name,
-            queue=queue.name,
-            priority=options.priority,
-            args=args,
-            kwargs=kwargs or _NO_KWARGS,
-            state=JobState.QUEUED,
-            created_at=self._clock.time(),
-            timeout=options.timeout,
+        record = JobRecord._new(
+            options.job_id or f"{self._id_prefix}{next(self._id_counter)}",
+            definition.name,
+            queue.name,
+            options.priority,
+            args,
+            kwargs or _NO_KWARGS,
+            self._time(),
+            options.timeout,
         )
         return JobHandle(record, definition, self, contextvars.copy_context())
 
@@ -506,9 +536,12 @@ class JobRunner:
             if wait > 0:
                 due = self._clock.monotonic() + wait
         if due is not None:
-            record.state = JobState.SCHEDULED
+            record.state = _SCHEDULED
         try:
-            await self._store.add(record)
+            if self._add_nowait is not None:
+                self._add_nowait(record)
+            else:
+                await self._store.add(record)
         except BaseException:
             queue.release()
             raise
@@ -516,14 +549,7 @@ class JobRunner:
             queue.release()
             await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
             return
-        queue.track(handle)
-        if due is not None:
-            self._scheduled[handle] = None
-            handle._timer = self._timers.call_at(due, functools.partial(self._make_due, handle))
-        else:
-            self._make_ready(handle, queue)
-        if self._listeners._entries:
-            self._emit_submitted(handle)
+        self._accepted(handle, queue, due)
         if evict:
             oldest = queue.oldest()
             if oldest is not None and oldest is not handle:
@@ -538,6 +564,20 @@ class JobRunner:
                         f"({queue.maxsize} waiting); policy drop_oldest made room for a newer one",
                     ),
                 )
+
+    def _accepted(self, handle: JobHandle[Any], queue: JobQueue, due: float | None) -> None:
+        """A job is in the store and holds its place: schedule it, or make it ready."""
+        if due is None:
+            queue.push(handle, new=True)
+            idle = self._idle_workers
+            if idle:
+                idle.pop().set()  # the most recently parked worker (see _make_ready)
+        else:
+            queue.track(handle)
+            self._scheduled[handle] = None
+            handle._timer = self._timers.call_at(due, functools.partial(self._make_due, handle))
+        if self._listeners._entries:
+            self._emit_submitted(handle)
 
     async def _wait_for_space(self, queue: JobQueue) -> None:
         async def room() -> None:
@@ -618,12 +658,12 @@ class JobRunner:
             logger.exception("store failed to record job %r as %s", record.id, record.state)
 
     async def _make_due(self, handle: JobHandle[Any]) -> None:
-        if handle._record.state is not JobState.SCHEDULED:
+        if handle._record.state is not _SCHEDULED:
             return
         self._scheduled.pop(handle, None)
         handle._timer = None
         record = handle._record
-        record.state = JobState.QUEUED
+        record.state = _QUEUED
         # Ready first, with no await in between, so a cancel can never see a half-moved job.
         self._make_ready(handle, self._queues[record.queue])
         if self._write_progress:
@@ -734,8 +774,8 @@ class JobRunner:
         escapes, except the task's own cancellation."""
         record = handle._record
         clock = self._clock
-        record.state = JobState.RUNNING
-        record.started_at = clock.time()
+        record.state = _RUNNING
+        record.started_at = self._time()
         record.attempts += 1
         self._running[handle] = None
         if persist_start and self._write_progress:
@@ -761,7 +801,12 @@ class JobRunner:
                 context.run(_current_job.set, handle)
                 if definition.is_async:
                     coro = context.run(definition.fn, *record.args, **record.kwargs)
-                    result = await in_context(context, coro)
+                    try:
+                        first = context.run(coro.send, None)
+                    except StopIteration as stop:
+                        result = stop.value  # done without waiting: no driver needed
+                    else:
+                        result = await in_context(context, coro, first)
                 else:
                     call = functools.partial(
                         context.run, definition.fn, *record.args, **record.kwargs
@@ -788,9 +833,11 @@ class JobRunner:
             logger.warning(
                 "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
             )
-            await self._finish(handle, JobState.FAILED, error=error)
+        state = _SUCCEEDED if error is None else _FAILED
+        if self._update_nowait is not None:
+            self._finish_now(handle, state, result, error)
         else:
-            await self._finish(handle, JobState.SUCCEEDED, result=result)
+            await self._finish(handle, state, result=result, error=error)
         return True
 
     async def _conclude_stopped(self, handle: JobHandle[Any]) -> None:
@@ -839,16 +886,43 @@ class JobRunner:
         error: BaseException | None = None,
     ) -> None:
         """Record the terminal outcome, resolve the handle, emit the event. Once per job."""
+        if self._update_nowait is not None:
+            self._finish_now(handle, state, result, error)
+        elif self._settle(handle, state, result, error):
+            try:
+                await self._store.update(handle._record)
+            except Exception:
+                logger.exception("store failed to record the outcome of job %r", handle.id)
+            finally:
+                self._announce(handle)
+
+    def _finish_now(
+        self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
+    ) -> None:
+        """``_finish`` for a store with ``update_nowait``: no coroutine on the hot path."""
+        assert self._update_nowait is not None
+        if self._settle(handle, state, result, error):
+            try:
+                self._update_nowait(handle._record)
+            except Exception:
+                logger.exception("store failed to record the outcome of job %r", handle.id)
+            finally:
+                self._announce(handle)
+
+    def _settle(
+        self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
+    ) -> bool:
+        """Write the outcome into the record; False if the job had already finished."""
         if handle._done:
-            return
+            return False
         record = handle._record
         if record.started_at is not None:  # it ran: count it where it ran
             queue = self._queues[record.queue]
             queue.processed += 1
-            if state is JobState.FAILED:
+            if state is _FAILED:
                 queue.failed += 1
         record.state = state
-        record.finished_at = self._clock.time()
+        record.finished_at = self._time()
         record.result = result
         if error is not None:
             record.error = _describe(error)
@@ -857,16 +931,17 @@ class JobRunner:
         # The context holds current_job, which is this handle: drop it so a finished job is
         # freed by reference counting alone, without waiting for the cycle collector.
         handle._context = None
-        try:
-            await self._store.update(record)
-        except Exception:
-            logger.exception("store failed to record the outcome of job %r", record.id)
-        finally:
-            handle._resolve()
-            if self._idle_waiters and not self._running and not self._has_ready():
-                for waiter in self._idle_waiters:
-                    waiter.set()
-                self._idle_waiters.clear()
+        return True
+
+    def _announce(self, handle: JobHandle[Any]) -> None:
+        """The outcome is stored: resolve the handle, wake idle waiters, emit the event."""
+        waiter = handle._waiter  # handle._done is already set
+        if waiter is not None:
+            waiter.set()
+        if self._idle_waiters and not self._running and not self._has_ready():
+            for waiter in self._idle_waiters:
+                waiter.set()
+            self._idle_waiters.clear()
         if self._listeners._entries:
             self._emit_ended(handle)
 

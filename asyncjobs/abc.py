@@ -38,8 +38,12 @@ class JobPage:
 class JobStore(Protocol):
     """Where job records are kept. All methods are safe to call from the event loop thread."""
 
-    # Optional: a store whose records are the engine's own objects may set a class attribute
-    # ``shares_records = True``; the engine then calls ``update`` only for terminal states.
+    # Optional extras the engine looks for:
+    # - ``shares_records = True`` (class attribute): the stored records are the engine's own
+    #   objects, so the engine calls ``update`` only for terminal states.
+    # - ``add_nowait(record)`` and ``update_nowait(record)`` (both, or neither): plain-call
+    #   versions of ``add`` and ``update`` for a store that never waits (in memory). The engine
+    #   then calls them instead, saving two coroutines per job on the hot path.
 
     async def open(self) -> None:
         """Acquire resources; called once when the runner starts."""

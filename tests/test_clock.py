@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Coroutine
 from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -12,6 +14,8 @@ from asyncjobs._timers import TimerService
 from asyncjobs.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
+
+T = TypeVar("T")
 
 
 async def test_fake_clock_moves_only_when_advanced() -> None:
@@ -83,6 +87,12 @@ async def test_timer_heap_stays_small_when_timers_are_cancelled() -> None:
     assert len(timers) == 0
 
 
+async def run_in(context: contextvars.Context, coro: Coroutine[Any, Any, T]) -> T:
+    """As the runner does: the first step here (each body below waits in it), then drive."""
+    first = context.run(coro.send, None)
+    return await in_context(context, coro, first)
+
+
 async def test_in_context_runs_a_coroutine_in_the_given_context() -> None:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
 
@@ -95,7 +105,7 @@ async def test_in_context_runs_a_coroutine_in_the_given_context() -> None:
     context = contextvars.copy_context()
     context.run(var.set, "captured")
     with anyio.fail_after(5):
-        assert await in_context(context, body()) == "captured/inner"
+        assert await run_in(context, body()) == "captured/inner"
     assert var.get() == "outer"
     assert context[var] == "inner"
 
@@ -106,7 +116,7 @@ async def test_in_context_propagates_errors_and_cancellation() -> None:
         raise KeyError("x")
 
     with pytest.raises(KeyError):
-        await in_context(contextvars.copy_context(), fails())
+        await run_in(contextvars.copy_context(), fails())
     cleaned = anyio.Event()
 
     async def waits() -> None:
@@ -116,7 +126,7 @@ async def test_in_context_propagates_errors_and_cancellation() -> None:
             cleaned.set()
 
     async def driver() -> None:
-        await in_context(contextvars.copy_context(), waits())
+        await run_in(contextvars.copy_context(), waits())
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:

@@ -32,6 +32,15 @@ class MemoryJobStore:
         self._next = 0
         self._finished: OrderedDict[str, None] = OrderedDict()
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # A subclass that overrides ``add`` or ``update`` (to copy, log, or persist) must
+        # see every write: the engine then takes the async methods, not the plain calls.
+        super().__init_subclass__(**kwargs)
+        overrides = cls.__dict__.keys()
+        if overrides & {"add", "update"} and not overrides & {"add_nowait", "update_nowait"}:
+            cls.add_nowait = None  # type: ignore[assignment,method-assign]
+            cls.update_nowait = None  # type: ignore[assignment,method-assign]
+
     async def open(self) -> None:
         return None
 
@@ -39,6 +48,13 @@ class MemoryJobStore:
         return None
 
     async def add(self, record: JobRecord) -> None:
+        MemoryJobStore.add_nowait(self, record)
+
+    async def update(self, record: JobRecord) -> None:
+        MemoryJobStore.update_nowait(self, record)
+
+    def add_nowait(self, record: JobRecord) -> None:
+        """``add`` as a plain call: this store never waits (see ``JobStore``)."""
         job_id = record.id
         if job_id in self._records:
             raise DuplicateJobId(job_id)
@@ -48,7 +64,8 @@ class MemoryJobStore:
         if record.state in TERMINAL_STATES:
             self._note_finished(job_id)
 
-    async def update(self, record: JobRecord) -> None:
+    def update_nowait(self, record: JobRecord) -> None:
+        """``update`` as a plain call."""
         job_id = record.id
         if job_id not in self._records:
             raise JobNotFound(job_id)
