@@ -6,8 +6,6 @@ import contextvars
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import anyio
-
 from ._record import JobRecord
 from ._spawn import Event
 from ._states import JobState
@@ -15,7 +13,6 @@ from ._states import JobState
 if TYPE_CHECKING:
     from ._definition import JobDefinition
     from ._runner import JobRunner
-    from ._timers import Timer
 
 R = TypeVar("R")
 
@@ -35,9 +32,7 @@ class JobHandle(Generic[R]):
         "_error",
         "_done",
         "_waiter",
-        "_scope",
         "_stop_reason",
-        "_timer",
         "__weakref__",
     )
 
@@ -55,9 +50,7 @@ class JobHandle(Generic[R]):
         self._error: BaseException | None = None
         self._done = False
         self._waiter: Event | None = None
-        self._scope: anyio.CancelScope | None = None
         self._stop_reason: str | None = None
-        self._timer: Timer | None = None
 
     @property
     def id(self) -> str:
@@ -96,7 +89,7 @@ class JobHandle(Generic[R]):
             waiter = self._waiter = self._runner._new_event()
         await waiter.wait()
 
-    async def result(self, timeout: float | None = None) -> R:  # noqa: ASYNC109
+    async def result(self, timeout: float | None = None) -> R:
         """The job's result; waits for it (at most ``timeout`` seconds: ``ResultTimeout``)."""
         if not self._done:
             if timeout is None:

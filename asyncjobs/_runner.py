@@ -50,7 +50,7 @@ from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import JobRecord
 from ._spawn import Event, event_factory, spawn_detached
 from ._states import JobState
-from ._timers import TimerService
+from ._timers import Timer, TimerService
 from .abc import JobPage, JobStore
 from .storage.memory import MemoryJobStore
 
@@ -255,8 +255,12 @@ class JobRunner:
         self._id_counter = itertools.count(1)
         self._adhoc: dict[Callable[..., Any], JobDefinition[Any, Any]] = {}
 
-        self._running: dict[JobHandle[Any], None] = {}
-        self._scheduled: dict[JobHandle[Any], None] = {}
+        # Running jobs -> the cancel scope their handler runs in (None until it starts).
+        self._running: dict[JobHandle[Any], anyio.CancelScope | None] = {}
+        # Scheduled jobs -> the timer that makes them due.
+        self._scheduled: dict[JobHandle[Any], Timer] = {}
+        # The context the last job was submitted from, as a snapshot jobs can share.
+        self._last_context = contextvars.copy_context()
         self._new_event: Callable[[], Event] = anyio.Event
         self._idle_workers: deque[Event] = deque()
         self._idle_waiters: list[Event] = []
@@ -490,7 +494,15 @@ class JobRunner:
             self._time(),
             options.timeout,
         )
-        return JobHandle(record, definition, self, contextvars.copy_context())
+        # Jobs submitted from an unchanged context share one snapshot of it (Context equality
+        # is an identity check of the variables' map when nothing changed), so a waiting job
+        # keeps no Context of its own: one object less per job to allocate and collect.
+        context = contextvars.copy_context()
+        if context == self._last_context:
+            context = self._last_context
+        else:
+            self._last_context = context
+        return JobHandle(record, definition, self, context)
 
     async def _admit(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         """Take an accepted-or-rejected decision for a new job and carry it out."""
@@ -574,8 +586,9 @@ class JobRunner:
                 idle.pop().set()  # the most recently parked worker (see _make_ready)
         else:
             queue.track(handle)
-            self._scheduled[handle] = None
-            handle._timer = self._timers.call_at(due, functools.partial(self._make_due, handle))
+            self._scheduled[handle] = self._timers.call_at(
+                due, functools.partial(self._make_due, handle)
+            )
         if self._listeners._entries:
             self._emit_submitted(handle)
 
@@ -661,7 +674,6 @@ class JobRunner:
         if handle._record.state is not _SCHEDULED:
             return
         self._scheduled.pop(handle, None)
-        handle._timer = None
         record = handle._record
         record.state = _QUEUED
         # Ready first, with no await in between, so a cancel can never see a half-moved job.
@@ -678,12 +690,9 @@ class JobRunner:
         queue.compact()
 
     def _unschedule(self, handle: JobHandle[Any]) -> None:
-        if handle in self._scheduled:
-            del self._scheduled[handle]
-            timer = handle._timer
-            if timer is not None:
-                timer.cancel()
-                handle._timer = None
+        timer = self._scheduled.pop(handle, None)
+        if timer is not None:
+            timer.cancel()
 
     # ----------------------------------------------------------------- running
 
@@ -789,11 +798,13 @@ class JobRunner:
                 functools.partial(self._stop_job, handle, _TIMEOUT),
             )
         definition = handle._definition
-        context = handle._context
-        assert context is not None  # dropped only once the job has finished
+        snapshot = handle._context
+        assert snapshot is not None  # dropped only once the job has finished
+        # The job's own context, made now: a waiting job holds only the shared snapshot.
+        context = snapshot.copy()
         result: Any = None
         error: BaseException | None = None
-        handle._scope = scope
+        self._running[handle] = scope  # only now can a stop cancel this handler
         try:
             try:
                 if handle._stop_reason is not None:  # stopped while its start was being stored
@@ -813,7 +824,6 @@ class JobRunner:
                     )
                     result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
             finally:
-                handle._scope = None
                 if timer is not None:
                     timer.cancel()
                 self._running.pop(handle, None)
@@ -864,13 +874,14 @@ class JobRunner:
     def _stop_job(self, handle: JobHandle[Any], reason: str) -> None:
         """Ask a running job to stop; the first reason given decides its outcome.
 
-        ``handle._scope`` is set only while the handler runs, so the cancellation can only
-        land in this job's handler, never in the worker's next job. A stop that comes before
-        the handler starts is remembered, and the handler is never started."""
+        ``_running`` holds the job's scope only while its handler runs, so the cancellation
+        can only land in this job's handler, never in the worker's next job. A stop that comes
+        before the handler starts is remembered, and the handler is never started."""
         if handle._stop_reason is None and not handle._done:
             handle._stop_reason = reason
-            if handle._scope is not None:
-                handle._scope.cancel()
+            scope = self._running.get(handle)
+            if scope is not None:
+                scope.cancel()
 
     def _interrupted(self, handle: JobHandle[Any]) -> JobInterrupted:
         return JobInterrupted(
