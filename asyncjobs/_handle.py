@@ -106,7 +106,9 @@ class JobHandle(Generic[R]):
     def __await__(self) -> Generator[Any, Any, R]:
         if not self._done:
             yield from self.wait().__await__()
-        return self._outcome()
+        if self._error is not None:  # as _outcome(), inlined: awaited once per job
+            raise self._error
+        return self._record.result  # type: ignore[no-any-return]
 
     async def cancel(self) -> bool:
         """Cancel the job: a waiting job never starts; a running one has its handler cancelled.

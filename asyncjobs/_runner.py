@@ -696,8 +696,8 @@ class JobRunner:
 
     # ----------------------------------------------------------------- running
 
-    def _take(self) -> tuple[JobHandle[Any], JobQueue] | None:
-        """The next job to run, by queue selection, or None."""
+    def _choose(self) -> JobQueue | None:
+        """The queue to take the next job from, by queue selection, or None."""
         queue = self._single_queue
         if queue is not None:
             if not queue.ready or queue.running >= queue.concurrency:
@@ -720,7 +720,7 @@ class JobRunner:
             if queue is None:
                 return None
             queue.current_weight -= total
-        return queue.pop(), queue
+        return queue
 
     def _has_ready(self) -> bool:
         return any(queue.ready for queue in self._queue_list)
@@ -735,8 +735,8 @@ class JobRunner:
                 stopped: JobHandle[Any] | None = None
                 with anyio.CancelScope() as scope:
                     while True:
-                        taken = self._take()
-                        if taken is None:
+                        queue = self._choose()
+                        if queue is None:
                             stopping = (
                                 not self._accepting and self._state is not RunnerState.STARTING
                             )
@@ -749,14 +749,13 @@ class JobRunner:
                             idle.append(event)
                             await event.wait()
                             continue
-                        # No locals for the job: a parked worker must not keep the last one
-                        # alive (``taken`` is rebound by the next _take()).
-                        stopped = taken[0]  # until _run says it reached its outcome
+                        stopped = queue.pop()  # until _run says it reached its outcome
                         try:
-                            if not await self._run(taken[0], taken[1], scope):
+                            if not await self._run(stopped, queue, scope):
                                 break  # stopped: conclude outside the cancelled scope
                         finally:
-                            taken[1].running -= 1  # the slot pop() took
+                            queue.running -= 1  # the slot pop() took
+                        # A parked worker must not keep its last job alive.
                         stopped = None
                 if stopped is not None:  # stopped, by a return or by the scope catching it
                     await self._conclude_stopped(stopped)
@@ -782,19 +781,18 @@ class JobRunner:
         ``scope``. Our own cancellation of ``scope`` propagates to it; no other exception
         escapes, except the task's own cancellation."""
         record = handle._record
-        clock = self._clock
         record.state = _RUNNING
         record.started_at = self._time()
         record.attempts += 1
-        self._running[handle] = None
         if persist_start and self._write_progress:
+            self._running[handle] = None  # running while its start is being stored
             await self._persist(record)
         if self._listeners._entries:
             self._emit(JobStarted, handle)
         timer = None
         if record.timeout is not None:
             timer = self._timers.call_at(
-                clock.monotonic() + record.timeout,
+                self._clock.monotonic() + record.timeout,
                 functools.partial(self._stop_job, handle, _TIMEOUT),
             )
         definition = handle._definition
