@@ -4,6 +4,14 @@ No broker, no worker process: decorate with ``@job``, submit inside
 ``async with JobRunner() as runner:``, and ``await`` the handle for the result.
 """
 
+from ._backoff import (
+    Backoff,
+    ExponentialBackoff,
+    FixedBackoff,
+    Jitter,
+    LinearBackoff,
+    QuadraticBackoff,
+)
 from ._clock import Clock, SystemClock
 from ._definition import AsyncJob, JobCall, JobDefinition, JobOptions, JobRegistry, SyncJob, job
 from ._errors import (
@@ -32,6 +40,7 @@ from ._events import (
     JobFailed,
     JobInterruptedEvent,
     JobRejectedEvent,
+    JobRetrying,
     JobStarted,
     JobSubmitted,
     JobSucceeded,
@@ -39,7 +48,8 @@ from ._events import (
 )
 from ._handle import JobHandle
 from ._queue import QueueConfig, QueueStatistics, RejectPolicy
-from ._record import JobRecord
+from ._record import Attempt, JobRecord
+from ._retry import Retry, RetryAfter, SkipRetry
 from ._runner import (
     JobRunner,
     PoolStatistics,
@@ -58,13 +68,18 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncJob",
     "AsyncJobsError",
+    "Attempt",
+    "Backoff",
     "Clock",
     "DuplicateJobId",
     "DuplicateJobName",
+    "ExponentialBackoff",
+    "FixedBackoff",
     "InvalidArguments",
     "InvalidJob",
     "InvalidOption",
     "InvalidOptionType",
+    "Jitter",
     "JobCall",
     "JobCancelled",
     "JobCancelledEvent",
@@ -83,6 +98,7 @@ __all__ = [
     "JobRegistry",
     "JobRejected",
     "JobRejectedEvent",
+    "JobRetrying",
     "JobRunner",
     "JobStarted",
     "JobState",
@@ -90,17 +106,22 @@ __all__ = [
     "JobSubmitted",
     "JobSucceeded",
     "JobTimedOut",
+    "LinearBackoff",
     "MemoryJobStore",
     "PoolStatistics",
+    "QuadraticBackoff",
     "QueueConfig",
     "QueueFull",
     "QueueStatistics",
     "RejectPolicy",
     "ResultTimeout",
+    "Retry",
+    "RetryAfter",
     "RunnerNotRunning",
     "RunnerState",
     "Selection",
     "ShutdownReport",
+    "SkipRetry",
     "Subscription",
     "SyncJob",
     "SystemClock",

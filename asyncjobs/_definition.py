@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, ov
 import attrs
 
 from . import _validation
-from ._errors import DuplicateJobName, InvalidArguments, InvalidJob, InvalidOption
+from ._errors import (
+    DuplicateJobName,
+    InvalidArguments,
+    InvalidJob,
+    InvalidOption,
+    InvalidOptionType,
+)
+from ._retry import Retry
 
 if TYPE_CHECKING:
     from ._handle import JobHandle
@@ -38,6 +45,7 @@ class JobOptions:
     delay: float | None = None
     at: datetime | None = None
     job_id: str | None = None
+    retry: Retry | None = None
 
 
 def make_options(base: JobOptions, **changes: Any) -> JobOptions:
@@ -56,6 +64,10 @@ def make_options(base: JobOptions, **changes: Any) -> JobOptions:
             values[key] = None if value is None else _validation.aware_datetime("at", value)
         elif key == "job_id":
             values[key] = None if value is None else _validation.name("job_id", value)
+        elif key == "retry":
+            if value is not None and not isinstance(value, Retry):
+                raise InvalidOptionType("retry", value, "expected a Retry(...) or None")
+            values[key] = value
         else:  # pragma: no cover - guarded by the typed signatures
             raise InvalidOption(key, value, "unknown option")
     options = attrs.evolve(base, **values)
@@ -145,6 +157,7 @@ class JobDefinition(Generic[P, R]):
         delay: float | timedelta | None = _UNSET,
         at: datetime | None = _UNSET,
         job_id: str | None = _UNSET,
+        retry: Retry | None = _UNSET,
     ) -> JobDefinition[P, R]:
         """A copy of this job with some options changed, validated now.
 
@@ -164,6 +177,7 @@ class JobDefinition(Generic[P, R]):
             delay=delay,
             at=at,
             job_id=job_id,
+            retry=retry,
         )
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
@@ -294,6 +308,7 @@ def job(
     queue: str = "default",
     priority: int | float = 0,
     timeout: float | timedelta | None = None,
+    retry: Retry | None = None,
     registry: JobRegistry | None = None,
 ) -> JobDecorator: ...
 
@@ -306,6 +321,7 @@ def job(
     queue: str = "default",
     priority: int | float = 0,
     timeout: float | timedelta | None = None,
+    retry: Retry | None = None,
     registry: JobRegistry | None = None,
 ) -> Any:
     """Make a function into a job, bare (``@job``) or with options (``@job(queue="emails")``).
@@ -313,7 +329,9 @@ def job(
     ``async def`` functions run on the event loop; plain functions run in a worker thread.
     The name defaults to ``module.qualname``; two functions may not share a name.
     """
-    options = make_options(JobOptions(), queue=queue, priority=priority, timeout=timeout)
+    options = make_options(
+        JobOptions(), queue=queue, priority=priority, timeout=timeout, retry=retry
+    )
     target = registry if registry is not None else default_registry
 
     def decorate(func: Callable[..., Any]) -> JobDefinition[Any, Any]:

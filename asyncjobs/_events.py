@@ -40,6 +40,15 @@ class JobStarted(JobEvent):
 
 
 @attrs.define(kw_only=True, frozen=True)
+class JobRetrying(JobEvent):
+    """Attempt ``attempt`` failed with ``error``; the job runs again after ``delay`` seconds."""
+
+    attempt: int
+    delay: float
+    error: str
+
+
+@attrs.define(kw_only=True, frozen=True)
 class JobEnded(JobEvent):
     """Base of the terminal events; ``state`` is the terminal state."""
 

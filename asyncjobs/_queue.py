@@ -98,7 +98,7 @@ class QueueStatistics(NamedTuple):
 
     ``rejected`` counts every job the full-queue policy turned away, dropped, or handed to
     the caller; ``processed`` counts jobs that finished running (any outcome), ``failed``
-    those that ended failed.
+    those that ended failed; ``retried`` counts failed attempts that were retried.
     """
 
     name: str
@@ -111,6 +111,7 @@ class QueueStatistics(NamedTuple):
     rejected: int
     processed: int
     failed: int
+    retried: int
 
 
 class JobQueue:
@@ -142,6 +143,7 @@ class JobQueue:
         self.rejected = 0
         self.processed = 0
         self.failed = 0
+        self.retried = 0
 
     def has_space(self) -> bool:
         return self.maxsize is None or self.size < self.maxsize
@@ -155,6 +157,14 @@ class JobQueue:
     def track(self, handle: JobHandle[Any]) -> None:
         """Note a newly accepted waiting job (for drop_oldest)."""
         self.enqueued += 1
+        if self._order is not None:
+            self._order[handle] = None
+
+    def hold_for_retry(self, handle: JobHandle[Any]) -> None:
+        """A job that just failed waits here for its next attempt. It takes a waiting place
+        even beyond ``maxsize``: a retry is never refused."""
+        self.size += 1
+        self.retried += 1
         if self._order is not None:
             self._order[handle] = None
 
@@ -239,4 +249,5 @@ class JobQueue:
             rejected=self.rejected,
             processed=self.processed,
             failed=self.failed,
+            retried=self.retried,
         )

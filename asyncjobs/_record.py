@@ -18,6 +18,17 @@ def _as_datetime(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
 
 
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """One run of a job: when it started and ended, how it ended, and its error text."""
+
+    number: int
+    started_at: float
+    finished_at: float | None
+    outcome: JobState
+    error: str | None = None
+
+
 @attrs.define(kw_only=True, eq=False)
 class JobRecord:
     """Everything known about one job. Timestamps are wall-clock epoch seconds.
@@ -45,6 +56,8 @@ class JobRecord:
     timeout: float | None = None
     result: Any = None
     error: str | None = None
+    traceback: str | None = None
+    retries: tuple[Attempt, ...] = ()
 
     def snapshot(self) -> JobRecord:
         """A shallow copy that later changes to this record do not affect."""
@@ -81,7 +94,25 @@ class JobRecord:
         record.timeout = timeout
         record.result = None
         record.error = None
+        record.traceback = None
+        record.retries = ()
         return record
+
+    @property
+    def history(self) -> tuple[Attempt, ...]:
+        """Every attempt so far, oldest first: the retried ones, then the latest if it has
+        started (``started_at`` is that of the latest attempt; a job waiting for a retry has
+        none)."""
+        if self.started_at is None:
+            return self.retries
+        latest = Attempt(
+            number=len(self.retries) + 1,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            outcome=self.state,
+            error=None if self.state is JobState.RUNNING else self.error,
+        )
+        return (*self.retries, latest)
 
     @property
     def created(self) -> datetime:

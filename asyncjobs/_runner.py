@@ -18,6 +18,7 @@ import inspect
 import itertools
 import logging
 import os
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType, TracebackType
@@ -44,10 +45,18 @@ from ._errors import (
     RunnerNotRunning,
     UnknownQueue,
 )
-from ._events import ENDED_EVENTS, JobEvent, JobStarted, JobSubmitted, Listeners, Subscription
+from ._events import (
+    ENDED_EVENTS,
+    JobEvent,
+    JobRetrying,
+    JobStarted,
+    JobSubmitted,
+    Listeners,
+    Subscription,
+)
 from ._handle import JobHandle
 from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
-from ._record import JobRecord
+from ._record import Attempt, JobRecord
 from ._spawn import Event, event_factory, spawn_detached
 from ._states import JobState
 from ._timers import Timer, TimerService
@@ -76,6 +85,7 @@ _QUEUED = JobState.QUEUED
 _RUNNING = JobState.RUNNING
 _SUCCEEDED = JobState.SUCCEEDED
 _FAILED = JobState.FAILED
+_INTERRUPTED = JobState.INTERRUPTED
 
 _SHUTDOWN = "shutdown"
 _CANCEL = "cancel"
@@ -676,6 +686,7 @@ class JobRunner:
         self._scheduled.pop(handle, None)
         record = handle._record
         record.state = _QUEUED
+        record.error = None  # a retry's earlier error stays in record.retries
         # Ready first, with no await in between, so a cancel can never see a half-moved job.
         self._make_ready(handle, self._queues[record.queue])
         if self._write_progress:
@@ -838,6 +849,10 @@ class JobRunner:
         if handle._stop_reason is not None:
             return False
         if error is not None:
+            delay = self._retry_delay(handle, error)
+            if delay is not None:
+                await self._retry(handle, error, delay)
+                return True
             logger.warning(
                 "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
             )
@@ -859,15 +874,66 @@ class JobRunner:
                 error=JobCancelled(record.id, f"job {record.id!r} was cancelled while running"),
             )
         elif reason is _TIMEOUT:
-            await self._finish(
-                handle,
-                JobState.FAILED,
-                error=JobTimedOut(
-                    record.id, f"job {record.id!r} timed out after {record.timeout} seconds"
-                ),
+            error = JobTimedOut(
+                record.id, f"job {record.id!r} timed out after {record.timeout} seconds"
             )
+            delay = self._retry_delay(handle, error)
+            if delay is None:
+                await self._finish(handle, JobState.FAILED, error=error)
+            else:
+                handle._stop_reason = None  # the stop was for this attempt only
+                await self._retry(handle, error, delay)
         else:
             await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
+
+    def _retry_delay(self, handle: JobHandle[Any], error: BaseException) -> float | None:
+        """Seconds until the failed job's next attempt, or None if it has failed for good."""
+        policy = handle._definition.options.retry
+        if policy is None:
+            return None
+        return policy.delay_after(handle._record.attempts, error)
+
+    async def _retry(self, handle: JobHandle[Any], error: BaseException, delay: float) -> None:
+        """The running job's attempt failed and it gets another after ``delay`` seconds: it
+        leaves its worker and waits, like a scheduled job, then re-enters its queue."""
+        record = handle._record
+        now = self._time()
+        text = _describe(error)
+        logger.warning(
+            "job %s (%s) attempt %d failed: %s; retrying in %.3f s",
+            record.name,
+            record.id,
+            record.attempts,
+            text,
+            delay,
+            exc_info=error,
+        )
+        record.retries = (
+            *record.retries,
+            Attempt(
+                number=len(record.retries) + 1,
+                started_at=record.started_at if record.started_at is not None else now,
+                finished_at=now,
+                outcome=_FAILED,
+                error=text,
+            ),
+        )
+        record.error = text
+        record.started_at = None  # no attempt under way
+        record.state = _SCHEDULED
+        record.scheduled_for = now + delay
+        if not self._accepting:
+            # Shutdown has begun: the job keeps its remaining attempts and ends interrupted.
+            await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
+            return
+        self._queues[record.queue].hold_for_retry(handle)
+        self._scheduled[handle] = self._timers.call_at(
+            self._clock.monotonic() + delay, functools.partial(self._make_due, handle)
+        )
+        if self._listeners._entries:
+            self._emit(JobRetrying, handle, attempt=record.attempts, delay=delay, error=text)
+        if self._write_progress:
+            await self._persist(record)
 
     def _stop_job(self, handle: JobHandle[Any], reason: str) -> None:
         """Ask a running job to stop; the first reason given decides its outcome.
@@ -925,17 +991,21 @@ class JobRunner:
         if handle._done:
             return False
         record = handle._record
-        if record.started_at is not None:  # it ran: count it where it ran
+        if record.state is _RUNNING:  # it ran: count it where it ran
             queue = self._queues[record.queue]
             queue.processed += 1
             if state is _FAILED:
                 queue.failed += 1
+            elif state is _INTERRUPTED:
+                record.attempts -= 1  # an attempt cut off by shutdown is not used up
         record.state = state
         record.finished_at = self._time()
         record.result = result
         if error is not None:
             record.error = _describe(error)
             handle._error = error
+            if state is _FAILED:
+                record.traceback = "".join(traceback.format_exception(error))
         handle._done = True  # from here on, nothing else can finish this job
         # The context holds current_job, which is this handle: drop it so a finished job is
         # freed by reference counting alone, without waiting for the cycle collector.

@@ -4,6 +4,17 @@ import asyncjobs
 import asyncjobs.testing
 
 EXPECTED = {
+    "Attempt",
+    "Backoff",
+    "ExponentialBackoff",
+    "FixedBackoff",
+    "Jitter",
+    "JobRetrying",
+    "LinearBackoff",
+    "QuadraticBackoff",
+    "Retry",
+    "RetryAfter",
+    "SkipRetry",
     "AsyncJob",
     "AsyncJobsError",
     "Clock",
@@ -79,7 +90,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 17
+    assert len(errors) == 19
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 

@@ -1,0 +1,200 @@
+"""Backoff strategies: how long a failed job waits before its next attempt.
+
+Each strategy is a small frozen object, validated when built, with one method,
+``seconds(attempt, rand=random.random)``. ``attempt`` is the number of the attempt that just
+failed (1 after the first run); values below 1 count as 1. The result is always a finite
+float in ``[0, cap]``, for any attempt number: the arithmetic never overflows (large attempt
+numbers reach the cap by comparison, not by computing a huge power). ``rand`` is where jitter
+draws from, a function returning a float in ``[0, 1)``; pass your own for reproducible delays.
+
+Jitter, as in the AWS architecture blog's analysis of backoff:
+
+* ``none``: the computed delay itself;
+* ``full``: uniform in ``[0, delay]``, which spreads retries of many failed jobs the most;
+* ``equal``: ``delay / 2`` plus uniform in ``[0, delay / 2]``, which keeps at least half.
+
+A plain function ``attempt -> seconds`` also works wherever a strategy is expected; see
+``Retry``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from ._errors import InvalidOption, InvalidOptionType
+
+_MAX_SECONDS = 10.0 * 365 * 24 * 3600  # ten years: beyond it a "delay" is surely a mistake
+
+
+class Jitter(str, enum.Enum):
+    """How much randomness a strategy adds to each delay (see the module docstring)."""
+
+    NONE = "none"
+    FULL = "full"
+    EQUAL = "equal"
+
+
+@runtime_checkable
+class Backoff(Protocol):
+    """A backoff strategy: ``seconds(attempt)`` is the wait after attempt ``attempt`` failed."""
+
+    def seconds(self, attempt: int, rand: Callable[[], float] = random.random) -> float: ...
+
+
+def _seconds(field: str, value: Any, *, allow_zero: bool = True) -> float:
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise InvalidOptionType(field, value, "expected seconds as a number or a timedelta")
+    if not math.isfinite(seconds):
+        raise InvalidOption(field, value, "must be a finite number of seconds")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise InvalidOption(
+            field, value, "must be at least zero" if allow_zero else "must be greater than zero"
+        )
+    if seconds > _MAX_SECONDS:
+        raise InvalidOption(field, value, "must be at most ten years")
+    return seconds
+
+
+def _delay(value: Any) -> float:
+    return _seconds("delay", value)
+
+
+def _initial(value: Any) -> float:
+    return _seconds("initial", value)
+
+
+def _step(value: Any) -> float:
+    return _seconds("step", value)
+
+
+def _unit(value: Any) -> float:
+    return _seconds("unit", value)
+
+
+def _cap(value: Any) -> float:
+    return _seconds("cap", value, allow_zero=False)
+
+
+def _jitter(value: Any) -> Jitter:
+    try:
+        return Jitter(value)
+    except ValueError:
+        raise InvalidOption("jitter", value, "expected 'none', 'full' or 'equal'") from None
+
+
+def _apply(delay: float, jitter: Jitter, rand: Callable[[], float]) -> float:
+    if jitter is Jitter.NONE:
+        return delay
+    draw = rand()
+    if not 0.0 <= draw <= 1.0:  # a faulty rand must not push a delay out of range
+        draw = 0.0 if not draw >= 0.0 else 1.0
+    if jitter is Jitter.FULL:
+        return delay * draw
+    half = delay / 2
+    return half + half * draw
+
+
+def _attempt(attempt: int) -> int:
+    return attempt if attempt > 1 else 1
+
+
+@attrs.frozen(kw_only=True)
+class FixedBackoff:
+    """The same wait after every attempt: ``delay`` seconds (the cap is ``delay`` too)."""
+
+    delay: float = attrs.field(default=1.0, converter=_delay)
+    jitter: Jitter = attrs.field(default=Jitter.NONE, converter=_jitter)
+
+    @property
+    def cap(self) -> float:
+        return self.delay
+
+    def seconds(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        return _apply(self.delay, self.jitter, rand)
+
+
+@attrs.frozen(kw_only=True)
+class LinearBackoff:
+    """``initial + step * (attempt - 1)`` seconds, at most ``cap``: 1, 2, 3, ... by default."""
+
+    initial: float = attrs.field(default=1.0, converter=_initial)
+    step: float = attrs.field(default=1.0, converter=_step)
+    cap: float = attrs.field(default=300.0, converter=_cap)
+    jitter: Jitter = attrs.field(default=Jitter.NONE, converter=_jitter)
+
+    def seconds(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        steps = _attempt(attempt) - 1
+        room = self.cap - self.initial
+        if room <= 0 or (self.step > 0 and steps >= room / self.step):
+            delay = self.cap
+        else:
+            delay = min(self.cap, self.initial + self.step * steps)
+        return _apply(delay, self.jitter, rand)
+
+
+@attrs.frozen(kw_only=True)
+class ExponentialBackoff:
+    """``initial * factor ** (attempt - 1)`` seconds, at most ``cap``: 1, 2, 4, 8, ... by
+    default, up to five minutes."""
+
+    initial: float = attrs.field(default=1.0, converter=_initial)
+    factor: float = attrs.field(default=2.0)
+    cap: float = attrs.field(default=300.0, converter=_cap)
+    jitter: Jitter = attrs.field(default=Jitter.NONE, converter=_jitter)
+
+    @factor.validator
+    def _check_factor(self, _: attrs.Attribute[float], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidOptionType("factor", value, "expected a number")
+        if not math.isfinite(value) or value < 1:
+            raise InvalidOption("factor", value, "must be a finite number of at least 1")
+
+    def seconds(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        exponent = _attempt(attempt) - 1
+        if self.initial == 0:
+            delay = 0.0
+        elif self.initial >= self.cap:
+            delay = self.cap
+        elif self.factor == 1:
+            delay = self.initial
+        else:
+            # Decided in log space, so nothing is computed that could overflow; the power
+            # itself is taken only while it is small enough to be exact.
+            growth = exponent * math.log(self.factor)
+            if growth >= math.log(self.cap) - math.log(self.initial):
+                delay = self.cap
+            elif growth < 700:
+                delay = min(self.cap, self.initial * self.factor**exponent)
+            else:  # a tiny initial delay: the power alone would overflow
+                delay = min(self.cap, math.exp(math.log(self.initial) + growth))
+        return _apply(delay, self.jitter, rand)
+
+
+@attrs.frozen(kw_only=True)
+class QuadraticBackoff:
+    """``unit * attempt ** 2`` seconds, at most ``cap``: 1, 4, 9, 16, ... by default."""
+
+    unit: float = attrs.field(default=1.0, converter=_unit)
+    cap: float = attrs.field(default=3600.0, converter=_cap)
+    jitter: Jitter = attrs.field(default=Jitter.NONE, converter=_jitter)
+
+    def seconds(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        n = _attempt(attempt)
+        if self.unit == 0:
+            delay = 0.0
+        elif n >= math.sqrt(self.cap / self.unit):
+            delay = self.cap
+        else:
+            delay = min(self.cap, self.unit * n * n)
+        return _apply(delay, self.jitter, rand)
