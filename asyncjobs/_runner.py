@@ -899,14 +899,15 @@ class JobRunner:
         record = handle._record
         now = self._time()
         text = _describe(error)
-        logger.warning(
+        # INFO, without the traceback: a retry is expected; the final failure logs a warning
+        # with it, and record.traceback keeps it.
+        logger.info(
             "job %s (%s) attempt %d failed: %s; retrying in %.3f s",
             record.name,
             record.id,
             record.attempts,
             text,
             delay,
-            exc_info=error,
         )
         record.retries = (
             *record.retries,

@@ -246,6 +246,16 @@ async def _trio_sleep_10ms() -> None:
     await trio.sleep(0.01)
 
 
+_failed_once: set[int] = set()
+
+
+async def fail_one_in_ten(i: int) -> None:
+    """Every tenth job fails on its first attempt."""
+    if i % 10 == 0 and i not in _failed_once:
+        _failed_once.add(i)
+        raise OSError("first attempt of a tenth")
+
+
 async def aj_throughput(p: dict[str, Any]) -> Metrics:
     aj = _aj()
     noop_job, _, _ = _aj_jobs()
@@ -256,12 +266,18 @@ async def aj_throughput(p: dict[str, Any]) -> Metrics:
         rng = random.Random(7)
         choices = [noop_job.with_options(priority=i) for i in range(10)]
         definitions = [rng.choice(choices) for _ in range(n)]
+    elif variant == "retries":
+        retry = aj.Retry(max_attempts=2, backoff=aj.FixedBackoff(delay=0))
+        definitions = [aj.job(name="bench.flaky", retry=retry)(fail_one_in_ten)]
     async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
         if variant == "subscriber":
             runner.subscribe(lambda event: None)
         started = now()
         count = len(definitions)
-        handles = [await runner.submit(definitions[i % count]) for i in range(n)]
+        if variant == "retries":
+            handles = [await runner.submit(definitions[0], i) for i in range(n)]
+        else:
+            handles = [await runner.submit(definitions[i % count]) for i in range(n)]
         for handle in handles:
             await handle
         return _result(n, started)

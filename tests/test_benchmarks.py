@@ -48,3 +48,13 @@ def test_full_plan_caps_slow_peers() -> None:
     tasks = plan(quick=False, only={"throughput"})
     aps = [params["jobs"] for _, params, name in tasks if name == "apscheduler"]
     assert aps in ([], [2_000])  # once, capped
+
+
+@pytest.mark.anyio
+async def test_the_retries_variant_fails_one_job_in_ten_once() -> None:
+    from benchmarks import contenders
+
+    contenders._failed_once.clear()
+    metrics = await contenders.aj_throughput({"jobs": 100, "variant": "retries"})
+    assert metrics["jobs_per_second"] > 0  # every handle resolved: the variant completed
+    assert contenders._failed_once == set(range(0, 100, 10))
