@@ -236,7 +236,7 @@ def _aj_jobs() -> tuple[Any, Any, Any]:
     return (
         aj.job(name="bench.noop")(noop),
         aj.job(name="bench.stamp")(stamp),
-        aj.job(name="bench.sleep")(sleeper),
+        aj.job(name=f"bench.{sleeper.__name__}")(sleeper),
     )
 
 
