@@ -50,6 +50,14 @@ def test_the_backpressure_example_runs() -> None:
     assert "custom handler saw 180 rejected jobs" in out
 
 
+def test_the_retries_example_runs() -> None:
+    out = run_script(ROOT / "examples" / "retries.py")
+    assert "fetch_price: result 101.5, after 3 attempt(s)" in out
+    assert "charge: gave up: SkipRetry: account closed-42 is closed, after 1 attempt(s)" in out
+    assert "call_rate_limited_api: result '200 OK', after 2 attempt(s)" in out
+    assert "retried attempts: 3" in out
+
+
 @pytest.mark.anyio
 async def test_the_testing_example_passes() -> None:
     block = next(block for block in python_blocks() if "def test_reminder" in block)
