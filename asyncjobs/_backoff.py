@@ -23,11 +23,11 @@ import enum
 import math
 import random
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from . import _validation
 from ._errors import InvalidOption, InvalidOptionType
 
 _MAX_SECONDS = 10.0 * 365 * 24 * 3600  # ten years: beyond it a "delay" is surely a mistake
@@ -49,18 +49,10 @@ class Backoff(Protocol):
 
 
 def _seconds(field: str, value: Any, *, allow_zero: bool = True) -> float:
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+    if allow_zero:
+        seconds = _validation.non_negative_duration(field, value)
     else:
-        raise InvalidOptionType(field, value, "expected seconds as a number or a timedelta")
-    if not math.isfinite(seconds):
-        raise InvalidOption(field, value, "must be a finite number of seconds")
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise InvalidOption(
-            field, value, "must be at least zero" if allow_zero else "must be greater than zero"
-        )
+        seconds = _validation.duration(field, value)
     if seconds > _MAX_SECONDS:
         raise InvalidOption(field, value, "must be at most ten years")
     return seconds

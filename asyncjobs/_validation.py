@@ -9,19 +9,25 @@ from typing import Any
 from ._errors import InvalidOption, InvalidOptionType
 
 
-def duration(field: str, value: Any) -> float:
-    """Seconds as a finite float > 0, from a number or a ``timedelta``."""
+def seconds(field: str, value: Any) -> float:
+    """Seconds as a finite float of any sign, from a number or a ``timedelta``."""
     if isinstance(value, timedelta):
-        seconds = value.total_seconds()
+        result = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        result = float(value)
     else:
         raise InvalidOptionType(field, value, "expected seconds as a number or a timedelta")
-    if math.isnan(seconds) or math.isinf(seconds):
+    if math.isnan(result) or math.isinf(result):
         raise InvalidOption(field, value, "must be a finite number of seconds")
-    if seconds <= 0:
+    return result
+
+
+def duration(field: str, value: Any) -> float:
+    """Seconds as a finite float > 0, from a number or a ``timedelta``."""
+    result = seconds(field, value)
+    if result <= 0:
         raise InvalidOption(field, value, "must be greater than zero")
-    return seconds
+    return result
 
 
 def optional_duration(field: str, value: Any) -> float | None:
@@ -31,11 +37,10 @@ def optional_duration(field: str, value: Any) -> float | None:
 
 def non_negative_duration(field: str, value: Any) -> float:
     """Seconds as a finite float >= 0 (for grace periods, where zero means 'no wait')."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
-        return 0.0
-    if isinstance(value, timedelta) and value == timedelta(0):
-        return 0.0
-    return duration(field, value)
+    result = seconds(field, value)
+    if result < 0:
+        raise InvalidOption(field, value, "must be zero or more")
+    return result
 
 
 def priority(value: Any) -> int | float:

@@ -42,7 +42,7 @@ def test_non_negative_duration_allows_zero_only_as_extra() -> None:
     assert v.non_negative_duration("grace_period", 0) == 0.0
     assert v.non_negative_duration("grace_period", timedelta(0)) == 0.0
     assert v.non_negative_duration("grace_period", 2) == 2.0
-    with pytest.raises(InvalidOption):
+    with pytest.raises(InvalidOption, match="grace_period=-1: must be zero or more"):
         v.non_negative_duration("grace_period", -1)
 
 
