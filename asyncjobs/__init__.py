@@ -16,6 +16,7 @@ from ._clock import Clock, SystemClock
 from ._definition import AsyncJob, JobCall, JobDefinition, JobOptions, JobRegistry, SyncJob, job
 from ._errors import (
     AsyncJobsError,
+    DuplicateJob,
     DuplicateJobId,
     DuplicateJobName,
     InvalidArguments,
@@ -60,6 +61,7 @@ from ._runner import (
     current_runner,
 )
 from ._states import TRANSITIONS, JobState
+from ._unique import OnConflict, Unique
 from .abc import JobPage, JobStore
 from .storage import MemoryJobStore
 
@@ -71,6 +73,7 @@ __all__ = [
     "Attempt",
     "Backoff",
     "Clock",
+    "DuplicateJob",
     "DuplicateJobId",
     "DuplicateJobName",
     "ExponentialBackoff",
@@ -108,6 +111,7 @@ __all__ = [
     "JobTimedOut",
     "LinearBackoff",
     "MemoryJobStore",
+    "OnConflict",
     "PoolStatistics",
     "QuadraticBackoff",
     "QueueConfig",
@@ -126,6 +130,7 @@ __all__ = [
     "SyncJob",
     "SystemClock",
     "TRANSITIONS",
+    "Unique",
     "UnknownQueue",
     "__version__",
     "current_job",

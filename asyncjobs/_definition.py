@@ -21,6 +21,7 @@ from ._errors import (
     InvalidOptionType,
 )
 from ._retry import Retry
+from ._unique import Unique
 
 if TYPE_CHECKING:
     from ._handle import JobHandle
@@ -46,6 +47,7 @@ class JobOptions:
     at: datetime | None = None
     job_id: str | None = None
     retry: Retry | None = None
+    unique: Unique | None = None
 
 
 def make_options(base: JobOptions, **changes: Any) -> JobOptions:
@@ -67,6 +69,10 @@ def make_options(base: JobOptions, **changes: Any) -> JobOptions:
         elif key == "retry":
             if value is not None and not isinstance(value, Retry):
                 raise InvalidOptionType("retry", value, "expected a Retry(...) or None")
+            values[key] = value
+        elif key == "unique":
+            if value is not None and not isinstance(value, Unique):
+                raise InvalidOptionType("unique", value, "expected a Unique(...) or None")
             values[key] = value
         else:  # pragma: no cover - guarded by the typed signatures
             raise InvalidOption(key, value, "unknown option")
@@ -158,6 +164,7 @@ class JobDefinition(Generic[P, R]):
         at: datetime | None = _UNSET,
         job_id: str | None = _UNSET,
         retry: Retry | None = _UNSET,
+        unique: Unique | None = _UNSET,
     ) -> JobDefinition[P, R]:
         """A copy of this job with some options changed, validated now.
 
@@ -178,6 +185,7 @@ class JobDefinition(Generic[P, R]):
             at=at,
             job_id=job_id,
             retry=retry,
+            unique=unique,
         )
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
@@ -309,6 +317,7 @@ def job(
     priority: int | float = 0,
     timeout: float | timedelta | None = None,
     retry: Retry | None = None,
+    unique: Unique | None = None,
     registry: JobRegistry | None = None,
 ) -> JobDecorator: ...
 
@@ -322,6 +331,7 @@ def job(
     priority: int | float = 0,
     timeout: float | timedelta | None = None,
     retry: Retry | None = None,
+    unique: Unique | None = None,
     registry: JobRegistry | None = None,
 ) -> Any:
     """Make a function into a job, bare (``@job``) or with options (``@job(queue="emails")``).
@@ -330,7 +340,12 @@ def job(
     The name defaults to ``module.qualname``; two functions may not share a name.
     """
     options = make_options(
-        JobOptions(), queue=queue, priority=priority, timeout=timeout, retry=retry
+        JobOptions(),
+        queue=queue,
+        priority=priority,
+        timeout=timeout,
+        retry=retry,
+        unique=unique,
     )
     target = registry if registry is not None else default_registry
 

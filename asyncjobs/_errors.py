@@ -82,6 +82,15 @@ class DuplicateJobId(AsyncJobsError, ValueError):
         super().__init__(f"job_id={job_id!r}: a job with this id already exists")
 
 
+class DuplicateJob(AsyncJobsError):
+    """A unique job's key is held by a job still queued or running (policy ``raise``)."""
+
+    def __init__(self, key: str, job_id: str) -> None:
+        self.key = key
+        self.job_id = job_id
+        super().__init__(f"unique key {key!r} is held by job {job_id!r}, still queued or running")
+
+
 class UnknownQueue(AsyncJobsError, LookupError):
     """A job named a queue the runner was not configured with."""
 

@@ -33,6 +33,7 @@ from ._clock import Clock, SystemClock
 from ._context import in_context
 from ._definition import JobCall, JobDefinition, make_definition
 from ._errors import (
+    DuplicateJob,
     DuplicateJobId,
     InvalidOption,
     InvalidOptionType,
@@ -60,6 +61,7 @@ from ._record import Attempt, JobRecord
 from ._spawn import Event, event_factory, spawn_detached
 from ._states import JobState
 from ._timers import Timer, TimerService
+from ._unique import OnConflict
 from .abc import JobPage, JobStore
 from .storage.memory import MemoryJobStore
 
@@ -127,6 +129,18 @@ class Selection(str, enum.Enum):
 
     STRICT = "strict"
     WEIGHTED = "weighted"
+
+
+class _Held:
+    """A unique key's holder: the job, until when (monotonic), and while it is still being
+    admitted, an event that is set once admission has succeeded or failed."""
+
+    __slots__ = ("handle", "expires", "admitting")
+
+    def __init__(self, handle: JobHandle[Any], expires: float, admitting: Event | None) -> None:
+        self.handle = handle
+        self.expires = expires
+        self.admitting = admitting
 
 
 class PoolStatistics(NamedTuple):
@@ -269,6 +283,9 @@ class JobRunner:
         self._running: dict[JobHandle[Any], anyio.CancelScope | None] = {}
         # Scheduled jobs -> the timer that makes them due.
         self._scheduled: dict[JobHandle[Any], Timer] = {}
+        # Unique keys -> the job holding each; and the other way round, for release.
+        self._unique: dict[str, _Held] = {}
+        self._unique_keys: dict[JobHandle[Any], str] = {}
         # The context the last job was submitted from, as a snapshot jobs can share.
         self._last_context = contextvars.copy_context()
         self._new_event: Callable[[], Event] = anyio.Event
@@ -386,8 +403,10 @@ class JobRunner:
         if not self._accepting:
             self._check_accepting()
         queue = self._queue_for(definition)
-        handle = self._new_handle(definition, args, kwargs, queue)
         options = definition.options
+        if options.unique is not None:
+            return await self._submit_unique(definition, queue, args, kwargs)
+        handle = self._new_handle(definition, args, kwargs, queue)
         if (
             queue.maxsize is None
             and options.delay is None
@@ -408,6 +427,60 @@ class JobRunner:
                 await self._check_new_id(options.job_id)
             await self._admit(handle, queue)
         return handle
+
+    async def _submit_unique(
+        self,
+        definition: JobDefinition[Any, Any],
+        queue: JobQueue,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> JobHandle[Any]:
+        """Submit a unique job, or hand back the one holding its key.
+
+        The key is taken before the first await, so concurrent submits of one key cannot
+        both create a job. While the holder is still being admitted (a store write, a full
+        queue), the others wait for that to settle, then look again."""
+        unique = definition.options.unique
+        assert unique is not None
+        key = unique.key_for(definition.name, args, kwargs)
+        while True:
+            held = self._unique.get(key)
+            if held is None or held.handle._done or held.expires <= self._clock.monotonic():
+                break
+            if held.admitting is not None:
+                await held.admitting.wait()
+                continue
+            if unique.on_conflict is OnConflict.RAISE:
+                raise DuplicateJob(key, held.handle.id)
+            return held.handle
+        handle = self._new_handle(definition, args, kwargs, queue)
+        held = _Held(handle, self._clock.monotonic() + unique.ttl, self._new_event())
+        self._unique[key] = held
+        self._unique_keys[handle] = key
+        try:
+            if definition.options.job_id is not None:
+                await self._check_new_id(definition.options.job_id)
+            await self._admit(handle, queue)
+        except BaseException:
+            self._release_unique(handle)
+            raise
+        finally:
+            self._unique_admitted(held)
+        return handle
+
+    def _unique_admitted(self, held: _Held) -> None:
+        """Admission of the key's holder is settled: let waiting submitters look again."""
+        admitting, held.admitting = held.admitting, None
+        if admitting is not None:
+            admitting.set()
+
+    def _release_unique(self, handle: JobHandle[Any]) -> None:
+        """The job ended (or was never accepted): free its unique key if it still holds it."""
+        key = self._unique_keys.pop(handle, None)
+        if key is not None:
+            held = self._unique.get(key)
+            if held is not None and held.handle is handle:
+                del self._unique[key]
 
     async def submit_many(self, calls: Iterable[JobCall[Any]]) -> list[JobHandle[Any]]:
         """Submit several jobs: ``await runner.submit_many([a.call(1), b.call(x=2)])``.
@@ -641,6 +714,8 @@ class JobRunner:
         await self._store.add(record)
         queue.rejected += 1
         handle._error = error
+        if self._unique_keys:
+            self._release_unique(handle)
         handle._resolve()
         if self._listeners._entries:
             self._emit_ended(handle)
@@ -656,6 +731,9 @@ class JobRunner:
         record = handle._record
         record.state = JobState.RUNNING
         await self._store.add(record)
+        key = self._unique_keys.get(handle)
+        if key is not None:  # accepted: duplicates get this handle while the caller runs it
+            self._unique_admitted(self._unique[key])
         queue.rejected += 1
         queue.enqueued += 1
         if self._listeners._entries:
@@ -1008,6 +1086,8 @@ class JobRunner:
             if state is _FAILED:
                 record.traceback = "".join(traceback.format_exception(error))
         handle._done = True  # from here on, nothing else can finish this job
+        if self._unique_keys:
+            self._release_unique(handle)
         # The context holds current_job, which is this handle: drop it so a finished job is
         # freed by reference counting alone, without waiting for the cycle collector.
         handle._context = None

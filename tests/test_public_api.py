@@ -4,6 +4,9 @@ import asyncjobs
 import asyncjobs.testing
 
 EXPECTED = {
+    "DuplicateJob",
+    "OnConflict",
+    "Unique",
     "Attempt",
     "Backoff",
     "ExponentialBackoff",
@@ -90,7 +93,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 19
+    assert len(errors) == 20
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 
