@@ -119,12 +119,6 @@ class JobHandle(Generic[R]):
         """
         return await self._runner._cancel(self)
 
-    def _resolve(self) -> None:
-        self._done = True
-        waiter = self._waiter
-        if waiter is not None:
-            waiter.set()
-
     def __repr__(self) -> str:
         record = self._record
         return f"<JobHandle {record.name!r} id={record.id!r} state={record.state.value}>"

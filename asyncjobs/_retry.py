@@ -13,7 +13,7 @@ import attrs
 
 from . import _validation
 from ._backoff import Backoff, ExponentialBackoff
-from ._errors import AsyncJobsError, InvalidOption, InvalidOptionType
+from ._errors import AsyncJobsError, InvalidOptionType
 
 logger = logging.getLogger("asyncjobs")
 
@@ -102,20 +102,29 @@ class Retry:
         return self._backoff_seconds(attempt, rand)
 
     def _backoff_seconds(self, attempt: int, rand: Callable[[], float]) -> float:
+        # A user's backoff function is untrusted: if it raises or returns no valid wait,
+        # that is logged and the default strategy's wait is used.
         backoff = self.backoff
         try:
             if isinstance(backoff, Backoff):
-                seconds = backoff.seconds(attempt, rand)
+                seconds: object = backoff.seconds(attempt, rand)
             else:
                 seconds = backoff(attempt)
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-                raise InvalidOptionType("backoff", seconds, "a backoff must return seconds")
-            if not (math.isfinite(seconds) and seconds >= 0):
-                raise InvalidOption("backoff", seconds, "a backoff must return finite seconds >= 0")
-            return float(seconds)
         except Exception:
-            # A user's backoff function is untrusted: log it, and wait as the default would.
             logger.exception(
                 "backoff %r failed for attempt %d; using the default", backoff, attempt
             )
             return _FALLBACK.seconds(attempt, rand)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not (math.isfinite(seconds) and seconds >= 0)
+        ):
+            logger.error(
+                "backoff %r returned %r for attempt %d, not a wait in seconds; using the default",
+                backoff,
+                seconds,
+                attempt,
+            )
+            return _FALLBACK.seconds(attempt, rand)
+        return float(seconds)

@@ -663,10 +663,7 @@ class JobRunner:
     def _accepted(self, handle: JobHandle[Any], queue: JobQueue, due: float | None) -> None:
         """A job is in the store and holds its place: schedule it, or make it ready."""
         if due is None:
-            queue.push(handle, new=True)
-            idle = self._idle_workers
-            if idle:
-                idle.pop().set()  # the most recently parked worker (see _make_ready)
+            self._make_ready(handle, queue, new=True)
         else:
             queue.track(handle)
             self._scheduled[handle] = self._timers.call_at(
@@ -702,23 +699,16 @@ class JobRunner:
 
     async def _reject_new(self, handle: JobHandle[Any], queue: JobQueue, policy: Any) -> None:
         record = handle._record
-        record.state = JobState.REJECTED
-        record.finished_at = record.created_at
         reason = "drop_newest" if policy is RejectPolicy.DROP_NEWEST else "a custom reject handler"
         error = JobRejected(
             record.id,
             f"job {record.id!r} was dropped: queue {queue.name!r} was full "
             f"({queue.maxsize} waiting); policy: {reason}",
         )
-        record.error = _describe(error)
-        await self._store.add(record)
+        self._settle(handle, JobState.REJECTED, None, error)
+        await self._store.add(record)  # first written already ended
         queue.rejected += 1
-        handle._error = error
-        if self._unique_keys:
-            self._release_unique(handle)
-        handle._resolve()
-        if self._listeners._entries:
-            self._emit_ended(handle)
+        self._announce(handle)
         if policy is not RejectPolicy.DROP_NEWEST:
             try:
                 outcome = policy(handle)
@@ -744,8 +734,9 @@ class JobRunner:
         if not concluded:
             await self._conclude_stopped(handle)
 
-    def _make_ready(self, handle: JobHandle[Any], queue: JobQueue) -> None:
-        queue.push(handle)
+    def _make_ready(self, handle: JobHandle[Any], queue: JobQueue, new: bool = False) -> None:
+        """Queue a waiting job as ready (``new``: just accepted) and wake a parked worker."""
+        queue.push(handle, new)
         idle = self._idle_workers
         if idle:
             # The most recently parked worker: its frames are likeliest still in cache.
@@ -987,11 +978,12 @@ class JobRunner:
             text,
             delay,
         )
+        assert record.started_at is not None  # it was running
         record.retries = (
             *record.retries,
             Attempt(
                 number=len(record.retries) + 1,
-                started_at=record.started_at if record.started_at is not None else now,
+                started_at=record.started_at,
                 finished_at=now,
                 outcome=_FAILED,
                 error=text,

@@ -362,6 +362,20 @@ async def test_a_raising_backoff_function_is_isolated(
     assert "bad backoff" in caplog.text
 
 
+async def test_a_backoff_function_returning_no_wait_is_isolated(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = Flaky(clock, failures=1)
+    flaky = flaky_job(body, Retry(backoff=lambda attempt: -5.0))
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5), caplog.at_level(logging.ERROR, logger="asyncjobs"):
+            handle = await runner.submit(flaky)  # type: ignore[call-overload]
+            await run_until_idle(runner, clock)
+            assert await handle == "ok"
+    assert body.starts == [0.0, 1.0]  # the default backoff's first wait
+    assert "returned -5.0" in caplog.text
+
+
 async def test_a_plain_function_backoff_sets_the_waits(clock: FakeClock) -> None:
     body = Flaky(clock, failures=3)
     flaky = flaky_job(body, Retry(max_attempts=4, backoff=lambda attempt: attempt * 10.0))
