@@ -11,6 +11,8 @@
     ├── DuplicateJobId (ValueError)
     ├── UnknownQueue (LookupError)
     ├── JobNotFound (LookupError)
+    │   └── ResultExpired                       ... it finished, and its record was removed
+    ├── JobStateError                           the job is not in a state that allows this
     ├── QueueFull                               a bounded queue refused a job
     ├── RunnerNotRunning (RuntimeError)         used before start or after shutdown
     ├── ResultTimeout (TimeoutError)            waiting for a result took too long
@@ -100,11 +102,35 @@ class UnknownQueue(AsyncJobsError, LookupError):
 
 
 class JobNotFound(AsyncJobsError, LookupError):
-    """No job with the given id is known (never submitted, or evicted from storage)."""
+    """No job with the given id is known (never submitted, deleted, or expired: see
+    ``ResultExpired``)."""
+
+    def __init__(self, job_id: str, message: str | None = None) -> None:
+        self.job_id = job_id
+        super().__init__(message or f"job_id={job_id!r}: no such job")
+
+
+class ResultExpired(JobNotFound):
+    """The job finished, and its record (with its result or error) was removed since: it
+    outlived its retention time or its store's count cap, or a cleanup removed it."""
 
     def __init__(self, job_id: str) -> None:
+        super().__init__(
+            job_id,
+            f"job_id={job_id!r}: the job finished and its record has expired (removed after "
+            "its retention time or count cap, or by a cleanup); see JobRunner's result_ttl "
+            "and dead_letter_ttl, and the store's count caps",
+        )
+
+
+class JobStateError(AsyncJobsError):
+    """The job exists but its state does not allow what was asked (for example, requeueing a
+    job that did not fail)."""
+
+    def __init__(self, job_id: str, state: str, reason: str) -> None:
         self.job_id = job_id
-        super().__init__(f"job_id={job_id!r}: no such job")
+        self.state = state
+        super().__init__(f"job_id={job_id!r} is {state}: {reason}")
 
 
 class QueueFull(AsyncJobsError):

@@ -21,6 +21,7 @@ import os
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from datetime import timedelta
 from types import MappingProxyType, TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, overload
 
@@ -31,15 +32,18 @@ import attrs
 from . import _validation
 from ._clock import Clock, SystemClock
 from ._context import in_context
-from ._definition import JobCall, JobDefinition, make_definition
+from ._dead_letters import DeadLetters
+from ._definition import JobCall, JobDefinition, JobRegistry, default_registry, make_definition
 from ._errors import (
     DuplicateJob,
     DuplicateJobId,
+    InvalidJob,
     InvalidOption,
     InvalidOptionType,
     JobCancelled,
     JobInterrupted,
     JobRejected,
+    JobStateError,
     JobTimedOut,
     QueueFull,
     ResultTimeout,
@@ -59,7 +63,7 @@ from ._handle import JobHandle
 from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
 from ._spawn import Event, event_factory, spawn_detached
-from ._states import JobState
+from ._states import TERMINAL_STATES, JobState
 from ._timers import Timer, TimerService
 from ._unique import OnConflict
 from .abc import JobPage, JobStore
@@ -221,6 +225,17 @@ class JobRunner:
         abandoning them. Shutdown returns within ``grace_period + cancel_timeout``.
     :param drain_on_shutdown: run queued jobs during the grace period (True), or end them as
         interrupted at once (False). Scheduled jobs not yet due are always interrupted.
+    :param result_ttl: seconds (or a timedelta) the records of finished jobs that did not
+        fail, with their results, are kept; default one hour; None keeps them until the
+        store's count cap (``MemoryJobStore(max_finished=10_000)``) pushes them out.
+    :param dead_letter_ttl: the same for failed jobs (dead letters); default seven days;
+        their count cap is the store's ``max_dead_letters`` (10,000).
+    :param registry: where ``dead_letters.requeue`` looks up a job by name; default the
+        registry ``@job`` uses.
+
+    Expired records are removed by a sweep that runs every tenth of the shorter retention
+    time (at least every minute, at most every second); reading one afterwards raises
+    ``ResultExpired``. A handle you hold keeps its own outcome regardless.
 
     No signal handlers are installed: the host owns its process.
     """
@@ -236,6 +251,9 @@ class JobRunner:
         grace_period: float = 10.0,
         cancel_timeout: float = 5.0,
         drain_on_shutdown: bool = True,
+        result_ttl: float | timedelta | None = 3600.0,
+        dead_letter_ttl: float | timedelta | None = 7 * 24 * 3600.0,
+        registry: JobRegistry | None = None,
     ) -> None:
         configs = _queue_configs(queues)
         try:
@@ -255,6 +273,11 @@ class JobRunner:
         self._grace_period = _validation.non_negative_duration("grace_period", grace_period)
         self._cancel_timeout = _validation.non_negative_duration("cancel_timeout", cancel_timeout)
         self._drain = drain_on_shutdown
+        self._result_ttl = _validation.optional_duration("result_ttl", result_ttl)
+        self._dead_letter_ttl = _validation.optional_duration("dead_letter_ttl", dead_letter_ttl)
+        if registry is not None and not isinstance(registry, JobRegistry):
+            raise InvalidOptionType("registry", registry, "expected a JobRegistry")
+        self._registry = registry if registry is not None else default_registry
         self._store: JobStore = store if store is not None else MemoryJobStore()
         # Stores holding the engine's own record objects need no write for non-terminal moves.
         self._write_progress = getattr(self._store, "shares_records", False) is not True
@@ -286,6 +309,9 @@ class JobRunner:
         # Unique keys -> the job holding each; and the other way round, for release.
         self._unique: dict[str, _Held] = {}
         self._unique_keys: dict[JobHandle[Any], str] = {}
+        # Ids of dead letters being requeued right now (one requeue per id at a time).
+        self._requeuing: set[str] = set()
+        self._dead_letters = DeadLetters(self)
         # The context the last job was submitted from, as a snapshot jobs can share.
         self._last_context = contextvars.copy_context()
         self._new_event: Callable[[], Event] = anyio.Event
@@ -333,6 +359,7 @@ class JobRunner:
         self._timer_scope = anyio.CancelScope()
         self._timer_done = anyio.Event()
         spawn_detached(self._run_timers, "asyncjobs-timers")
+        self._schedule_sweep()
         for index in range(self._max_workers):
             self._live_workers += 1
             spawn_detached(functools.partial(self._worker, index), f"asyncjobs-worker-{index}")
@@ -364,6 +391,46 @@ class JobRunner:
                 await self._timers.run()
         finally:
             self._timer_done.set()
+
+    # ----------------------------------------------------------------- retention
+
+    def _sweep_interval(self) -> float | None:
+        ttls = [t for t in (self._result_ttl, self._dead_letter_ttl) if t is not None]
+        return None if not ttls else min(60.0, max(1.0, min(ttls) / 10))
+
+    def _schedule_sweep(self) -> None:
+        interval = self._sweep_interval()
+        if interval is not None:
+            self._timers.call_at(self._clock.monotonic() + interval, self._sweep)
+
+    async def _sweep(self) -> None:
+        """Remove records past their retention time, then come back in an interval."""
+        try:
+            now = self._clock.time()
+            if self._result_ttl is not None:
+                await self._store.expire(
+                    finished_before=now - self._result_ttl, states=TERMINAL_STATES - {_FAILED}
+                )
+            if self._dead_letter_ttl is not None:
+                await self._store.expire(
+                    finished_before=now - self._dead_letter_ttl, states=(_FAILED,)
+                )
+        except Exception:
+            logger.exception("store failed to remove expired records; trying again later")
+        finally:
+            self._schedule_sweep()
+
+    async def cleanup(
+        self, older_than: float | timedelta, *, states: Iterable[JobState | str] | None = None
+    ) -> int:
+        """Remove the records of jobs that finished more than ``older_than`` seconds ago (of
+        the given terminal states; default all, dead letters included); returns how many
+        were removed. Their ids then read as expired (``ResultExpired``)."""
+        age = _validation.non_negative_duration("older_than", older_than)
+        wanted = (
+            None if states is None else _validation.states("states", states, terminal_only=True)
+        )
+        return await self._store.expire(finished_before=self._clock.time() - age, states=wanted)
 
     def _check_accepting(self) -> None:
         if not self._accepting:
@@ -1250,6 +1317,88 @@ class JobRunner:
                 interrupted.append(await self._interrupt_waiting(handle))
             queue.compact()
 
+    # ----------------------------------------------------------------- dead letters
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The failed jobs: list, inspect, requeue and purge them (see ``DeadLetters``)."""
+        return self._dead_letters
+
+    def _definition_named(self, name: str) -> JobDefinition[Any, Any]:
+        if name in self._registry:
+            return self._registry.get(name)
+        for definition in self._adhoc.values():
+            if definition.name == name:
+                return definition
+        raise InvalidJob(
+            name,
+            "no job of this name is registered (decorate it with @job, or pass the runner "
+            "its registry), so a dead letter of it cannot be requeued",
+        )
+
+    async def _requeue(self, job_id: str) -> JobHandle[Any]:
+        """Put a failed job back in its queue, with a fresh retry budget (see DeadLetters)."""
+        self._check_accepting()
+        if job_id in self._requeuing:
+            raise JobStateError(job_id, "being requeued", "another requeue of it is under way")
+        self._requeuing.add(job_id)
+        try:
+            record = await self._store.get(job_id)  # our own copy: the engine's record now
+            if record.state is not _FAILED:
+                raise JobStateError(
+                    job_id, record.state.value, "only failed jobs (dead letters) can be requeued"
+                )
+            definition = self._definition_named(record.name)
+            queue = self._queues.get(record.queue)
+            if queue is None:
+                raise UnknownQueue(record.queue, list(self._queues))
+            if not queue.has_space():
+                if queue.config.on_full is not RejectPolicy.BLOCK:
+                    assert queue.maxsize is not None
+                    raise QueueFull(queue.name, queue.maxsize, "no place for a requeued job")
+                await self._wait_for_space(queue)
+            return await self._requeue_into(record, definition, queue)
+        finally:
+            self._requeuing.discard(job_id)
+
+    async def _requeue_into(
+        self, record: JobRecord, definition: JobDefinition[Any, Any], queue: JobQueue
+    ) -> JobHandle[Any]:
+        handle: JobHandle[Any] = JobHandle(record, definition, self, contextvars.copy_context())
+        held: _Held | None = None
+        unique = definition.options.unique
+        if unique is not None:
+            key = unique.key_for(definition.name, record.args, dict(record.kwargs))
+            holder = self._unique.get(key)
+            if (
+                holder is not None
+                and not holder.handle._done
+                and holder.expires > self._clock.monotonic()
+            ):
+                raise DuplicateJob(key, holder.handle.id)
+            held = _Held(handle, self._clock.monotonic() + unique.ttl, self._new_event())
+            self._unique[key] = held
+            self._unique_keys[handle] = key
+        # The failed attempt joins the history; the job starts over with no attempts used.
+        record.retries = record.history
+        record.state = _QUEUED
+        record.scheduled_for = record.started_at = record.finished_at = None
+        record.attempts = 0
+        record.result = record.error = record.traceback = None
+        queue.size += 1  # reserve the place before the first await
+        try:
+            await self._store.update(record)
+        except BaseException:
+            queue.release()
+            self._release_unique(handle)
+            raise
+        finally:
+            if held is not None:
+                self._unique_admitted(held)
+        logger.info("job %s (%s) requeued from the dead letters", record.name, record.id)
+        self._accepted(handle, queue, None)
+        return handle
+
     # ----------------------------------------------------------------- observing
 
     def subscribe(
@@ -1321,14 +1470,7 @@ class JobRunner:
         cursor: str | None = None,
     ) -> JobPage:
         """A page of job records in submission order; see ``JobStore.list``."""
-        wanted = None
-        if states is not None:
-            wanted = []
-            for state in states:
-                try:
-                    wanted.append(JobState(state))
-                except ValueError:
-                    raise InvalidOption("states", state, "not a job state") from None
+        wanted = None if states is None else _validation.states("states", states)
         return await self._store.list(
             states=wanted, queue=queue, name=name, limit=limit, cursor=cursor
         )

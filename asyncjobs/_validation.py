@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ._errors import InvalidOption, InvalidOptionType
+from ._states import TERMINAL_STATES, JobState
 
 
 def seconds(field: str, value: Any) -> float:
@@ -79,3 +81,21 @@ def name(field: str, value: Any) -> str:
     if not value:
         raise InvalidOption(field, value, "must not be empty")
     return value
+
+
+def states(
+    field: str, values: Iterable[JobState | str], *, terminal_only: bool = False
+) -> frozenset[JobState]:
+    """Job states from states or their names; ``terminal_only`` refuses unfinished ones."""
+    if isinstance(values, (str, JobState)):
+        raise InvalidOptionType(field, values, "expected a collection of job states")
+    found: set[JobState] = set()
+    for value in values:
+        try:
+            state = JobState(value)
+        except ValueError:
+            raise InvalidOption(field, value, "not a job state") from None
+        if terminal_only and state not in TERMINAL_STATES:
+            raise InvalidOption(field, value, "not a terminal state (only finished jobs)")
+        found.add(state)
+    return frozenset(found)

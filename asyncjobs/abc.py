@@ -81,5 +81,18 @@ class JobStore(Protocol):
         ...
 
     async def delete(self, job_id: str) -> bool:
-        """Forget a record; True if it existed."""
+        """Forget a record; True if it existed. A deleted id reads as unknown (``JobNotFound``)."""
+        ...
+
+    async def expire(
+        self, *, finished_before: float, states: Collection[JobState] | None = None
+    ) -> int:
+        """Remove the records of jobs that finished before ``finished_before`` (epoch
+        seconds), of the given terminal states (default: all); return how many went.
+
+        Unfinished records are never removed (a non-terminal state in ``states`` raises
+        ``InvalidOption``). A store that caps finished records by count evicts them the same
+        way. ``get`` of a removed id raises ``ResultExpired`` for as long as the store
+        remembers the id (how long is the store's to document), then ``JobNotFound``.
+        """
         ...

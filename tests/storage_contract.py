@@ -10,7 +10,15 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from asyncjobs import DuplicateJobId, InvalidOption, JobNotFound, JobRecord, JobState, JobStore
+from asyncjobs import (
+    DuplicateJobId,
+    InvalidOption,
+    JobNotFound,
+    JobRecord,
+    JobState,
+    JobStore,
+    ResultExpired,
+)
 from asyncjobs.storage import MemoryJobStore
 
 BACKENDS: dict[str, Callable[[], JobStore]] = {
@@ -144,3 +152,49 @@ class StorageContract:
             await store.list(limit=0)
         with pytest.raises(InvalidOption, match="cursor="):
             await store.list(cursor="not-a-cursor")
+
+    async def test_expire_removes_finished_records_older_than_the_cutoff(
+        self, store: JobStore
+    ) -> None:
+        plan = [
+            ("old-ok", JobState.SUCCEEDED, 100.0),
+            ("old-failed", JobState.FAILED, 100.0),
+            ("new-ok", JobState.SUCCEEDED, 300.0),
+            ("at-cutoff", JobState.CANCELLED, 200.0),
+            ("waiting", JobState.QUEUED, None),
+        ]
+        for job_id, state, finished_at in plan:
+            await store.add(make_record(job_id, state=state, finished_at=finished_at))
+        assert await store.expire(finished_before=200.0, states=[JobState.FAILED]) == 1
+        assert await store.expire(finished_before=200.0) == 1
+        assert await store.expire(finished_before=200.0) == 0
+        left = [r.id for r in (await store.list()).records]
+        assert left == ["new-ok", "at-cutoff", "waiting"]
+        for job_id in ("old-ok", "old-failed"):
+            with pytest.raises(ResultExpired, match="expired"):
+                await store.get(job_id)
+
+    async def test_unfinished_records_never_expire(self, store: JobStore) -> None:
+        await store.add(make_record("waiting", finished_at=1.0))  # queued, whatever the time
+        assert await store.expire(finished_before=1e12) == 0
+        assert (await store.get("waiting")).state is JobState.QUEUED
+        with pytest.raises(InvalidOption, match="states='queued'"):
+            await store.expire(finished_before=1e12, states=["queued"])  # type: ignore[list-item]
+
+    async def test_unknown_and_deleted_ids_are_not_called_expired(self, store: JobStore) -> None:
+        await store.add(make_record("a", state=JobState.SUCCEEDED, finished_at=1.0))
+        await store.delete("a")
+        for job_id in ("a", "never"):
+            with pytest.raises(JobNotFound) as caught:
+                await store.get(job_id)
+            assert not isinstance(caught.value, ResultExpired)
+
+    async def test_a_finished_record_put_back_to_work_does_not_expire(
+        self, store: JobStore
+    ) -> None:
+        await store.add(make_record("a", state=JobState.FAILED, finished_at=1.0))
+        again = await store.get("a")
+        again.state, again.finished_at = JobState.QUEUED, None
+        await store.update(again)
+        assert await store.expire(finished_before=1e12) == 0
+        assert (await store.get("a")).state is JobState.QUEUED

@@ -4,6 +4,8 @@ import asyncjobs
 import asyncjobs.testing
 
 EXPECTED = {
+    "JobStateError",
+    "ResultExpired",
     "DuplicateJob",
     "OnConflict",
     "Unique",
@@ -93,7 +95,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 20
+    assert len(errors) == 22
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 

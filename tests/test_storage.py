@@ -3,7 +3,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from asyncjobs import InvalidOption, JobNotFound, JobRecord, JobState
+from asyncjobs import InvalidOption, JobNotFound, JobRecord, JobState, ResultExpired
 from asyncjobs.storage import MemoryJobStore
 
 from .storage_contract import StorageContract, make_record, store
@@ -17,23 +17,44 @@ class TestStorageContract(StorageContract):
 
 @pytest.mark.anyio
 async def test_memory_store_keeps_a_bounded_number_of_finished_records() -> None:
-    backend = MemoryJobStore(max_finished=3)
+    backend = MemoryJobStore(max_finished=3, max_dead_letters=2)
     await backend.add(make_record("waiting"))
     for i in range(5):
         await backend.add(make_record(f"done{i}", state=JobState.SUCCEEDED))
+        await backend.add(make_record(f"dead{i}", state=JobState.FAILED))
     ids = [r.id for r in (await backend.list()).records]
-    assert ids == ["waiting", "done2", "done3", "done4"]  # unfinished ones are never evicted
-    with pytest.raises(JobNotFound):
+    # Unfinished ones are never evicted, and dead letters have a cap of their own.
+    assert ids == ["waiting", "done2", "done3", "dead3", "done4", "dead4"]
+    with pytest.raises(ResultExpired):
         await backend.get("done0")
+    with pytest.raises(ResultExpired):
+        await backend.get("dead2")
     record = await backend.get("waiting")
     record.state = JobState.FAILED
     await backend.update(record)
-    assert [r.id for r in (await backend.list()).records] == ["waiting", "done3", "done4"]
+    ids = [r.id for r in (await backend.list()).records]
+    assert ids == ["waiting", "done2", "done3", "done4", "dead4"]
 
 
-def test_memory_store_refuses_a_bad_bound() -> None:
-    with pytest.raises(InvalidOption, match="max_finished=0"):
-        MemoryJobStore(max_finished=0)
+@pytest.mark.anyio
+async def test_memory_store_remembers_a_bounded_number_of_expired_ids() -> None:
+    backend = MemoryJobStore(max_finished=1, remember_expired=2)
+    for i in range(7):
+        await backend.add(make_record(f"j{i}", state=JobState.SUCCEEDED))
+    # j0..j5 were evicted; the newest two generations of two ids are remembered.
+    for job_id in ("j2", "j3", "j4", "j5"):
+        with pytest.raises(ResultExpired):
+            await backend.get(job_id)
+    for job_id in ("j0", "j1"):
+        with pytest.raises(JobNotFound) as caught:
+            await backend.get(job_id)
+        assert not isinstance(caught.value, ResultExpired)
+
+
+@pytest.mark.parametrize("field", ["max_finished", "max_dead_letters", "remember_expired"])
+def test_memory_store_refuses_a_bad_bound(field: str) -> None:
+    with pytest.raises(InvalidOption, match=f"{field}=0"):
+        MemoryJobStore(**{field: 0})
 
 
 class CopyingStore(MemoryJobStore):

@@ -1,8 +1,16 @@
 """The default store: records in a dict, finished ones capped by count.
 
 Guarantee: at-most-once across process death (nothing survives the process). Records of
-finished jobs are kept up to ``max_finished`` (oldest finished first out), so memory stays flat
-however many jobs pass through; unfinished records are never evicted.
+finished jobs are kept up to a count cap, oldest finished first out: ``max_finished`` for
+jobs that succeeded, were cancelled, interrupted or rejected, and a separate
+``max_dead_letters`` for jobs that failed, so a flood of successes never pushes the dead
+letters out. Memory stays flat however many jobs pass through; unfinished records are never
+evicted. (Removal by age is the runner's ``result_ttl`` and ``dead_letter_ttl``, which call
+``expire``.)
+
+The ids of the most recently removed records (at least ``remember_expired`` of them) are
+remembered, so ``get`` can tell an expired job (``ResultExpired``) from an unknown one
+(``JobNotFound``).
 """
 
 from __future__ import annotations
@@ -11,10 +19,12 @@ from collections import OrderedDict
 from collections.abc import Collection
 
 from .. import _validation
-from .._errors import DuplicateJobId, InvalidOption, JobNotFound
+from .._errors import DuplicateJobId, InvalidOption, JobNotFound, ResultExpired
 from .._record import JobRecord
 from .._states import TERMINAL_STATES, JobState
 from ..abc import JobPage
+
+_FAILED = JobState.FAILED
 
 
 class MemoryJobStore:
@@ -24,13 +34,27 @@ class MemoryJobStore:
     """The stored records are the engine's own objects, so they are current without an
     ``update``; the engine skips updates for non-terminal changes (``running``, ``queued``)."""
 
-    def __init__(self, *, max_finished: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        max_finished: int = 10_000,
+        max_dead_letters: int = 10_000,
+        remember_expired: int = 10_000,
+    ) -> None:
         self._max_finished = _validation.positive_int("max_finished", max_finished)
+        self._max_dead = _validation.positive_int("max_dead_letters", max_dead_letters)
+        self._remember = _validation.positive_int("remember_expired", remember_expired)
         self._records: dict[str, JobRecord] = {}
         # Submission order for cursors: id -> sequence number.
         self._order: dict[str, int] = {}
         self._next = 0
+        # Finished ids, oldest finished first: failed ones (dead letters) apart from the rest.
         self._finished: OrderedDict[str, None] = OrderedDict()
+        self._dead: OrderedDict[str, None] = OrderedDict()
+        # Ids removed for retention, in two generations: the newer fills up to
+        # ``remember_expired``, then becomes the older. A set add is all an eviction costs.
+        self._expired: set[str] = set()
+        self._expired_before: set[str] = set()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         # A subclass that overrides ``add`` or ``update`` (to copy, log, or persist) must
@@ -62,7 +86,7 @@ class MemoryJobStore:
         self._order[job_id] = self._next
         self._next += 1
         if record.state in TERMINAL_STATES:
-            self._note_finished(job_id)
+            self._note_finished(record)
 
     def update_nowait(self, record: JobRecord) -> None:
         """``update`` as a plain call."""
@@ -71,20 +95,36 @@ class MemoryJobStore:
             raise JobNotFound(job_id)
         self._records[job_id] = record
         if record.state in TERMINAL_STATES:
-            self._note_finished(job_id)
+            self._note_finished(record)
+        else:  # a finished job went back to work (a dead letter requeued)
+            self._finished.pop(job_id, None)
+            self._dead.pop(job_id, None)
 
-    def _note_finished(self, job_id: str) -> None:
-        finished = self._finished
-        finished[job_id] = None
-        if len(finished) > self._max_finished:
+    def _note_finished(self, record: JobRecord) -> None:
+        if record.state is _FAILED:
+            finished, cap = self._dead, self._max_dead
+        else:
+            finished, cap = self._finished, self._max_finished
+        finished[record.id] = None
+        if len(finished) > cap:
             old, _ = finished.popitem(last=False)
-            del self._records[old]
-            del self._order[old]
+            self._remove_expired(old)
+
+    def _remove_expired(self, job_id: str) -> None:
+        del self._records[job_id]
+        del self._order[job_id]
+        expired = self._expired
+        if len(expired) >= self._remember:
+            self._expired_before = expired
+            expired = self._expired = set()
+        expired.add(job_id)
 
     async def get(self, job_id: str) -> JobRecord:
         try:
             return self._records[job_id].snapshot()
         except KeyError:
+            if job_id in self._expired or job_id in self._expired_before:
+                raise ResultExpired(job_id) from None
             raise JobNotFound(job_id) from None
 
     async def list(
@@ -127,4 +167,28 @@ class MemoryJobStore:
             return False
         del self._order[job_id]
         self._finished.pop(job_id, None)
+        self._dead.pop(job_id, None)
         return True
+
+    async def expire(
+        self, *, finished_before: float, states: Collection[JobState] | None = None
+    ) -> int:
+        wanted = (
+            TERMINAL_STATES
+            if states is None
+            else _validation.states("states", states, terminal_only=True)
+        )
+        removed = 0
+        for finished in (self._finished, self._dead):
+            old = [
+                job_id
+                for job_id in finished
+                if (record := self._records[job_id]).state in wanted
+                and record.finished_at is not None
+                and record.finished_at < finished_before
+            ]
+            for job_id in old:
+                del finished[job_id]
+                self._remove_expired(job_id)
+            removed += len(old)
+        return removed
