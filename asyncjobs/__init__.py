@@ -13,6 +13,7 @@ from ._backoff import (
     QuadraticBackoff,
 )
 from ._clock import Clock, SystemClock
+from ._dead_letters import DeadLetters
 from ._definition import AsyncJob, JobCall, JobDefinition, JobOptions, JobRegistry, SyncJob, job
 from ._errors import (
     AsyncJobsError,
@@ -63,6 +64,7 @@ from ._runner import (
     current_runner,
 )
 from ._states import TRANSITIONS, JobState
+from ._stats import JobStatistics, WindowStatistics
 from ._unique import OnConflict, Unique
 from .abc import JobPage, JobStore
 from .storage import MemoryJobStore
@@ -75,6 +77,7 @@ __all__ = [
     "Attempt",
     "Backoff",
     "Clock",
+    "DeadLetters",
     "DuplicateJob",
     "DuplicateJobId",
     "DuplicateJobName",
@@ -108,6 +111,7 @@ __all__ = [
     "JobStarted",
     "JobState",
     "JobStateError",
+    "JobStatistics",
     "JobStore",
     "JobSubmitted",
     "JobSucceeded",
@@ -136,6 +140,7 @@ __all__ = [
     "TRANSITIONS",
     "Unique",
     "UnknownQueue",
+    "WindowStatistics",
     "__version__",
     "current_job",
     "current_runner",

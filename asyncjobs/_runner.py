@@ -64,6 +64,7 @@ from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
 from ._spawn import Event, event_factory, spawn_detached
 from ._states import TERMINAL_STATES, JobState
+from ._stats import JobStatistics, longest_window
 from ._timers import Timer, TimerService
 from ._unique import OnConflict
 from .abc import JobPage, JobStore
@@ -232,6 +233,8 @@ class JobRunner:
         their count cap is the store's ``max_dead_letters`` (10,000).
     :param registry: where ``dead_letters.requeue`` looks up a job by name; default the
         registry ``@job`` uses.
+    :param statistics_window: the longest window ``job_statistics`` can report on; default
+        one hour; None turns windowed statistics off (saving a little time per job).
 
     Expired records are removed by a sweep that runs every tenth of the shorter retention
     time (at least every minute, at most every second); reading one afterwards raises
@@ -254,6 +257,7 @@ class JobRunner:
         result_ttl: float | timedelta | None = 3600.0,
         dead_letter_ttl: float | timedelta | None = 7 * 24 * 3600.0,
         registry: JobRegistry | None = None,
+        statistics_window: float | timedelta | None = 3600.0,
     ) -> None:
         configs = _queue_configs(queues)
         try:
@@ -278,6 +282,9 @@ class JobRunner:
         if registry is not None and not isinstance(registry, JobRegistry):
             raise InvalidOptionType("registry", registry, "expected a JobRegistry")
         self._registry = registry if registry is not None else default_registry
+        self._stats = longest_window(statistics_window)
+        # Finished records waiting to be folded into the statistics (None: statistics off).
+        self._stats_pending = None if self._stats is None else self._stats.pending
         self._store: JobStore = store if store is not None else MemoryJobStore()
         # Stores holding the engine's own record objects need no write for non-terminal moves.
         self._write_progress = getattr(self._store, "shares_records", False) is not True
@@ -1060,6 +1067,8 @@ class JobRunner:
         record.started_at = None  # no attempt under way
         record.state = _SCHEDULED
         record.scheduled_for = now + delay
+        if self._stats is not None:
+            self._stats.note_retry(record.name, record.queue, now)
         if not self._accepting:
             # Shutdown has begun: the job keeps its remaining attempts and ends interrupted.
             await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
@@ -1145,6 +1154,12 @@ class JobRunner:
             if state is _FAILED:
                 record.traceback = "".join(traceback.format_exception(error))
         handle._done = True  # from here on, nothing else can finish this job
+        pending = self._stats_pending
+        if pending is not None:
+            pending.append(record)
+            if len(pending) >= 512:
+                assert self._stats is not None
+                self._stats.fold()
         if self._unique_keys:
             self._release_unique(handle)
         # The context holds current_job, which is this handle: drop it so a finished job is
@@ -1444,6 +1459,16 @@ class JobRunner:
                 raise UnknownQueue(name, list(self._queues))
             return {name: queue.statistics()}
         return {queue.name: queue.statistics() for queue in self._queues.values()}
+
+    def job_statistics(self, window: float | timedelta = 300.0) -> JobStatistics:
+        """Jobs that finished in the last ``window`` seconds (default five minutes; at most
+        ``statistics_window``): counts, success rate and run times, overall, per job name
+        and per queue. See ``WindowStatistics`` for what each figure counts."""
+        if self._stats is None:
+            raise InvalidOption(
+                "statistics_window", None, "windowed statistics are off for this runner"
+            )
+        return self._stats.report(window, self._clock.time())
 
     def pool_statistics(self) -> PoolStatistics:
         """The worker pool now: capacity, running, idle, waiting and scheduled jobs."""

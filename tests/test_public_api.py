@@ -4,6 +4,9 @@ import asyncjobs
 import asyncjobs.testing
 
 EXPECTED = {
+    "DeadLetters",
+    "JobStatistics",
+    "WindowStatistics",
     "JobStateError",
     "ResultExpired",
     "DuplicateJob",
