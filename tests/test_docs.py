@@ -58,6 +58,20 @@ def test_the_retries_example_runs() -> None:
     assert "retried attempts: 3" in out
 
 
+def test_the_dead_letters_example_runs() -> None:
+    out = run_script(ROOT / "examples" / "dead_letters.py")
+    assert "same job: True -> invoice for ada" in out
+    assert "dead letters from the outage: 3" in out
+    assert "ConnectionError: hooks.example.com refused order 1" in out
+    assert "attempts: 2; ['failed', 'failed']" in out
+    assert "requeued: ['delivered order 1', 'delivered order 2', 'delivered order 3']" in out
+    assert 'left: ["ValueError: invalid literal' in out
+    assert "webhooks: 3 succeeded, 3 failed, 3 retried; overall success rate 50%" in out
+    assert "purged: 1" in out
+    assert "cleaned up: 4 finished records" in out
+    assert "asked for an old result: ResultExpired" in out
+
+
 @pytest.mark.anyio
 async def test_the_testing_example_passes() -> None:
     block = next(block for block in python_blocks() if "def test_reminder" in block)
