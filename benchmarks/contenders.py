@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -325,14 +326,27 @@ async def aj_memory(p: dict[str, Any]) -> Metrics:
     return metrics
 
 
+async def fail_always() -> None:
+    raise OSError("a dead letter")
+
+
 async def aj_soak(p: dict[str, Any]) -> Metrics:
+    """Default settings but short retention: one job in ten fails for good (a dead letter),
+    results expire after 1 s and dead letters after 2 s, so removal by age runs all along,
+    as well as the count caps (10,000 each) and the windowed statistics."""
     aj = _aj()
     noop_job, _, _ = _aj_jobs()
-    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
+    failing = aj.job(name="bench.fail_always", retry=None)(fail_always)
+    logging.getLogger("asyncjobs").setLevel(logging.ERROR)  # no warning per dead letter
+    async with aj.JobRunner(
+        queues={"default": THROUGHPUT_CONCURRENCY}, result_ttl=1.0, dead_letter_ttl=2.0
+    ) as runner:
 
         async def batch(size: int) -> None:
-            for handle in [await runner.submit(noop_job) for _ in range(size)]:
-                await handle
+            handles = [await runner.submit(noop_job) for _ in range(size - size // 10)]
+            handles += [await runner.submit(failing) for _ in range(size // 10)]
+            for handle in handles:
+                await handle.wait()
 
         return await _soak(batch, p["jobs"])
 
