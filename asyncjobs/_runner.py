@@ -518,8 +518,8 @@ class JobRunner:
         assert unique is not None
         key = unique.key_for(definition.name, args, kwargs)
         while True:
-            held = self._unique.get(key)
-            if held is None or held.handle._done or held.expires <= self._clock.monotonic():
+            held = self._live_holder(key)
+            if held is None:
                 break
             if held.admitting is not None:
                 await held.admitting.wait()
@@ -541,6 +541,13 @@ class JobRunner:
         finally:
             self._unique_admitted(held)
         return handle
+
+    def _live_holder(self, key: str) -> _Held | None:
+        """The job holding a unique key, unless it has ended or its hold has run out."""
+        held = self._unique.get(key)
+        if held is None or held.handle._done or held.expires <= self._clock.monotonic():
+            return None
+        return held
 
     def _unique_admitted(self, held: _Held) -> None:
         """Admission of the key's holder is settled: let waiting submitters look again."""
@@ -1067,12 +1074,12 @@ class JobRunner:
         record.started_at = None  # no attempt under way
         record.state = _SCHEDULED
         record.scheduled_for = now + delay
-        if self._stats is not None:
-            self._stats.note_retry(record.name, record.queue, now)
         if not self._accepting:
             # Shutdown has begun: the job keeps its remaining attempts and ends interrupted.
             await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
             return
+        if self._stats is not None:
+            self._stats.note_retry(record.name, record.queue, now)
         self._queues[record.queue].hold_for_retry(handle)
         self._scheduled[handle] = self._timers.call_at(
             self._clock.monotonic() + delay, functools.partial(self._make_due, handle)
@@ -1384,12 +1391,8 @@ class JobRunner:
         unique = definition.options.unique
         if unique is not None:
             key = unique.key_for(definition.name, record.args, dict(record.kwargs))
-            holder = self._unique.get(key)
-            if (
-                holder is not None
-                and not holder.handle._done
-                and holder.expires > self._clock.monotonic()
-            ):
+            holder = self._live_holder(key)
+            if holder is not None:
                 raise DuplicateJob(key, holder.handle.id)
             held = _Held(handle, self._clock.monotonic() + unique.ttl, self._new_event())
             self._unique[key] = held
@@ -1410,6 +1413,10 @@ class JobRunner:
         finally:
             if held is not None:
                 self._unique_admitted(held)
+        if not self._accepting:  # shutdown began while the store was writing
+            queue.release()
+            await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
+            return handle
         logger.info("job %s (%s) requeued from the dead letters", record.name, record.id)
         self._accepted(handle, queue, None)
         return handle

@@ -365,3 +365,46 @@ async def test_an_ad_hoc_function_can_be_requeued(clock: FakeClock) -> None:
         again = await runner.dead_letters.requeue(handle.id)
         await settle(runner, clock)
         assert await again == 4
+
+
+class GatedStore(MemoryJobStore):
+    """Writes of a requeued record wait for a gate, as a slow remote store's would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = anyio.Event()
+        self.writing = anyio.Event()
+
+    async def update(self, record: JobRecord) -> None:
+        if record.state is JobState.QUEUED:
+            self.writing.set()
+            await self.gate.wait()
+        await super().update(record)
+
+
+async def test_a_requeue_caught_by_shutdown_ends_interrupted(clock: FakeClock) -> None:
+    registry = JobRegistry()
+    body = Switch()
+    sync = define(registry, "sync", body)
+    store = GatedStore()
+    handles: list[JobHandle[Any]] = []
+    runner = JobRunner(clock=clock, registry=registry, store=store, grace_period=0)
+    async with runner:
+        failed = await runner.submit(sync)
+        await settle(runner, clock)
+        body.broken = False
+
+        async def requeue() -> None:
+            handles.append(await runner.dead_letters.requeue(failed.id))
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                group.start_soon(requeue)
+                await store.writing.wait()
+                group.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                store.gate.set()  # the write lands after shutdown began
+    (handle,) = handles
+    assert handle.state is JobState.INTERRUPTED
+    assert body.calls == 1
+    assert (await store.get(failed.id)).state is JobState.INTERRUPTED
