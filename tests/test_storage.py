@@ -37,6 +37,20 @@ async def test_memory_store_keeps_a_bounded_number_of_finished_records() -> None
 
 
 @pytest.mark.anyio
+async def test_a_record_refinished_with_another_outcome_is_counted_once() -> None:
+    backend = MemoryJobStore(max_finished=1, max_dead_letters=1)
+    await backend.add(make_record("a", state=JobState.FAILED, finished_at=1.0))
+    record = await backend.get("a")
+    record.state = JobState.SUCCEEDED
+    await backend.update(record)
+    await backend.add(make_record("b", state=JobState.FAILED, finished_at=1.0))  # "a" moved
+    assert (await backend.get("a")).state is JobState.SUCCEEDED
+    await backend.add(make_record("c", state=JobState.SUCCEEDED, finished_at=1.0))  # evicts "a"
+    assert [r.id for r in (await backend.list()).records] == ["b", "c"]
+    assert await backend.expire(finished_before=1e12) == 2
+
+
+@pytest.mark.anyio
 async def test_memory_store_remembers_a_bounded_number_of_expired_ids() -> None:
     backend = MemoryJobStore(max_finished=1, remember_expired=2)
     for i in range(7):

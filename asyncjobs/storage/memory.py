@@ -101,11 +101,18 @@ class MemoryJobStore:
             self._dead.pop(job_id, None)
 
     def _note_finished(self, record: JobRecord) -> None:
+        job_id = record.id
+        # A record is tracked in one of the two sets only, even if it is re-finished with
+        # another outcome (the engine never does; a caller of ``update`` may).
         if record.state is _FAILED:
+            self._finished.pop(job_id, None)
             finished, cap = self._dead, self._max_dead
         else:
+            dead = self._dead
+            if dead and job_id in dead:
+                del dead[job_id]
             finished, cap = self._finished, self._max_finished
-        finished[record.id] = None
+        finished[job_id] = None
         if len(finished) > cap:
             old, _ = finished.popitem(last=False)
             self._remove_expired(old)
