@@ -15,8 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import _validation
-from ._errors import InvalidOptionType, JobNotFound, JobStateError, QueueFull
-from ._queue import RejectPolicy
+from ._errors import InvalidOptionType, JobStateError
 from ._record import JobRecord
 from ._states import JobState
 from .abc import JobPage
@@ -97,30 +96,7 @@ class DeadLetters:
         ``QueueFull`` is raised and none is requeued. Jobs that stop being dead letters
         meanwhile (requeued or purged by someone else) are skipped."""
         records = await self._matching(queue, name, error, older_than)
-        runner = self._runner
-        wanted: dict[str, int] = {}
-        for record in records:
-            wanted[record.queue] = wanted.get(record.queue, 0) + 1
-        for queue_name, count in wanted.items():
-            target = runner._queues.get(queue_name)
-            if (
-                target is not None
-                and target.maxsize is not None
-                and target.config.on_full is not RejectPolicy.BLOCK
-                and target.size + count > target.maxsize
-            ):
-                raise QueueFull(
-                    queue_name,
-                    target.maxsize,
-                    f"{count} dead letters to requeue, {target.maxsize - target.size} places free",
-                )
-        handles: builtins.list[JobHandle[Any]] = []
-        for record in records:
-            try:
-                handles.append(await runner._requeue(record.id))
-            except (JobNotFound, JobStateError):
-                continue
-        return handles
+        return await self._runner._requeue_all(records)
 
     async def purge(
         self,

@@ -125,9 +125,6 @@ class Listeners:
     def __init__(self) -> None:
         self._entries: tuple[tuple[Listener, tuple[type[JobEvent], ...]], ...] = ()
 
-    def __bool__(self) -> bool:
-        return bool(self._entries)
-
     def add(self, listener: Listener, types: tuple[type[JobEvent], ...]) -> Subscription:
         entry = (listener, types or (JobEvent,))
         self._entries = (*self._entries, entry)

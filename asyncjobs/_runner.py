@@ -19,7 +19,7 @@ import itertools
 import logging
 import os
 import traceback
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
 from types import MappingProxyType, TracebackType
@@ -42,6 +42,7 @@ from ._errors import (
     InvalidOptionType,
     JobCancelled,
     JobInterrupted,
+    JobNotFound,
     JobRejected,
     JobStateError,
     JobTimedOut,
@@ -577,7 +578,6 @@ class JobRunner:
                 )
         self._check_accepting()
         plan: list[tuple[JobDefinition[Any, Any], JobQueue, JobCall[Any]]] = []
-        wanted: dict[str, int] = {}
         ids: set[str] = set()
         for call in batch:
             definition = call.definition
@@ -587,20 +587,12 @@ class JobRunner:
                 if job_id in ids:
                     raise DuplicateJobId(job_id)
                 ids.add(job_id)
-            wanted[queue.name] = wanted.get(queue.name, 0) + 1
             plan.append((definition, queue, call))
-        for name, count in wanted.items():
-            queue = self._queues[name]
-            if (
-                queue.config.on_full is RejectPolicy.RAISE
-                and queue.maxsize is not None
-                and queue.size + count > queue.maxsize
-            ):
-                raise QueueFull(
-                    name,
-                    queue.maxsize,
-                    f"the batch needs {count} places, {queue.maxsize - queue.size} free",
-                )
+        self._check_room(
+            (queue.name for _, queue, _ in plan),
+            lambda queue: queue.config.on_full is RejectPolicy.RAISE,
+            "the batch needs {count} places, {free} free",
+        )
         for job_id in ids:
             await self._check_new_id(job_id)
         handles = [
@@ -610,6 +602,23 @@ class JobRunner:
         for handle, (_, queue, _) in zip(handles, plan, strict=True):
             await self._admit(handle, queue)
         return handles
+
+    def _check_room(
+        self, queue_names: Iterable[str], refusing: Callable[[JobQueue], bool], detail: str
+    ) -> None:
+        """Raise ``QueueFull`` before a batch if a bounded queue whose policy would refuse
+        (``refusing``) has fewer free places than the batch needs there. ``detail`` is
+        formatted with ``count`` and ``free``."""
+        for name, count in Counter(queue_names).items():
+            queue = self._queues.get(name)
+            if (
+                queue is not None
+                and queue.maxsize is not None
+                and refusing(queue)
+                and queue.size + count > queue.maxsize
+            ):
+                free = queue.maxsize - queue.size
+                raise QueueFull(name, queue.maxsize, detail.format(count=count, free=free))
 
     def _definition_for(self, job: Any) -> JobDefinition[Any, Any]:
         if isinstance(job, JobDefinition):
@@ -1382,6 +1391,22 @@ class JobRunner:
             return await self._requeue_into(record, definition, queue)
         finally:
             self._requeuing.discard(job_id)
+
+    async def _requeue_all(self, records: Iterable[JobRecord]) -> list[JobHandle[Any]]:
+        """Requeue these dead letters, all or nothing where a bounded queue would refuse."""
+        records = list(records)
+        self._check_room(
+            (record.queue for record in records),
+            lambda queue: queue.config.on_full is not RejectPolicy.BLOCK,
+            "{count} dead letters to requeue, {free} places free",
+        )
+        handles: list[JobHandle[Any]] = []
+        for record in records:
+            try:
+                handles.append(await self._requeue(record.id))
+            except (JobNotFound, JobStateError):
+                continue  # no longer a dead letter: requeued or purged meanwhile
+        return handles
 
     async def _requeue_into(
         self, record: JobRecord, definition: JobDefinition[Any, Any], queue: JobQueue

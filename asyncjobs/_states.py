@@ -16,6 +16,10 @@ rejected      dropped by a full queue's policy (drop oldest/newest, custom)  (te
 A job enters ``scheduled``, ``queued``, ``running`` (caller-runs) or ``rejected`` at submit
 time, then moves only along ``TRANSITIONS``. Every accepted job reaches exactly one terminal
 state.
+
+The table describes one run of a job. A failed job (a dead letter) requeued by hand
+(``runner.dead_letters.requeue``) starts a new run under the same id: its record re-enters
+``queued`` with its history kept, and it gets a new handle, which resolves once again.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 import pytest
@@ -44,6 +45,17 @@ class Flaky:
         if len(self.starts) <= self.failures:
             raise self.error(f"failure {len(self.starts)}")
         return "ok"
+
+
+def noting_job(name: str, log: list[str], gate: anyio.Event) -> Any:
+    """A job that notes its tag, and holds its worker until ``gate`` while it is "blocker"."""
+
+    async def note(tag: str) -> None:
+        log.append(tag)
+        if tag == "blocker":
+            await gate.wait()
+
+    return job(name=name)(note)
 
 
 def flaky_job(body: Flaky, retry: Retry | None, **options: object) -> object:
@@ -185,12 +197,7 @@ async def test_a_job_waiting_to_retry_holds_no_worker_and_keeps_its_priority(
 ) -> None:
     order: list[str] = []
     gate = anyio.Event()
-
-    @job(name="test_retry.step")
-    async def step(tag: str) -> None:
-        order.append(tag)
-        if tag == "blocker":
-            await gate.wait()
+    step = noting_job("test_retry.step", order, gate)
 
     body = Flaky(clock, failures=1)
     flaky = flaky_job(body, Retry(backoff=FixedBackoff(delay=10)), priority=9)
@@ -217,12 +224,7 @@ async def test_a_job_waiting_to_retry_holds_no_worker_and_keeps_its_priority(
 async def test_the_retried_job_runs_before_lower_priority_work(clock: FakeClock) -> None:
     seen: list[str] = []
     gate = anyio.Event()
-
-    @job(name="test_retry.record")
-    async def record(tag: str) -> None:
-        seen.append(tag)
-        if tag == "blocker":
-            await gate.wait()
+    record = noting_job("test_retry.record", seen, gate)
 
     @job(name="test_retry.once", priority=5, retry=Retry(backoff=FixedBackoff(delay=1)))
     async def once() -> None:
