@@ -3,6 +3,8 @@
 Each step of the coroutine runs through ``context.run``, so context variables the submitter
 had at submit time are visible to the job, and changes the job makes stay in its own context.
 The yielded values pass through untouched, so this works on any event loop anyio supports.
+
+``current_job_var`` holds the running job's handle, in that job's own context.
 """
 
 from __future__ import annotations
@@ -10,9 +12,17 @@ from __future__ import annotations
 import contextvars
 import types
 from collections.abc import Coroutine, Generator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ._handle import JobHandle
 
 T = TypeVar("T")
+
+current_job_var: contextvars.ContextVar[JobHandle[Any] | None] = contextvars.ContextVar(
+    "asyncjobs_current_job", default=None
+)
+"""The handle of the job whose context this is (set in each job's own context)."""
 
 
 @types.coroutine
@@ -43,3 +53,12 @@ def in_context(
             yielded = run(send, value)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+
+async def run_in(context: contextvars.Context, coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` with ``context`` as its context (no task is created for it)."""
+    try:
+        first = context.run(coro.send, None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    return await in_context(context, coro, first)

@@ -15,6 +15,9 @@
     ├── JobStateError                           the job is not in a state that allows this
     ├── QueueFull                               a bounded queue refused a job
     ├── RunnerNotRunning (RuntimeError)         used before start or after shutdown
+    ├── BusNotRunning (RuntimeError)            an event bus used before start or after close
+    ├── NotInJob (RuntimeError)                 a job-only call made outside a running job
+    ├── EventDeliveryError                      subscribers raised during an awaited publish
     ├── ResultTimeout (TimeoutError)            waiting for a result took too long
     └── JobOutcomeError                         raised by ``await handle`` when the job
         ├── JobCancelled                        did not produce a result of its own
@@ -145,6 +148,27 @@ class QueueFull(AsyncJobsError):
 
 class RunnerNotRunning(AsyncJobsError, RuntimeError):
     """The runner was used before it started or after it began shutting down."""
+
+
+class BusNotRunning(AsyncJobsError, RuntimeError):
+    """An event bus was used before it started or after it closed."""
+
+
+class NotInJob(AsyncJobsError, RuntimeError):
+    """A call that only makes sense inside a running job (``report_progress``) was made
+    outside one, or after the job ended."""
+
+
+class EventDeliveryError(AsyncJobsError):
+    """An awaited ``publish`` reached every subscriber, and some of them raised.
+
+    ``errors`` pairs each failing subscription with its exception, in delivery order."""
+
+    def __init__(self, topic: str, errors: list[tuple[Any, BaseException]]) -> None:
+        self.topic = topic
+        self.errors = errors
+        names = ", ".join(f"{sub!r}: {type(exc).__name__}: {exc}" for sub, exc in errors)
+        super().__init__(f"topic={topic!r}: {len(errors)} subscriber(s) raised: {names}")
 
 
 class ResultTimeout(AsyncJobsError, TimeoutError):

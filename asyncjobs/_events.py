@@ -1,7 +1,10 @@
 """Job lifecycle events and the listener list that delivers them.
 
-Events are only built when someone listens, so an idle listener list costs one truth test
-per lifecycle step.
+Events are only built when someone listens (a listener, or a bus subscription whose pattern
+selects the event's topic), so nobody listening costs one truth test per lifecycle step.
+Each event class has a ``topic`` on the bus: ``job.submitted``, ``job.started``,
+``job.progress``, ``job.retried``, ``job.succeeded``, ``job.failed``, ``job.dead_lettered``,
+``job.cancelled``, ``job.interrupted`` and ``job.rejected``.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from types import TracebackType
+from typing import ClassVar
 
 import attrs
 
+from ._progress import Progress
 from ._states import JobState
 
 logger = logging.getLogger("asyncjobs")
@@ -20,6 +25,8 @@ logger = logging.getLogger("asyncjobs")
 @attrs.define(kw_only=True, frozen=True)
 class JobEvent:
     """Base of all job lifecycle events. ``timestamp`` is wall-clock epoch seconds."""
+
+    topic: ClassVar[str] = "job"
 
     job_id: str
     job_name: str
@@ -31,17 +38,32 @@ class JobEvent:
 class JobSubmitted(JobEvent):
     """A job was accepted (scheduled, queued, or run by the caller)."""
 
+    topic: ClassVar[str] = "job.submitted"
+
     state: JobState
 
 
 @attrs.define(kw_only=True, frozen=True)
 class JobStarted(JobEvent):
-    """A job began running."""
+    """A job began running (an attempt started)."""
+
+    topic: ClassVar[str] = "job.started"
 
 
 @attrs.define(kw_only=True, frozen=True)
-class JobRetrying(JobEvent):
+class JobProgressed(JobEvent):
+    """A running job reported progress."""
+
+    topic: ClassVar[str] = "job.progress"
+
+    progress: Progress
+
+
+@attrs.define(kw_only=True, frozen=True)
+class JobRetried(JobEvent):
     """Attempt ``attempt`` failed with ``error``; the job runs again after ``delay`` seconds."""
+
+    topic: ClassVar[str] = "job.retried"
 
     attempt: int
     delay: float
@@ -60,25 +82,46 @@ class JobEnded(JobEvent):
 class JobSucceeded(JobEnded):
     """A job returned a result."""
 
+    topic: ClassVar[str] = "job.succeeded"
+
 
 @attrs.define(kw_only=True, frozen=True)
 class JobFailed(JobEnded):
     """A job raised or timed out."""
+
+    topic: ClassVar[str] = "job.failed"
 
 
 @attrs.define(kw_only=True, frozen=True)
 class JobCancelledEvent(JobEnded):
     """A job was cancelled."""
 
+    topic: ClassVar[str] = "job.cancelled"
+
 
 @attrs.define(kw_only=True, frozen=True)
 class JobInterruptedEvent(JobEnded):
     """Shutdown cut a job off."""
 
+    topic: ClassVar[str] = "job.interrupted"
+
 
 @attrs.define(kw_only=True, frozen=True)
 class JobRejectedEvent(JobEnded):
-    """A full queue's policy dropped a job."""
+    """A full queue's policy dropped a job, or a middleware skipped it (``SkipJob``)."""
+
+    topic: ClassVar[str] = "job.rejected"
+
+
+@attrs.define(kw_only=True, frozen=True)
+class JobDeadLettered(JobEvent):
+    """A job that failed for good is kept among the dead letters (after ``JobFailed``);
+    ``attempts`` it made, the last ``error``."""
+
+    topic: ClassVar[str] = "job.dead_lettered"
+
+    attempts: int
+    error: str | None
 
 
 ENDED_EVENTS: dict[JobState, type[JobEnded]] = {
@@ -120,18 +163,21 @@ class Subscription:
 class Listeners:
     """Synchronous listeners, each isolated: one that raises is logged and skipped."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_changed")
 
-    def __init__(self) -> None:
+    def __init__(self, changed: Callable[[], None]) -> None:
         self._entries: tuple[tuple[Listener, tuple[type[JobEvent], ...]], ...] = ()
+        self._changed = changed  # told after every add and remove
 
     def add(self, listener: Listener, types: tuple[type[JobEvent], ...]) -> Subscription:
         entry = (listener, types or (JobEvent,))
         self._entries = (*self._entries, entry)
+        self._changed()
         return Subscription(self, entry)
 
     def remove(self, entry: tuple[Listener, tuple[type[JobEvent], ...]]) -> None:
         self._entries = tuple(e for e in self._entries if e is not entry)
+        self._changed()
 
     def emit(self, event: JobEvent) -> None:
         # Iterate over the tuple captured now: a listener may unsubscribe while we deliver.

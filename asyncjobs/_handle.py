@@ -6,6 +6,16 @@ import contextvars
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import _validation
+from ._errors import InvalidOptionType
+from ._progress import (
+    DEFAULT_BUFFER,
+    Progress,
+    ProgressCallback,
+    ProgressChannel,
+    ProgressFollower,
+    ProgressSubscription,
+)
 from ._record import JobRecord
 from ._spawn import Event
 from ._states import JobState
@@ -33,6 +43,7 @@ class JobHandle(Generic[R]):
         "_done",
         "_waiter",
         "_stop_reason",
+        "_progress",
         "__weakref__",
     )
 
@@ -51,6 +62,7 @@ class JobHandle(Generic[R]):
         self._done = False
         self._waiter: Event | None = None
         self._stop_reason: str | None = None
+        self._progress: ProgressChannel | None = None  # made for the first follower
 
     @property
     def id(self) -> str:
@@ -109,6 +121,39 @@ class JobHandle(Generic[R]):
         if self._error is not None:  # as _outcome(), inlined: awaited once per job
             raise self._error
         return self._record.result  # type: ignore[no-any-return]
+
+    def latest_progress(self) -> Progress | None:
+        """The latest progress the job reported, or None if it has reported none."""
+        return self._record.progress
+
+    def progress(self, *, buffer: int = DEFAULT_BUFFER) -> ProgressFollower:
+        """Follow the job's progress: ``async for update in handle.progress(): ...``.
+
+        Yields the latest update first (if there is one), then each update as the job
+        reports it, and ends when the job ends (whatever its outcome). At most ``buffer``
+        unread updates are kept; a follower that falls behind loses the oldest ones, never
+        the latest, and never slows the job (``Progress.sequence`` shows any gap)."""
+        size = _validation.positive_int("buffer", buffer)
+        return ProgressFollower(self._channel(), size, self._runner._new_event)
+
+    def on_progress(self, callback: ProgressCallback) -> ProgressSubscription:
+        """Call ``callback(update)`` on each progress update of this job, in the job's own
+        flow (keep it quick). One that raises is logged and ignored. Use the returned
+        subscription as a context manager, or call its ``unsubscribe()``; it also ends when
+        the job ends."""
+        if not callable(callback):
+            raise InvalidOptionType("callback", callback, "expected a callable")
+        channel = self._channel()
+        subscription = ProgressSubscription(channel, callback)
+        if not channel.closed:
+            channel.callbacks = (*channel.callbacks, callback)
+        return subscription
+
+    def _channel(self) -> ProgressChannel:
+        channel = self._progress
+        if channel is None:
+            channel = self._progress = ProgressChannel(self._record.progress, self._done)
+        return channel
 
     async def cancel(self) -> bool:
         """Cancel the job: a waiting job never starts; a running one has its handler cancelled.

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ._progress import Progress
 from ._states import JobState
 
 _allocate = object.__new__
@@ -35,7 +36,9 @@ class JobRecord:
 
     The engine owns the record and is its only writer; storage backends persist it and hand
     out snapshots (``JobRecord.snapshot()``) to everyone else, so changing a snapshot changes
-    nothing. ``id``, ``name`` and ``queue`` never change after creation.
+    nothing. ``id``, ``name`` and ``queue`` never change after creation. ``progress`` is the
+    latest progress the job reported (``report_progress``); it is not written to the store
+    on each report, only with the record's next write.
     """
 
     # Identity fields are never reassigned by the engine. They carry no frozen-setattr hook:
@@ -58,6 +61,7 @@ class JobRecord:
     error: str | None = None
     traceback: str | None = None
     retries: tuple[Attempt, ...] = ()
+    progress: Progress | None = None
 
     def snapshot(self) -> JobRecord:
         """A shallow copy that later changes to this record do not affect."""
@@ -96,6 +100,7 @@ class JobRecord:
         record.error = None
         record.traceback = None
         record.retries = ()
+        record.progress = None
         return record
 
     @property

@@ -18,6 +18,7 @@ import inspect
 import itertools
 import logging
 import os
+import threading
 import traceback
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -26,15 +27,18 @@ from types import MappingProxyType, TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, overload
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 import attrs
 
 from . import _validation
+from ._bus import BusState, EventBus
 from ._clock import Clock, SystemClock
-from ._context import in_context
+from ._context import current_job_var, in_context
 from ._dead_letters import DeadLetters
 from ._definition import JobCall, JobDefinition, JobRegistry, default_registry, make_definition
 from ._errors import (
+    BusNotRunning,
     DuplicateJob,
     DuplicateJobId,
     InvalidJob,
@@ -46,6 +50,7 @@ from ._errors import (
     JobRejected,
     JobStateError,
     JobTimedOut,
+    NotInJob,
     QueueFull,
     ResultTimeout,
     RunnerNotRunning,
@@ -53,14 +58,18 @@ from ._errors import (
 )
 from ._events import (
     ENDED_EVENTS,
+    JobDeadLettered,
     JobEvent,
-    JobRetrying,
+    JobProgressed,
+    JobRetried,
     JobStarted,
     JobSubmitted,
     Listeners,
     Subscription,
 )
 from ._handle import JobHandle
+from ._middleware import JobMiddleware, MiddlewareChain
+from ._progress import Progress, next_progress
 from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
 from ._spawn import Event, event_factory, spawn_detached
@@ -79,9 +88,7 @@ R = TypeVar("R")
 _current_runner: contextvars.ContextVar[JobRunner | None] = contextvars.ContextVar(
     "asyncjobs_current_runner", default=None
 )
-_current_job: contextvars.ContextVar[JobHandle[Any] | None] = contextvars.ContextVar(
-    "asyncjobs_current_job", default=None
-)
+_current_job = current_job_var
 
 # Most jobs take no keyword arguments: they share one read-only empty mapping instead of
 # each keeping an empty dict (64 bytes a job).
@@ -236,6 +243,12 @@ class JobRunner:
         registry ``@job`` uses.
     :param statistics_window: the longest window ``job_statistics`` can report on; default
         one hour; None turns windowed statistics off (saving a little time per job).
+    :param bus: the ``EventBus`` job lifecycle events are published on (``runner.bus``).
+        Default: a bus of the runner's own, started and closed with it (its
+        ``close_timeout`` is ``cancel_timeout``). A bus you pass in must be running
+        already (``async with EventBus() as bus, JobRunner(bus=bus) as runner:``).
+    :param middleware: ``JobMiddleware`` instances, hooked around submitting and running
+        every job (see ``JobMiddleware`` for the order and the isolation rules).
 
     Expired records are removed by a sweep that runs every tenth of the shorter retention
     time (at least every minute, at most every second); reading one afterwards raises
@@ -259,6 +272,8 @@ class JobRunner:
         dead_letter_ttl: float | timedelta | None = 7 * 24 * 3600.0,
         registry: JobRegistry | None = None,
         statistics_window: float | timedelta | None = 3600.0,
+        bus: EventBus | None = None,
+        middleware: Iterable[JobMiddleware] = (),
     ) -> None:
         configs = _queue_configs(queues)
         try:
@@ -303,7 +318,21 @@ class JobRunner:
         self._queue_list = sorted(self._queues.values(), key=lambda q: -q.weight)
         self._single_queue = self._queue_list[0] if len(self._queue_list) == 1 else None
         self._timers = TimerService(self._clock)
-        self._listeners = Listeners()
+        if bus is not None and not isinstance(bus, EventBus):
+            raise InvalidOptionType("bus", bus, "expected an EventBus")
+        self._owns_bus = bus is None
+        self._bus = (
+            bus
+            if bus is not None
+            else EventBus(clock=self._clock, close_timeout=self._cancel_timeout)
+        )
+        chain = MiddlewareChain(middleware)
+        self._hooks: MiddlewareChain | None = chain if chain.any else None
+        self._listeners = Listeners(self._rewatch)
+        # Whether anyone listens to lifecycle events (a listener or a bus subscription):
+        # one truth test per lifecycle step when nobody does.
+        self._watched = False
+        self._loop_thread = threading.get_ident()
         self._state = RunnerState.NEW
         self._accepting = False
         self._id_prefix = os.urandom(6).hex() + "-"
@@ -355,7 +384,13 @@ class JobRunner:
             raise RunnerNotRunning(
                 f"this runner is {self._state.value}; a JobRunner starts once: create a new one"
             )
+        if not self._owns_bus and self._bus.state is not BusState.RUNNING:
+            raise BusNotRunning(
+                f"the event bus given to JobRunner(bus=...) is {self._bus.state.value}: start it "
+                "first (async with EventBus() as bus, JobRunner(bus=bus) as runner: ...)"
+            )
         self._state = RunnerState.STARTING
+        self._loop_thread = threading.get_ident()
         self._new_event = event_factory()
         self._stopped = anyio.Event()
         self._workers_done = anyio.Event()
@@ -364,6 +399,10 @@ class JobRunner:
         except BaseException:
             self._state = RunnerState.STOPPED
             raise
+        if self._owns_bus:
+            self._bus.start()
+        self._bus._watchers.append(self._rewatch)
+        self._rewatch()
         self._timer_scope = anyio.CancelScope()
         self._timer_done = anyio.Event()
         spawn_detached(self._run_timers, "asyncjobs-timers")
@@ -488,6 +527,7 @@ class JobRunner:
             and options.at is None
             and options.job_id is None
             and self._add_nowait is not None
+            and self._hooks is None
         ):
             # The common case, without a coroutine: no policy, no timer, no id to check.
             queue.size += 1
@@ -679,6 +719,12 @@ class JobRunner:
 
     async def _admit(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         """Take an accepted-or-rejected decision for a new job and carry it out."""
+        hooks = self._hooks
+        if hooks is not None and hooks.before_submit:
+            skip = await hooks.before(hooks.before_submit, handle)
+            if skip is not None:
+                await self._refuse(handle, self._skipped(handle, skip))
+                return
         evict = False
         if not queue.has_space() or queue.space_waiters:
             policy = queue.config.on_full
@@ -749,6 +795,8 @@ class JobRunner:
                         f"({queue.maxsize} waiting); policy drop_oldest made room for a newer one",
                     ),
                 )
+        if hooks is not None and hooks.after_submit:
+            await hooks.call(hooks.after_submit, handle)
 
     def _accepted(self, handle: JobHandle[Any], queue: JobQueue, due: float | None) -> None:
         """A job is in the store and holds its place: schedule it, or make it ready."""
@@ -759,7 +807,7 @@ class JobRunner:
             self._scheduled[handle] = self._timers.call_at(
                 due, functools.partial(self._make_due, handle)
             )
-        if self._listeners._entries:
+        if self._watched:
             self._emit_submitted(handle)
 
     async def _wait_for_space(self, queue: JobQueue) -> None:
@@ -795,10 +843,8 @@ class JobRunner:
             f"job {record.id!r} was dropped: queue {queue.name!r} was full "
             f"({queue.maxsize} waiting); policy: {reason}",
         )
-        self._settle(handle, JobState.REJECTED, None, error)
-        await self._store.add(record)  # first written already ended
+        await self._refuse(handle, error)
         queue.rejected += 1
-        self._announce(handle)
         if policy is not RejectPolicy.DROP_NEWEST:
             try:
                 outcome = policy(handle)
@@ -807,8 +853,24 @@ class JobRunner:
             except Exception:
                 logger.exception("reject handler %r raised for job %r; ignored", policy, record.id)
 
+    async def _refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
+        """End a new job as rejected before it was accepted; its record is stored ended."""
+        self._settle(handle, JobState.REJECTED, None, error)
+        await self._store.add(handle._record)
+        self._announce(handle)
+
+    def _skipped(self, handle: JobHandle[Any], skip: BaseException) -> JobRejected:
+        record = handle._record
+        return JobRejected(record.id, f"job {record.id!r} was skipped by middleware: {skip}")
+
     async def _run_in_caller(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         record = handle._record
+        hooks = self._hooks
+        if hooks is not None and hooks.before_run:
+            skip = await hooks.before(hooks.before_run, handle, handle._context)
+            if skip is not None:
+                await self._refuse(handle, self._skipped(handle, skip))
+                return
         record.state = JobState.RUNNING
         await self._store.add(record)
         key = self._unique_keys.get(handle)
@@ -816,11 +878,13 @@ class JobRunner:
             self._unique_admitted(self._unique[key])
         queue.rejected += 1
         queue.enqueued += 1
-        if self._listeners._entries:
+        if self._watched:
             self._emit_submitted(handle)
+        if hooks is not None and hooks.after_submit:
+            await hooks.call(hooks.after_submit, handle)
         concluded = False
         with anyio.CancelScope() as scope:
-            concluded = await self._run(handle, queue, scope, persist_start=False)
+            concluded = await self._run(handle, queue, scope, in_caller=True)
         if not concluded:
             await self._conclude_stopped(handle)
 
@@ -944,20 +1008,36 @@ class JobRunner:
         handle: JobHandle[Any],
         queue: JobQueue,
         scope: anyio.CancelScope | None,
-        persist_start: bool = True,
+        in_caller: bool = False,
     ) -> bool:
         """Run one job. Returns True when it reached its outcome; False when it was stopped
         (cancel, timeout, shutdown) and must be concluded with ``_conclude_stopped`` outside
         ``scope``. Our own cancellation of ``scope`` propagates to it; no other exception
-        escapes, except the task's own cancellation."""
+        escapes, except the task's own cancellation. ``in_caller``: a caller-runs job, already
+        stored as running, whose ``before_run`` hooks have run."""
         record = handle._record
+        snapshot = handle._context
+        assert snapshot is not None  # dropped only once the job has finished
+        # The job's own context, made now: a waiting job holds only the shared snapshot.
+        context = snapshot.copy()
+        context.run(_current_job.set, handle)
+        hooks = self._hooks
+        if hooks is not None and not in_caller and hooks.before_run:
+            self._running[handle] = None  # a cancel now is remembered, not lost
+            skip = await hooks.before(hooks.before_run, handle, context)
+            self._running.pop(handle, None)
+            if handle._stop_reason is not None:
+                return False
+            if skip is not None:
+                await self._finish(handle, JobState.REJECTED, error=self._skipped(handle, skip))
+                return True
         record.state = _RUNNING
         record.started_at = self._time()
         record.attempts += 1
-        if persist_start and self._write_progress:
+        if not in_caller and self._write_progress:
             self._running[handle] = None  # running while its start is being stored
             await self._persist(record)
-        if self._listeners._entries:
+        if self._watched:
             self._emit(JobStarted, handle)
         timer = None
         if record.timeout is not None:
@@ -966,10 +1046,6 @@ class JobRunner:
                 functools.partial(self._stop_job, handle, _TIMEOUT),
             )
         definition = handle._definition
-        snapshot = handle._context
-        assert snapshot is not None  # dropped only once the job has finished
-        # The job's own context, made now: a waiting job holds only the shared snapshot.
-        context = snapshot.copy()
         result: Any = None
         error: BaseException | None = None
         self._running[handle] = scope  # only now can a stop cancel this handler
@@ -977,7 +1053,6 @@ class JobRunner:
             try:
                 if handle._stop_reason is not None:  # stopped while its start was being stored
                     return False
-                context.run(_current_job.set, handle)
                 if definition.is_async:
                     coro = context.run(definition.fn, *record.args, **record.kwargs)
                     try:
@@ -1007,6 +1082,10 @@ class JobRunner:
             error = exc
         if handle._stop_reason is not None:
             return False
+        if hooks is not None and hooks.after_run:
+            await hooks.call(hooks.after_run, handle, result, error, context=context)
+            if handle._stop_reason is not None:
+                return False
         if error is not None:
             delay = self._retry_delay(handle, error)
             if delay is not None:
@@ -1015,6 +1094,9 @@ class JobRunner:
             logger.warning(
                 "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
             )
+            if hooks is not None:
+                await self._failed_for_good(handle, error)
+                return True
         state = _SUCCEEDED if error is None else _FAILED
         if self._update_nowait is not None:
             self._finish_now(handle, state, result, error)
@@ -1022,15 +1104,26 @@ class JobRunner:
             await self._finish(handle, state, result=result, error=error)
         return True
 
+    async def _failed_for_good(self, handle: JobHandle[Any], error: BaseException) -> None:
+        """Record a final failure with the middleware's ``on_failure`` and ``on_dead_letter``
+        hooks around it."""
+        hooks = self._hooks
+        if hooks is not None and hooks.on_failure:
+            await hooks.call(hooks.on_failure, handle, error)
+        await self._finish(handle, JobState.FAILED, error=error)
+        if hooks is not None and hooks.on_dead_letter and handle._record.state is _FAILED:
+            await hooks.call(hooks.on_dead_letter, handle)
+
     async def _conclude_stopped(self, handle: JobHandle[Any]) -> None:
         """Record the outcome of a job that we stopped, by the reason it was stopped."""
         record = handle._record
         reason = handle._stop_reason
         if reason is _CANCEL:
+            when = "while running" if record.state is _RUNNING else "before it started"
             await self._finish(
                 handle,
                 JobState.CANCELLED,
-                error=JobCancelled(record.id, f"job {record.id!r} was cancelled while running"),
+                error=JobCancelled(record.id, f"job {record.id!r} was cancelled {when}"),
             )
         elif reason is _TIMEOUT:
             error = JobTimedOut(
@@ -1038,7 +1131,7 @@ class JobRunner:
             )
             delay = self._retry_delay(handle, error)
             if delay is None:
-                await self._finish(handle, JobState.FAILED, error=error)
+                await self._failed_for_good(handle, error)
             else:
                 handle._stop_reason = None  # the stop was for this attempt only
                 await self._retry(handle, error, delay)
@@ -1093,10 +1186,13 @@ class JobRunner:
         self._scheduled[handle] = self._timers.call_at(
             self._clock.monotonic() + delay, functools.partial(self._make_due, handle)
         )
-        if self._listeners._entries:
-            self._emit(JobRetrying, handle, attempt=record.attempts, delay=delay, error=text)
+        if self._watched:
+            self._emit(JobRetried, handle, attempt=record.attempts, delay=delay, error=text)
         if self._write_progress:
             await self._persist(record)
+        hooks = self._hooks
+        if hooks is not None and hooks.on_retry:
+            await hooks.call(hooks.on_retry, handle, error, delay)
 
     def _stop_job(self, handle: JobHandle[Any], reason: str) -> None:
         """Ask a running job to stop; the first reason given decides its outcome.
@@ -1192,7 +1288,10 @@ class JobRunner:
             for waiter in self._idle_waiters:
                 waiter.set()
             self._idle_waiters.clear()
-        if self._listeners._entries:
+        channel = handle._progress
+        if channel is not None:
+            channel.close()
+        if self._watched:
             self._emit_ended(handle)
 
     # ----------------------------------------------------------------- cancelling
@@ -1201,8 +1300,8 @@ class JobRunner:
         if handle._done:
             return False
         record = handle._record
-        if record.state is JobState.RUNNING:
-            self._stop_job(handle, _CANCEL)
+        if record.state is JobState.RUNNING or handle in self._running:
+            self._stop_job(handle, _CANCEL)  # in _running: its before_run hooks are running
             return True
         self._discard_waiting(handle)
         await self._finish(
@@ -1327,6 +1426,10 @@ class JobRunner:
                 drained=drained, interrupted=tuple(interrupted), abandoned=tuple(abandoned)
             )
             self._report = report
+            if self._rewatch in self._bus._watchers:
+                self._bus._watchers.remove(self._rewatch)
+            if self._owns_bus:
+                await self._bus.aclose()  # delivers the last events, within close_timeout
             if self._timer_scope is not None and self._timer_done is not None:
                 self._timer_scope.cancel()
                 await self._timer_done.wait()
@@ -1464,17 +1567,33 @@ class JobRunner:
                 raise InvalidOptionType("event_types", event_type, "expected JobEvent subclasses")
         return self._listeners.add(listener, event_types)
 
+    @property
+    def bus(self) -> EventBus:
+        """The event bus lifecycle events are published on; publish your own events on it
+        too (``await runner.bus.publish(...)``)."""
+        return self._bus
+
+    def _rewatch(self) -> None:
+        """Listeners or bus subscriptions changed: note whether anyone listens now."""
+        self._watched = bool(self._listeners._entries) or bool(self._bus._subscriptions)
+
     def _emit(self, cls: type[JobEvent], handle: JobHandle[Any], **extra: Any) -> None:
+        """Build and deliver a lifecycle event, if a listener or subscription wants it."""
+        bus = self._bus
+        to_bus = bus._state is BusState.RUNNING and bus.wants(cls.topic)
+        if not (to_bus or self._listeners._entries):
+            return
         record = handle._record
-        self._listeners.emit(
-            cls(
-                job_id=record.id,
-                job_name=record.name,
-                queue=record.queue,
-                timestamp=self._clock.time(),
-                **extra,
-            )
+        event = cls(
+            job_id=record.id,
+            job_name=record.name,
+            queue=record.queue,
+            timestamp=self._clock.time(),
+            **extra,
         )
+        self._listeners.emit(event)
+        if to_bus:
+            bus.publish_nowait(event, topic=cls.topic)
 
     def _emit_submitted(self, handle: JobHandle[Any]) -> None:
         self._emit(JobSubmitted, handle, state=handle._record.state)
@@ -1482,6 +1601,38 @@ class JobRunner:
     def _emit_ended(self, handle: JobHandle[Any]) -> None:
         record = handle._record
         self._emit(ENDED_EVENTS[record.state], handle, state=record.state, error=record.error)
+        if record.state is _FAILED:
+            self._emit(JobDeadLettered, handle, attempts=record.attempts, error=record.error)
+
+    # ----------------------------------------------------------------- progress
+
+    def _report_progress(
+        self,
+        handle: JobHandle[Any],
+        percent: float | None,
+        message: str | None,
+        done: int | None,
+        total: int | None,
+        step: str | None,
+    ) -> Progress:
+        """``report_progress`` for ``handle``; from a worker thread, it hops to the loop."""
+        if threading.get_ident() != self._loop_thread:
+            return anyio.from_thread.run_sync(
+                self._report_progress, handle, percent, message, done, total, step
+            )
+        record = handle._record
+        if handle._done:
+            raise NotInJob(
+                f"job {record.id!r} has ended ({record.state.value}); its progress is final"
+            )
+        update = next_progress(record.progress, percent, message, done, total, step, self._time())
+        record.progress = update
+        channel = handle._progress
+        if channel is not None:
+            channel.publish(update)
+        if self._watched:
+            self._emit(JobProgressed, handle, progress=update)
+        return update
 
     def queue_statistics(self, name: str | None = None) -> dict[str, QueueStatistics]:
         """Counters per queue (or of the one named)."""

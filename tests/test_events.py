@@ -8,6 +8,7 @@ import pytest
 import asyncjobs
 from asyncjobs import (
     InvalidOptionType,
+    JobDeadLettered,
     JobEnded,
     JobEvent,
     JobFailed,
@@ -53,6 +54,7 @@ async def test_events_in_lifecycle_order_and_filtered_by_type() -> None:
         (JobSubmitted, second.id),
         (JobStarted, second.id),
         (JobFailed, second.id),
+        (JobDeadLettered, second.id),
     ]
     assert [type(e) for e in ended] == [JobSucceeded, JobFailed]
     failed = ended[1]
@@ -89,7 +91,7 @@ async def test_raising_listeners_never_change_outcomes_or_stop_the_runner() -> N
             with pytest.raises(ValueError, match="bad"):
                 await failing
             assert await (await runner.submit(ok, 9)) == 9  # still accepting work
-    assert calls == 7 * 3
+    assert calls == 7 * 3 + 1  # the failed job is also dead-lettered
 
 
 async def test_subscribe_refuses_non_callables_and_non_event_types() -> None:

@@ -4,6 +4,29 @@ import asyncjobs
 import asyncjobs.testing
 
 EXPECTED = {
+    "BusStatistics",
+    "BusSubscription",
+    "Delivery",
+    "EventBus",
+    "OnFull",
+    "SubscriptionStatistics",
+    "FilterMiddleware",
+    "LoggingMiddleware",
+    "MetricsMiddleware",
+    "RecoveryMiddleware",
+    "TimingMiddleware",
+    "TopicMetrics",
+    "BusNotRunning",
+    "EventDeliveryError",
+    "NotInJob",
+    "JobDeadLettered",
+    "JobProgressed",
+    "JobMiddleware",
+    "SkipJob",
+    "Progress",
+    "ProgressFollower",
+    "ProgressSubscription",
+    "report_progress",
     "DeadLetters",
     "JobStatistics",
     "WindowStatistics",
@@ -17,7 +40,7 @@ EXPECTED = {
     "ExponentialBackoff",
     "FixedBackoff",
     "Jitter",
-    "JobRetrying",
+    "JobRetried",
     "LinearBackoff",
     "QuadraticBackoff",
     "Retry",
@@ -98,7 +121,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 22
+    assert len(errors) == 26
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 

@@ -15,7 +15,7 @@ from asyncjobs import (
     JobCancelled,
     JobEvent,
     JobInterrupted,
-    JobRetrying,
+    JobRetried,
     JobRunner,
     JobState,
     JobTimedOut,
@@ -336,14 +336,14 @@ async def test_retrying_emits_an_event_with_the_attempt_and_delay(clock: FakeClo
     body = Flaky(clock, failures=1)
     flaky = flaky_job(body, Retry(backoff=FixedBackoff(delay=2)))
     async with JobRunner(clock=clock) as runner:
-        runner.subscribe(events.append, JobRetrying)
+        runner.subscribe(events.append, JobRetried)
         with anyio.fail_after(5):
             handle = await runner.submit(flaky)  # type: ignore[call-overload]
             await run_until_idle(runner, clock)
             await handle
     assert len(events) == 1
     event = events[0]
-    assert isinstance(event, JobRetrying)
+    assert isinstance(event, JobRetried)
     assert (event.attempt, event.delay, event.error) == (1, 2.0, "OSError: failure 1")
 
 
