@@ -866,8 +866,14 @@ class JobRunner:
     async def _run_in_caller(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         record = handle._record
         hooks = self._hooks
+        if hooks is not None and hooks.after_submit:
+            await hooks.call(hooks.after_submit, handle)  # accepted, to run right here
         if hooks is not None and hooks.before_run:
-            skip = await hooks.before(hooks.before_run, handle, handle._context)
+            assert handle._context is not None
+            # A private copy, not the snapshot jobs share: what the hooks set stays this job's.
+            handle._context = context = handle._context.copy()
+            context.run(_current_job.set, handle)
+            skip = await hooks.before(hooks.before_run, handle, context)
             if skip is not None:
                 await self._refuse(handle, self._skipped(handle, skip))
                 return
@@ -880,8 +886,6 @@ class JobRunner:
         queue.enqueued += 1
         if self._watched:
             self._emit_submitted(handle)
-        if hooks is not None and hooks.after_submit:
-            await hooks.call(hooks.after_submit, handle)
         concluded = False
         with anyio.CancelScope() as scope:
             concluded = await self._run(handle, queue, scope, in_caller=True)
