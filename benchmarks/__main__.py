@@ -24,7 +24,7 @@ from .contenders import CONTENDERS
 ROOT = Path(__file__).resolve().parent.parent
 
 # workload -> (headline metric, higher is better, full params, quick params)
-VARIANTS = ("plain", "priorities", "retries", "subscriber")
+VARIANTS = ("plain", "priorities", "retries", "progress", "listener", "subscriber")
 
 WORKLOADS: dict[str, tuple[str, bool, list[dict[str, Any]], list[dict[str, Any]]]] = {
     "throughput": (
@@ -57,6 +57,12 @@ WORKLOADS: dict[str, tuple[str, bool, list[dict[str, Any]], list[dict[str, Any]]
         [{"jobs": 20_000, "variant": v} for v in VARIANTS],
         [{"jobs": 5_000, "variant": v} for v in VARIANTS],
     ),
+    "progress": (
+        "updates_per_second",
+        True,
+        [{"updates": 200_000, "followers": f} for f in (0, 1)],
+        [{"updates": 20_000, "followers": f} for f in (0, 1)],
+    ),
 }
 
 # Peers too slow for the large runs: (contender, workload) -> largest "jobs" to give it.
@@ -64,9 +70,7 @@ WORKLOADS: dict[str, tuple[str, bool, list[dict[str, Any]], list[dict[str, Any]]
 # waiting, under 200/s with 20,000), so it runs once per workload, at the cap.
 CAPS = {("apscheduler", "throughput"): 2_000, ("apscheduler", "io"): 1_000}
 
-NOT_YET = {
-    "features": "progress reporting: not built yet (issue 5)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def label(params: dict[str, Any]) -> str:

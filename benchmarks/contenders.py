@@ -257,6 +257,11 @@ async def fail_one_in_ten(i: int) -> None:
         raise OSError("first attempt of a tenth")
 
 
+async def reporting() -> None:
+    """A no-op job that reports its progress once."""
+    _aj().report_progress(100, "done")
+
+
 async def aj_throughput(p: dict[str, Any]) -> Metrics:
     aj = _aj()
     noop_job, _, _ = _aj_jobs()
@@ -270,9 +275,13 @@ async def aj_throughput(p: dict[str, Any]) -> Metrics:
     elif variant == "retries":
         retry = aj.Retry(max_attempts=2, backoff=aj.FixedBackoff(delay=0))
         definitions = [aj.job(name="bench.flaky", retry=retry)(fail_one_in_ten)]
+    elif variant == "progress":
+        definitions = [aj.job(name="bench.reporting")(reporting)]
     async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
-        if variant == "subscriber":
+        if variant == "listener":
             runner.subscribe(lambda event: None)
+        elif variant == "subscriber":
+            runner.bus.subscribe("job.*", lambda event: None)
         started = now()
         count = len(definitions)
         if variant == "retries":
@@ -282,6 +291,44 @@ async def aj_throughput(p: dict[str, Any]) -> Metrics:
         for handle in handles:
             await handle
         return _result(n, started)
+
+
+async def aj_progress(p: dict[str, Any]) -> Metrics:
+    """One job reports ``updates`` times in a tight loop, with 0 or 1 follower."""
+    aj = _aj()
+    n = p["updates"]
+
+    async def report_many() -> None:
+        report = aj.report_progress
+        for i in range(1, n + 1):
+            report(done=i, total=n)
+
+    spent: list[float] = []
+
+    async def timed() -> None:
+        started = now()
+        await report_many()
+        spent.append(now() - started)
+
+    definition = aj.job(name="bench.report_many")(timed)
+    async with aj.JobRunner() as runner:
+        handle = await runner.submit(definition)
+        if p["followers"]:
+            async with handle.progress() as follower:
+                async for _ in follower:
+                    pass
+        await handle
+    return {"updates_per_second": n / spent[0]}
+
+
+async def bare_progress(p: dict[str, Any]) -> Metrics:
+    """The simplest channel: each update a tuple put on an unbounded asyncio.Queue."""
+    n = p["updates"]
+    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+    started = now()
+    for i in range(1, n + 1):
+        queue.put_nowait((i, n))
+    return {"updates_per_second": n / (now() - started)}
 
 
 async def aj_latency(p: dict[str, Any]) -> Metrics:
@@ -572,6 +619,7 @@ _AJ = {
     "soak": aj_soak,
     "overload": aj_overload,
     "features": aj_throughput,
+    "progress": aj_progress,
 }
 
 CONTENDERS: dict[str, Contender] = {
@@ -586,6 +634,7 @@ CONTENDERS: dict[str, Contender] = {
                 "io": bare_io,
                 "memory": bare_memory,
                 "soak": bare_soak,
+                "progress": bare_progress,
             },
             "asyncio.Queue, 64 (io: 100) worker tasks, one future per job",
         ),
@@ -594,7 +643,11 @@ CONTENDERS: dict[str, Contender] = {
             "asyncio",
             {"throughput": gather_throughput, "io": gather_io, "memory": gather_memory},
             "asyncio.gather over one task per job (io: a semaphore of 100)",
-            {"latency": "no submit/await split", "soak": "no queue to soak"},
+            {
+                "latency": "no submit/await split",
+                "soak": "no queue to soak",
+                "progress": "no progress reporting",
+            },
         ),
         Contender(
             "asyncjobs",
@@ -617,6 +670,7 @@ CONTENDERS: dict[str, Contender] = {
                 "overload": "no reject policies",
                 "features": "no priorities or events",
                 "soak": "not wired up in the suite yet",
+                "progress": "no progress reporting",
             },
             needs="aiojobs",
         ),
@@ -629,6 +683,7 @@ CONTENDERS: dict[str, Contender] = {
             {
                 "memory": "no queue: every kiq starts a task at once",
                 "soak": "not wired up in the suite yet",
+                "progress": "progress is polled from the result backend, not pushed",
             },
             needs="taskiq",
         ),
@@ -645,6 +700,7 @@ CONTENDERS: dict[str, Contender] = {
             {
                 "memory": "jobs start as soon as added",
                 "soak": "far too slow for 1,000,000 jobs",
+                "progress": "no progress reporting",
             },
             needs="apscheduler",
         ),

@@ -33,6 +33,7 @@ COLUMNS = {
         ("latency_p99_ms", "p99 ms", "{:.1f}"),
     ],
     "features": [("jobs_per_second", "jobs/s", "{:,.0f}")],
+    "progress": [("updates_per_second", "updates/s", "{:,.0f}")],
 }
 
 

@@ -72,6 +72,31 @@ def test_the_dead_letters_example_runs() -> None:
     assert "asked for an old result: ResultExpired" in out
 
 
+def test_the_progress_example_runs() -> None:
+    out = run_script(ROOT / "examples" / "progress.py")
+    assert "follower:    - reading (orders.csv)" in out
+    assert "follower:  50% inserting (orders.csv)" in out
+    assert "follower: 100% committed (orders.csv)" in out
+    assert out.count("callback: row") == 3
+    assert "30 rows imported" in out
+    assert "latest, by id: committed, 100%, update 32" in out
+    assert "checksum 333833500, last reported 1000" in out
+
+
+def test_the_events_example_runs() -> None:
+    out = run_script(ROOT / "examples" / "events.py")
+    assert "indexed post 1" in out
+    assert "told ada's followers about post 1" in out
+    assert "skipped by middleware: author 'spammer' is muted" in out
+    assert "post.published: 8 deliveries, 2 raised" in out
+    assert "recovered from 2 raising subscriber calls" in out
+    assert "runs by job: {'index_post': 2, 'notify_followers': 1, 'update_feed': 2}" in out
+    assert (
+        "lifecycle events: {'job.rejected': 1, 'job.started': 5, 'job.submitted': 5, "
+        "'job.succeeded': 5}" in out
+    )
+
+
 @pytest.mark.anyio
 async def test_the_testing_example_passes() -> None:
     block = next(block for block in python_blocks() if "def test_reminder" in block)
