@@ -9,11 +9,14 @@ import anyio
 import pytest
 
 from asyncjobs import (
+    Delivery,
+    EventBus,
     FixedBackoff,
     InvalidOptionType,
     JobCancelled,
     JobEvent,
     JobHandle,
+    JobInterrupted,
     JobMiddleware,
     JobRejected,
     JobRunner,
@@ -22,6 +25,7 @@ from asyncjobs import (
     Retry,
     SkipJob,
     job,
+    report_progress,
 )
 from asyncjobs.testing import FakeClock, run_until_idle
 
@@ -293,10 +297,13 @@ class Broken(JobMiddleware):
 async def test_raising_middleware_listeners_and_subscribers_change_no_outcome(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Every hook, listener, bus subscriber, bus middleware and progress callback raises;
+    every job still reaches its own terminal state and the runner keeps taking work."""
     gate = anyio.Event()
 
     @job(name="tests.middleware.waits")
     async def waits() -> None:
+        report_progress(1)
         await gate.wait()
 
     def bad_listener(event: JobEvent) -> None:
@@ -305,33 +312,67 @@ async def test_raising_middleware_listeners_and_subscribers_change_no_outcome(
     async def bad_subscriber(event: Any) -> None:
         raise RuntimeError("subscriber bug")
 
-    async with JobRunner(middleware=[Broken(), Broken()], clock=clock) as runner:
-        with anyio.fail_after(5):
-            runner.subscribe(bad_listener)
-            runner.bus.subscribe("**", bad_subscriber)
-            good = await runner.submit(ok, 1)
-            failing = await runner.submit(flaky, "isolation")
-            cancelled = await runner.submit(waits)
-            await anyio.wait_all_tasks_blocked()
-            await cancelled.cancel()
-            await run_until_idle(runner, clock)
-            assert await good == 1
-            with pytest.raises(ConnectionError):
-                await failing
-            with pytest.raises(JobCancelled):
-                await cancelled
-            assert await (await runner.submit(ok, 2)) == 2  # still accepting work
-    assert (good.state, failing.state, cancelled.state) == (
+    async def bad_bus_middleware(delivery: Delivery, call_next: Any) -> None:
+        if delivery.topic == "job.started":
+            raise RuntimeError("bus middleware bug")
+        await call_next(delivery)
+
+    def bad_callback(update: Any) -> None:
+        raise RuntimeError("progress callback bug")
+
+    queues = {"default": QueueConfig(concurrency=2, maxsize=3, on_full="drop_newest")}
+    async with EventBus(middleware=[bad_bus_middleware]) as bus:
+        runner = JobRunner(
+            queues=queues, middleware=[Broken(), Broken()], clock=clock, bus=bus, grace_period=0
+        )
+        async with runner:
+            with anyio.fail_after(5):
+                runner.subscribe(bad_listener)
+                bus.subscribe("**", bad_subscriber)
+                good = await runner.submit(ok, 1)
+                failing = await runner.submit(flaky, "isolation")
+                cancelled = await runner.submit(waits)
+                await anyio.wait_all_tasks_blocked()
+                await cancelled.cancel()
+                await run_until_idle(runner, clock)
+                assert await good == 1
+                with pytest.raises(ConnectionError):
+                    await failing
+                with pytest.raises(JobCancelled):
+                    await cancelled
+                assert await (await runner.submit(ok, 2)) == 2  # still accepting work
+                interrupted = [await runner.submit(waits) for _ in range(2)]
+                for handle in interrupted:
+                    handle.on_progress(bad_callback)
+                await anyio.wait_all_tasks_blocked()  # both running, holding their workers
+                for _ in range(3):
+                    await runner.submit(waits)  # fill the queue
+                rejected = await runner.submit(ok, 3)
+                with pytest.raises(JobRejected):
+                    await rejected
+        # Leaving the runner (grace_period=0) cut the running and queued jobs off.
+        for handle in interrupted:
+            with pytest.raises(JobInterrupted):
+                await handle
+    states = [h.state for h in (good, failing, cancelled, interrupted[0], rejected)]
+    assert states == [
         JobState.SUCCEEDED,
         JobState.FAILED,
         JobState.CANCELLED,
-    )
+        JobState.INTERRUPTED,
+        JobState.REJECTED,
+    ]
     for hook in ("before_submit", "after_submit", "before_run", "after_run", "on_retry"):
         assert f"{hook} bug" in caplog.text
-    assert "on_failure bug" in caplog.text
-    assert "on_dead_letter bug" in caplog.text
-    assert "listener bug" in caplog.text
-    assert "subscriber bug" in caplog.text
+    for text in (
+        "on_failure",
+        "on_dead_letter",
+        "listener",
+        "subscriber",
+        "bus middleware",
+        "progress callback",
+    ):
+        assert f"{text} bug" in caplog.text
 
 
 async def test_cancel_while_before_run_waits() -> None:
