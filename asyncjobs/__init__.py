@@ -13,6 +13,7 @@ from ._backoff import (
     QuadraticBackoff,
 )
 from ._bus import (
+    BusState,
     BusStatistics,
     BusSubscription,
     Delivery,
@@ -105,6 +106,7 @@ __all__ = [
     "Attempt",
     "Backoff",
     "BusNotRunning",
+    "BusState",
     "BusStatistics",
     "BusSubscription",
     "Clock",

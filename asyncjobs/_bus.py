@@ -161,10 +161,12 @@ class BusSubscription:
         if self._active:
             self._active = False
             self.dropped += len(self._buffer)
+            self._bus._dropped += len(self._buffer)
             self._buffer.clear()
             self._bus._remove(self)
 
     def statistics(self) -> SubscriptionStatistics:
+        """A snapshot of this subscription's counters and how many events wait in its buffer."""
         return SubscriptionStatistics(
             pattern=self.pattern,
             buffered=len(self._buffer),
@@ -189,6 +191,11 @@ class BusSubscription:
 
 
 class BusState(str, enum.Enum):
+    """Where an ``EventBus`` is in its life: ``NEW`` until started, ``RUNNING``, then ``CLOSED``.
+
+    ``publish`` and ``publish_nowait`` need ``RUNNING``; ``subscribe`` works in any state.
+    """
+
     NEW = "new"
     RUNNING = "running"
     CLOSED = "closed"
@@ -247,6 +254,7 @@ class EventBus:
 
     @property
     def state(self) -> BusState:
+        """Where the bus is in its life (see ``BusState``)."""
         return self._state
 
     async def __aenter__(self) -> EventBus:
@@ -454,6 +462,7 @@ class EventBus:
                 self._drained.set()
 
     def statistics(self) -> BusStatistics:
+        """A snapshot of the bus's counters (published, delivered, failed, dropped, ...)."""
         return BusStatistics(
             published=self._published,
             delivered=self._delivered,

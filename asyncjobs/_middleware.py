@@ -41,7 +41,10 @@ class SkipJob(AsyncJobsError):
 
 
 class JobMiddleware:
-    """Base class of job middleware; every hook does nothing until overridden."""
+    """Base class of job middleware; every hook does nothing until overridden.
+
+    A dead letter requeued by hand was submitted once already: it skips ``before_submit``
+    and ``after_submit`` and goes straight to the run hooks."""
 
     async def before_submit(self, handle: JobHandle[Any]) -> None:
         """A job is about to be accepted (its record is built, not yet stored or queued).

@@ -1028,8 +1028,10 @@ class JobRunner:
         hooks = self._hooks
         if hooks is not None and not in_caller and hooks.before_run:
             self._running[handle] = None  # a cancel now is remembered, not lost
-            skip = await hooks.before(hooks.before_run, handle, context)
-            self._running.pop(handle, None)
+            try:
+                skip = await hooks.before(hooks.before_run, handle, context)
+            finally:
+                self._running.pop(handle, None)
             if handle._stop_reason is not None:
                 return False
             if skip is not None:

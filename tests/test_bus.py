@@ -12,6 +12,7 @@ import pytest
 
 from asyncjobs import (
     BusNotRunning,
+    BusState,
     Delivery,
     EventBus,
     EventDeliveryError,
@@ -168,7 +169,9 @@ async def test_unsubscribe_stops_delivery_and_drops_what_is_buffered() -> None:
             bus.publish_nowait(PostPublished(4))
     assert got == [1]
     assert sub.statistics().dropped == 1
+    assert bus.statistics().dropped == 1
     assert bus.statistics().subscriptions == 0
+    assert bus.state is BusState.CLOSED
 
 
 async def test_middleware_runs_in_the_documented_order() -> None:

@@ -121,6 +121,34 @@ async def test_retry_failure_and_dead_letter_hooks(clock: FakeClock) -> None:
     ]
 
 
+_fail_first: set[str] = set()
+
+
+@job(name="tests.middleware.fails_first")
+async def fails_first(key: str) -> str:
+    if key not in _fail_first:
+        _fail_first.add(key)
+        raise ValueError(key)
+    return key
+
+
+async def test_requeued_dead_letter_skips_submit_hooks_and_gets_run_hooks() -> None:
+    log: list[tuple[str, ...]] = []
+    _fail_first.discard("requeue-hooks")
+    async with JobRunner(middleware=[Tracer("a", log)]) as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(fails_first, "requeue-hooks")
+            with pytest.raises(ValueError, match="requeue-hooks"):
+                await handle
+            del log[:]
+            again = await runner.dead_letters.requeue(handle.id)
+            assert await again == "requeue-hooks"
+    assert [entry[1:] for entry in log] == [
+        ("before_run", "fails_first", ""),
+        ("after_run", "fails_first", "'requeue-hooks'"),
+    ]
+
+
 async def test_timeout_that_fails_for_good_calls_failure_hooks(clock: FakeClock) -> None:
     log: list[tuple[str, ...]] = []
 

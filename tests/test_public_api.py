@@ -4,6 +4,7 @@ import asyncjobs
 import asyncjobs.testing
 
 EXPECTED = {
+    "BusState",
     "BusStatistics",
     "BusSubscription",
     "Delivery",
