@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 from datetime import datetime, timedelta, timezone
@@ -23,6 +24,36 @@ from ._runner import JobRunner
 from ._states import JobState
 
 __all__ = ["FakeClock", "OutcomeRecorder", "run_until_idle"]
+
+
+async def wait_all_tasks_blocked() -> None:
+    """Return once every other task of the loop is blocked (waiting on something).
+
+    On trio this is ``trio.testing.wait_all_tasks_blocked``. anyio's asyncio version sleeps a
+    tenth of a second whenever a task can still run, which makes every step of a fake clock
+    cost that much; this one yields to the loop instead, and only backs off to millisecond
+    sleeps if tasks keep running for a while.
+    """
+    try:
+        this = asyncio.current_task()
+    except RuntimeError:
+        this = None
+    if this is None:
+        await anyio.wait_all_tasks_blocked()
+        return
+    await asyncio.sleep(0)
+    spins = 0
+    while True:
+        for task in asyncio.all_tasks():
+            if task is this:
+                continue
+            waiter = task._fut_waiter  # type: ignore[attr-defined]
+            if waiter is None or waiter.done():
+                break
+        else:
+            return
+        spins += 1
+        await asyncio.sleep(0 if spins < 1000 else 0.001)
 
 
 class FakeClock:
@@ -57,6 +88,11 @@ class FakeClock:
         heapq.heappush(self._sleepers, (deadline, next(self._seq), event))
         await event.wait()
 
+    def jump(self, seconds: float | timedelta) -> None:
+        """Move wall time only, either way, as an NTP step, a clock set by hand or a machine
+        waking from sleep does: monotonic time, and everyone sleeping on it, stay put."""
+        self._wall0 += _validation.seconds("seconds", seconds)
+
     def next_deadline(self) -> float | None:
         """The earliest time someone sleeps until, or None."""
         return self._sleepers[0][0] if self._sleepers else None
@@ -65,15 +101,16 @@ class FakeClock:
         """Move time forward, waking sleepers in deadline order and letting each wake-up
         run to its next blocking point before moving on."""
         step = _validation.non_negative_duration("seconds", seconds)
+        await wait_all_tasks_blocked()  # whoever can run now sleeps from now, not later
         target = self._mono + step
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline = self._sleepers[0][0]
             self._mono = max(self._mono, deadline)
             while self._sleepers and self._sleepers[0][0] <= self._mono:
                 heapq.heappop(self._sleepers)[2].set()
-            await anyio.wait_all_tasks_blocked()
+            await wait_all_tasks_blocked()
         self._mono = target
-        await anyio.wait_all_tasks_blocked()
+        await wait_all_tasks_blocked()
 
 
 async def run_until_idle(runner: JobRunner, clock: FakeClock | None = None) -> None:
@@ -84,7 +121,7 @@ async def run_until_idle(runner: JobRunner, clock: FakeClock | None = None) -> N
     also jump while a sync job's thread is busy. Bound it yourself (``anyio.fail_after``).
     """
     while True:
-        await anyio.wait_all_tasks_blocked()
+        await wait_all_tasks_blocked()
         pool = runner.pool_statistics()
         busy = bool(pool.waiting or runner._running)  # _running includes caller-run jobs
         if not busy and (clock is None or not pool.scheduled):
