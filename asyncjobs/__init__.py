@@ -43,6 +43,7 @@ from ._errors import (
     InvalidJob,
     InvalidOption,
     InvalidOptionType,
+    InvalidSchedule,
     JobCancelled,
     JobInterrupted,
     JobNotFound,
@@ -55,6 +56,8 @@ from ._errors import (
     ResultExpired,
     ResultTimeout,
     RunnerNotRunning,
+    ScheduleExists,
+    ScheduleNotFound,
     UnknownQueue,
 )
 from ._events import (
@@ -92,10 +95,30 @@ from ._runner import (
     current_job,
     current_runner,
 )
+from ._schedule import (
+    IfExists,
+    Misfire,
+    Overlap,
+    ScheduleRecord,
+    SchedulerStatistics,
+    ScheduleState,
+)
+from ._schedule_events import (
+    ScheduleAdded,
+    ScheduleEvent,
+    ScheduleFired,
+    ScheduleMissed,
+    SchedulePaused,
+    ScheduleRemoved,
+    ScheduleResumed,
+    ScheduleUpdated,
+)
+from ._scheduler import Schedules
 from ._states import TRANSITIONS, JobState
 from ._stats import JobStatistics, WindowStatistics
+from ._triggers import Cron, Interval, Once
 from ._unique import OnConflict, Unique
-from .abc import JobPage, JobStore
+from .abc import JobPage, JobStore, ScheduleStore
 from .storage import MemoryJobStore
 
 __version__ = "0.1.0"
@@ -110,6 +133,7 @@ __all__ = [
     "BusStatistics",
     "BusSubscription",
     "Clock",
+    "Cron",
     "DeadLetters",
     "Delivery",
     "DuplicateJob",
@@ -120,10 +144,13 @@ __all__ = [
     "ExponentialBackoff",
     "FilterMiddleware",
     "FixedBackoff",
+    "IfExists",
+    "Interval",
     "InvalidArguments",
     "InvalidJob",
     "InvalidOption",
     "InvalidOptionType",
+    "InvalidSchedule",
     "Jitter",
     "JobCall",
     "JobCancelled",
@@ -160,9 +187,12 @@ __all__ = [
     "LoggingMiddleware",
     "MemoryJobStore",
     "MetricsMiddleware",
+    "Misfire",
     "NotInJob",
     "OnConflict",
     "OnFull",
+    "Once",
+    "Overlap",
     "PoolStatistics",
     "Progress",
     "ProgressFollower",
@@ -179,6 +209,21 @@ __all__ = [
     "RetryAfter",
     "RunnerNotRunning",
     "RunnerState",
+    "ScheduleAdded",
+    "ScheduleEvent",
+    "ScheduleExists",
+    "ScheduleFired",
+    "ScheduleMissed",
+    "ScheduleNotFound",
+    "SchedulePaused",
+    "ScheduleRecord",
+    "ScheduleRemoved",
+    "ScheduleResumed",
+    "ScheduleState",
+    "ScheduleStore",
+    "ScheduleUpdated",
+    "SchedulerStatistics",
+    "Schedules",
     "Selection",
     "ShutdownReport",
     "SkipJob",

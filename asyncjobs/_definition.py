@@ -187,6 +187,10 @@ class JobDefinition(Generic[P, R]):
             retry=retry,
             unique=unique,
         )
+        return self._with(options)
+
+    def _with(self, options: JobOptions) -> JobDefinition[P, R]:
+        """A copy of this job with these options (already validated)."""
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.options = options

@@ -4,7 +4,8 @@
 
     AsyncJobsError
     ├── InvalidOption (ValueError)              an option or setting has a bad value
-    │   └── InvalidOptionType (TypeError)       ... or a value of the wrong type
+    │   ├── InvalidOptionType (TypeError)       ... or a value of the wrong type
+    │   └── InvalidSchedule                     a schedule that cannot fire as asked
     ├── InvalidJob (TypeError)                  not something that can be a job
     ├── InvalidArguments (TypeError)            arguments don't fit the job's signature
     ├── DuplicateJobName (ValueError)
@@ -13,6 +14,8 @@
     ├── JobNotFound (LookupError)
     │   └── ResultExpired                       ... it finished, and its record was removed
     ├── JobStateError                           the job is not in a state that allows this
+    ├── ScheduleExists (ValueError)             a schedule of that name exists already
+    ├── ScheduleNotFound (LookupError)          no schedule of that name
     ├── QueueFull                               a bounded queue refused a job
     ├── RunnerNotRunning (RuntimeError)         used before start or after shutdown
     ├── BusNotRunning (RuntimeError)            an event bus used before start or after close
@@ -50,6 +53,11 @@ class InvalidOption(AsyncJobsError, ValueError):
 
 class InvalidOptionType(InvalidOption, TypeError):
     """An option was given a value of the wrong type."""
+
+
+class InvalidSchedule(InvalidOption):
+    """A schedule was refused at creation: a bad cron expression or interval, an unknown
+    time zone, or a timetable that would never fire. ``field`` and ``value`` say which."""
 
 
 class InvalidJob(AsyncJobsError, TypeError):
@@ -134,6 +142,25 @@ class JobStateError(AsyncJobsError):
         self.job_id = job_id
         self.state = state
         super().__init__(f"job_id={job_id!r} is {state}: {reason}")
+
+
+class ScheduleExists(AsyncJobsError, ValueError):
+    """``schedules.add`` was given a name in use, with ``if_exists="raise"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"a schedule named {name!r} exists already "
+            "(pass if_exists='replace' or 'keep', or remove it first)"
+        )
+
+
+class ScheduleNotFound(AsyncJobsError, LookupError):
+    """No schedule has this name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no schedule named {name!r}")
 
 
 class QueueFull(AsyncJobsError):

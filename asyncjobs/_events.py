@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
@@ -132,7 +132,8 @@ ENDED_EVENTS: dict[JobState, type[JobEnded]] = {
     JobState.REJECTED: JobRejectedEvent,
 }
 
-Listener = Callable[[JobEvent], object]
+# Job events, and schedule events for listeners that ask for them (see JobRunner.subscribe).
+Listener = Callable[[Any], object]
 
 
 class Subscription:
@@ -140,7 +141,7 @@ class Subscription:
 
     __slots__ = ("_listeners", "_entry")
 
-    def __init__(self, listeners: Listeners, entry: tuple[Listener, tuple[type[JobEvent], ...]]):
+    def __init__(self, listeners: Listeners, entry: tuple[Listener, tuple[type, ...]]):
         self._listeners = listeners
         self._entry = entry
 
@@ -166,20 +167,20 @@ class Listeners:
     __slots__ = ("_entries", "_changed")
 
     def __init__(self, changed: Callable[[], None]) -> None:
-        self._entries: tuple[tuple[Listener, tuple[type[JobEvent], ...]], ...] = ()
+        self._entries: tuple[tuple[Listener, tuple[type, ...]], ...] = ()
         self._changed = changed  # told after every add and remove
 
-    def add(self, listener: Listener, types: tuple[type[JobEvent], ...]) -> Subscription:
+    def add(self, listener: Listener, types: tuple[type, ...]) -> Subscription:
         entry = (listener, types or (JobEvent,))
         self._entries = (*self._entries, entry)
         self._changed()
         return Subscription(self, entry)
 
-    def remove(self, entry: tuple[Listener, tuple[type[JobEvent], ...]]) -> None:
+    def remove(self, entry: tuple[Listener, tuple[type, ...]]) -> None:
         self._entries = tuple(e for e in self._entries if e is not entry)
         self._changed()
 
-    def emit(self, event: JobEvent) -> None:
+    def emit(self, event: object) -> None:
         # Iterate over the tuple captured now: a listener may unsubscribe while we deliver.
         for listener, types in self._entries:
             if isinstance(event, types):

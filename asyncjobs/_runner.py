@@ -72,6 +72,8 @@ from ._middleware import JobMiddleware, MiddlewareChain
 from ._progress import Progress, next_progress
 from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
+from ._schedule_events import ScheduleEvent
+from ._scheduler import Schedules
 from ._spawn import Event, event_factory, spawn_detached
 from ._states import TERMINAL_STATES, JobState
 from ._stats import JobStatistics, longest_window
@@ -80,6 +82,7 @@ from ._unique import OnConflict
 from .abc import JobPage, JobStore
 from .storage.memory import MemoryJobStore
 
+_E = TypeVar("_E", bound="JobEvent | ScheduleEvent")
 logger = logging.getLogger("asyncjobs")
 
 P = ParamSpec("P")
@@ -249,6 +252,9 @@ class JobRunner:
         already (``async with EventBus() as bus, JobRunner(bus=bus) as runner:``).
     :param middleware: ``JobMiddleware`` instances, hooked around submitting and running
         every job (see ``JobMiddleware`` for the order and the isolation rules).
+    :param scheduler_max_sleep: the longest (seconds) the scheduler of ``runner.schedules``
+        sleeps before it reads the wall clock again; it bounds how late a slot fires after
+        the wall clock jumps or the machine wakes from sleep. Default one minute.
 
     Expired records are removed by a sweep that runs every tenth of the shorter retention
     time (at least every minute, at most every second); reading one afterwards raises
@@ -274,6 +280,7 @@ class JobRunner:
         statistics_window: float | timedelta | None = 3600.0,
         bus: EventBus | None = None,
         middleware: Iterable[JobMiddleware] = (),
+        scheduler_max_sleep: float | timedelta = 60.0,
     ) -> None:
         configs = _queue_configs(queues)
         try:
@@ -349,6 +356,9 @@ class JobRunner:
         # Ids of dead letters being requeued right now (one requeue per id at a time).
         self._requeuing: set[str] = set()
         self._dead_letters = DeadLetters(self)
+        self._schedules = Schedules(
+            self, _validation.duration("scheduler_max_sleep", scheduler_max_sleep)
+        )
         # The context the last job was submitted from, as a snapshot jobs can share.
         self._last_context = contextvars.copy_context()
         self._new_event: Callable[[], Event] = anyio.Event
@@ -396,6 +406,7 @@ class JobRunner:
         self._workers_done = anyio.Event()
         try:
             await self._store.open()
+            await self._schedules._load()
         except BaseException:
             self._state = RunnerState.STOPPED
             raise
@@ -413,6 +424,7 @@ class JobRunner:
         self._runner_token = _current_runner.set(self)
         self._accepting = True
         self._state = RunnerState.STARTED
+        spawn_detached(self._run_schedules, "asyncjobs-scheduler")
         return self
 
     async def __aexit__(
@@ -429,6 +441,12 @@ class JobRunner:
                 except ValueError:  # exited in another context than it entered
                     _current_runner.set(None)
                 self._runner_token = None
+
+    async def _run_schedules(self) -> None:
+        # Jobs fired by schedules see this runner as current_runner(), on trio too (whose
+        # system tasks start from an empty context).
+        _current_runner.set(self)
+        await self._schedules._main()
 
     async def _run_timers(self) -> None:
         assert self._timer_scope is not None
@@ -1394,6 +1412,7 @@ class JobRunner:
             return self._report
         self._state = RunnerState.STOPPING
         self._accepting = False
+        self._schedules._stop_firing()
         interrupted: list[str] = []
         with anyio.CancelScope(shield=True):
             for queue in self._queue_list:
@@ -1436,6 +1455,8 @@ class JobRunner:
                 self._bus._watchers.remove(self._rewatch)
             if self._owns_bus:
                 await self._bus.aclose()  # delivers the last events, within close_timeout
+            # Every job has ended: the schedules note the outcomes of theirs.
+            await self._within(clock.monotonic() + self._cancel_timeout, self._schedules._closed)
             if self._timer_scope is not None and self._timer_done is not None:
                 self._timer_scope.cancel()
                 await self._timer_done.wait()
@@ -1456,6 +1477,13 @@ class JobRunner:
             for handle in queue.ready_jobs():
                 interrupted.append(await self._interrupt_waiting(handle))
             queue.compact()
+
+    # ----------------------------------------------------------------- schedules
+
+    @property
+    def schedules(self) -> Schedules:
+        """Cron, interval and one-shot schedules of jobs (see ``Schedules``)."""
+        return self._schedules
 
     # ----------------------------------------------------------------- dead letters
 
@@ -1557,10 +1585,18 @@ class JobRunner:
 
     # ----------------------------------------------------------------- observing
 
+    @overload
+    def subscribe(self, listener: Callable[[JobEvent], object]) -> Subscription: ...
+
+    @overload
     def subscribe(
-        self, listener: Callable[[JobEvent], object], *event_types: type[JobEvent]
-    ) -> Subscription:
-        """Call ``listener(event)`` for each lifecycle event (of the given types, or all).
+        self, listener: Callable[[_E], object], *event_types: type[_E]
+    ) -> Subscription: ...
+
+    def subscribe(self, listener: Callable[[Any], object], *event_types: type[Any]) -> Subscription:
+        """Call ``listener(event)`` for each lifecycle event (of the given types, or every
+        job event). Schedule events (``ScheduleEvent`` and its subclasses) come to
+        listeners that name them.
 
         Listeners run synchronously in the runner's tasks and must be quick; one that raises
         is logged and skipped. Use the returned subscription as a context manager, or call
@@ -1569,8 +1605,12 @@ class JobRunner:
         if not callable(listener):
             raise InvalidOptionType("listener", listener, "expected a callable")
         for event_type in event_types:
-            if not (isinstance(event_type, type) and issubclass(event_type, JobEvent)):
-                raise InvalidOptionType("event_types", event_type, "expected JobEvent subclasses")
+            if not (
+                isinstance(event_type, type) and issubclass(event_type, (JobEvent, ScheduleEvent))
+            ):
+                raise InvalidOptionType(
+                    "event_types", event_type, "expected JobEvent or ScheduleEvent subclasses"
+                )
         return self._listeners.add(listener, event_types)
 
     @property
@@ -1597,6 +1637,17 @@ class JobRunner:
             timestamp=self._clock.time(),
             **extra,
         )
+        self._listeners.emit(event)
+        if to_bus:
+            bus.publish_nowait(event, topic=cls.topic)
+
+    def _publish(self, cls: type[ScheduleEvent], **fields: Any) -> None:
+        """Build and deliver a schedule event, if a listener or subscription wants it."""
+        bus = self._bus
+        to_bus = bus._state is BusState.RUNNING and bus.wants(cls.topic)
+        if not (to_bus or self._listeners._entries):
+            return
+        event = cls(timestamp=self._clock.time(), **fields)
         self._listeners.emit(event)
         if to_bus:
             bus.publish_nowait(event, topic=cls.topic)

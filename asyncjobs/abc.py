@@ -13,6 +13,11 @@ What a store guarantees is written next to it:
   ``scheduled``, and ``running`` ones orphaned by a crash): at-least-once, a job that was
   running at the crash runs again.
 * A shared store (Redis, planned) adds leases on ``running`` records for several processes.
+
+``ScheduleStore`` is the part of a store that keeps schedules (``runner.schedules``). The
+runner loads every schedule from it on start, and writes a schedule's record before each
+fire submits its job, so a store that keeps schedules across restarts never fires one
+slot twice.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from ._record import JobRecord
+from ._schedule import ScheduleRecord
 from ._states import JobState
 
 
@@ -95,4 +101,31 @@ class JobStore(Protocol):
         way. ``get`` of a removed id raises ``ResultExpired`` for as long as the store
         remembers the id (how long is the store's to document), then ``JobNotFound``.
         """
+        ...
+
+
+@runtime_checkable
+class ScheduleStore(Protocol):
+    """Where schedules are kept, by name. ``MemoryJobStore`` is one; a runner whose store is
+    not refuses ``runner.schedules`` with ``InvalidOptionType``. Every method takes and gives
+    copies: a record changed after a call does not change what is stored."""
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        """Store a new schedule. Raises ``ScheduleExists`` if the name is taken."""
+        ...
+
+    async def update_schedule(self, record: ScheduleRecord) -> None:
+        """Replace the stored schedule of this name. Raises ``ScheduleNotFound``."""
+        ...
+
+    async def get_schedule(self, name: str) -> ScheduleRecord:
+        """The schedule of this name. Raises ``ScheduleNotFound``."""
+        ...
+
+    async def list_schedules(self) -> Sequence[ScheduleRecord]:
+        """Every schedule, in the order they were added."""
+        ...
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Forget a schedule; True if it existed."""
         ...

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from asyncjobs import (
+    Cron,
     DuplicateJobId,
     InvalidOption,
     JobNotFound,
@@ -18,6 +19,10 @@ from asyncjobs import (
     JobState,
     JobStore,
     ResultExpired,
+    ScheduleExists,
+    ScheduleNotFound,
+    ScheduleRecord,
+    ScheduleStore,
 )
 from asyncjobs.storage import MemoryJobStore
 
@@ -47,6 +52,22 @@ def make_record(job_id: str, **changes: object) -> JobRecord:
     }
     fields.update(changes)
     return JobRecord(**fields)  # type: ignore[arg-type]
+
+
+def make_schedule(name: str, **changes: object) -> ScheduleRecord:
+    fields: dict[str, object] = {
+        "name": name,
+        "job": "tests.job",
+        "trigger": Cron("30 2 * * *", "Europe/Berlin"),
+        "timezone": "Europe/Berlin",
+        "args": (1,),
+        "kwargs": {"two": 2},
+        "created_at": 1_700_000_000.0,
+        "next_slot": 1_700_050_000.0,
+        "next_fire": 1_700_050_000.0,
+    }
+    fields.update(changes)
+    return ScheduleRecord(**fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio
@@ -198,3 +219,42 @@ class StorageContract:
         await store.update(again)
         assert await store.expire(finished_before=1e12) == 0
         assert (await store.get("a")).state is JobState.QUEUED
+
+    # ----------------------------------------------------------------- schedules
+
+    async def test_is_a_schedule_store(self, store: JobStore) -> None:
+        assert isinstance(store, ScheduleStore)
+
+    async def test_schedules_round_trip_as_copies(self, store: JobStore) -> None:
+        assert isinstance(store, ScheduleStore)
+        record = make_schedule("nightly")
+        await store.add_schedule(record)
+        record.runs = 99  # the caller's object is not the stored one
+        record.kwargs["two"] = 3
+        got = await store.get_schedule("nightly")
+        assert (got.runs, got.kwargs, got.trigger) == (0, {"two": 2}, record.trigger)
+        got.last_slot = 5.0
+        assert (await store.get_schedule("nightly")).last_slot is None
+
+    async def test_schedule_names_are_unique(self, store: JobStore) -> None:
+        assert isinstance(store, ScheduleStore)
+        await store.add_schedule(make_schedule("a"))
+        with pytest.raises(ScheduleExists):
+            await store.add_schedule(make_schedule("a", runs=7))
+        assert (await store.get_schedule("a")).runs == 0
+
+    async def test_schedules_update_list_and_delete(self, store: JobStore) -> None:
+        assert isinstance(store, ScheduleStore)
+        for name in ("b", "a", "c"):
+            await store.add_schedule(make_schedule(name))
+        await store.update_schedule(make_schedule("a", last_slot=1_700_050_000.0, runs=1))
+        got = await store.get_schedule("a")
+        assert (got.last_slot, got.runs) == (1_700_050_000.0, 1)
+        assert [r.name for r in await store.list_schedules()] == ["b", "a", "c"]
+        assert await store.delete_schedule("a") is True
+        assert await store.delete_schedule("a") is False
+        with pytest.raises(ScheduleNotFound):
+            await store.get_schedule("a")
+        with pytest.raises(ScheduleNotFound):
+            await store.update_schedule(make_schedule("a"))
+        assert [r.name for r in await store.list_schedules()] == ["b", "c"]

@@ -72,6 +72,19 @@ def test_the_dead_letters_example_runs() -> None:
     assert "asked for an old result: ResultExpired" in out
 
 
+def test_the_schedules_example_runs() -> None:
+    out = run_script(ROOT / "examples" / "schedules.py")
+    assert "nightly: next run at 02:30 Berlin time: 02:30" in out
+    assert "refused: cron='0 0 30 2 *': matches no date" in out
+    assert "event: disk missed 1 slot(s): overlap" in out
+    assert out.count("event: sale fired") == 1
+    assert "job: sale black-friday closed" in out
+    assert "digest: finished, 2 run(s) on time" in out
+    assert "nightly: active, 0 run(s) on time, 1 by hand" in out
+    assert "run now: digest sent to night shift" in out
+    assert "skipped overlaps: True" in out
+
+
 def test_the_progress_example_runs() -> None:
     out = run_script(ROOT / "examples" / "progress.py")
     assert "follower:    - reading (orders.csv)" in out

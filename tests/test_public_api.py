@@ -4,6 +4,28 @@ import asyncjobs
 import asyncjobs.testing
 
 EXPECTED = {
+    "Cron",
+    "IfExists",
+    "Interval",
+    "InvalidSchedule",
+    "Misfire",
+    "Once",
+    "Overlap",
+    "ScheduleAdded",
+    "ScheduleEvent",
+    "ScheduleExists",
+    "ScheduleFired",
+    "ScheduleMissed",
+    "ScheduleNotFound",
+    "SchedulePaused",
+    "ScheduleRecord",
+    "ScheduleRemoved",
+    "ScheduleResumed",
+    "ScheduleState",
+    "ScheduleStore",
+    "ScheduleUpdated",
+    "SchedulerStatistics",
+    "Schedules",
     "BusState",
     "BusStatistics",
     "BusSubscription",
@@ -122,7 +144,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 26
+    assert len(errors) == 29
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 

@@ -150,7 +150,7 @@ async def test_no_asyncjobs_tasks_are_left_after_close() -> None:
         return i
 
     async with JobRunner(queues={"default": 4, "other": 2}) as runner:
-        assert len(asyncjobs_task_names()) == 7  # six workers and the timer loop
+        assert len(asyncjobs_task_names()) == 8  # six workers, the timer loop, the scheduler
         with anyio.fail_after(5):
             for h in [await runner.submit(quick, i) for i in range(20)]:
                 await h

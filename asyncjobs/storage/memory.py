@@ -16,11 +16,19 @@ remembered, so ``get`` can tell an expired job (``ResultExpired``) from an unkno
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from .. import _validation
-from .._errors import DuplicateJobId, InvalidOption, JobNotFound, ResultExpired
+from .._errors import (
+    DuplicateJobId,
+    InvalidOption,
+    JobNotFound,
+    ResultExpired,
+    ScheduleExists,
+    ScheduleNotFound,
+)
 from .._record import JobRecord
+from .._schedule import ScheduleRecord
 from .._states import TERMINAL_STATES, JobState
 from ..abc import JobPage
 
@@ -55,6 +63,8 @@ class MemoryJobStore:
         # ``remember_expired``, then becomes the older. A set add is all an eviction costs.
         self._expired: set[str] = set()
         self._expired_before: set[str] = set()
+        # Schedules by name, in the order they were added (copies, never the caller's).
+        self._schedules: dict[str, ScheduleRecord] = {}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         # A subclass that overrides ``add`` or ``update`` (to copy, log, or persist) must
@@ -199,3 +209,27 @@ class MemoryJobStore:
                 self._remove_expired(job_id)
             removed += len(old)
         return removed
+
+    # ----------------------------------------------------------------- schedules
+
+    async def add_schedule(self, record: ScheduleRecord) -> None:
+        if record.name in self._schedules:
+            raise ScheduleExists(record.name)
+        self._schedules[record.name] = record.snapshot()
+
+    async def update_schedule(self, record: ScheduleRecord) -> None:
+        if record.name not in self._schedules:
+            raise ScheduleNotFound(record.name)
+        self._schedules[record.name] = record.snapshot()
+
+    async def get_schedule(self, name: str) -> ScheduleRecord:
+        try:
+            return self._schedules[name].snapshot()
+        except KeyError:
+            raise ScheduleNotFound(name) from None
+
+    async def list_schedules(self) -> Sequence[ScheduleRecord]:
+        return [record.snapshot() for record in self._schedules.values()]
+
+    async def delete_schedule(self, name: str) -> bool:
+        return self._schedules.pop(name, None) is not None

@@ -1,0 +1,152 @@
+"""A schedule's record, its policies, and the scheduler's statistics.
+
+The record is what a store keeps (``asyncjobs.abc.ScheduleStore``): what to run, when, and
+what happened so far. ``last_slot`` is the latest slot the schedule is done with (fired,
+missed or skipped), so a runner that loads the record again never fires that slot twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone, tzinfo
+from typing import Any, NamedTuple
+
+import attrs
+
+from ._definition import JobOptions
+from ._states import JobState
+from ._triggers import Timetable, Trigger, time_zone
+
+
+class Misfire(str, enum.Enum):
+    """What a schedule does with slots that came due while it could not fire them (the
+    runner was stopped or busy, the machine slept, the wall clock jumped, it was paused).
+
+    * ``COALESCE`` (default): run once, for the latest of the missed slots; the others
+      count as missed.
+    * ``CATCH_UP``: run every missed slot, oldest first.
+
+    Either way a slot later than ``misfire_grace`` seconds does not run at all (it counts
+    as missed); without a grace time there is no limit.
+    """
+
+    COALESCE = "coalesce"
+    CATCH_UP = "catch_up"
+
+
+class Overlap(str, enum.Enum):
+    """What a slot does when the job of the schedule's previous run has not finished.
+
+    * ``SKIP`` (default): the slot is skipped (counted in ``skipped_overlaps``).
+    * ``QUEUE``: the slot waits and fires the moment the previous run ends; at most one
+      slot waits, a further one is skipped.
+    * ``ALLOW``: the slot fires anyway; runs overlap.
+    """
+
+    SKIP = "skip"
+    QUEUE = "queue"
+    ALLOW = "allow"
+
+
+class IfExists(str, enum.Enum):
+    """What ``schedules.add`` does when the name is taken: ``RAISE`` (``ScheduleExists``),
+    ``KEEP`` the existing schedule, or ``REPLACE`` what it runs and when, keeping its
+    history (last slot, counts, pause) so re-adding it at every start never re-fires a
+    slot."""
+
+    RAISE = "raise"
+    KEEP = "keep"
+    REPLACE = "replace"
+
+
+class ScheduleState(str, enum.Enum):
+    """``ACTIVE``; ``PAUSED`` (no slot fires until resumed); ``FINISHED`` (no slot is left:
+    past its ``end``, ``max_runs`` reached, or a one-shot that ran)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"
+
+
+def _as_datetime(t: float | None, zone: tzinfo) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, zone)
+
+
+@attrs.define(kw_only=True, eq=False)
+class ScheduleRecord:
+    """One schedule: the job it submits at each slot and its timetable, with its history.
+
+    Times are epoch seconds; ``next_run``, ``last_run`` and ``last_slot_at`` give them as
+    datetimes in the schedule's time zone.
+    """
+
+    name: str
+    job: str
+    trigger: Trigger
+    timezone: str = "UTC"
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    options: JobOptions = attrs.field(factory=JobOptions)
+    start: float | None = None
+    end: float | None = None
+    anchor: float = 0.0
+    max_runs: int | None = None
+    jitter: float = 0.0
+    misfire: Misfire = Misfire.COALESCE
+    misfire_grace: float | None = None
+    overlap: Overlap = Overlap.SKIP
+    paused: bool = False
+    created_at: float = 0.0
+    # The next slot to fire (None: finished), and when it fires (the slot plus jitter).
+    next_slot: float | None = None
+    next_fire: float | None = None
+    last_slot: float | None = None
+    last_run_at: float | None = None
+    last_job_id: str | None = None
+    last_outcome: JobState | None = None
+    runs: int = 0
+    manual_runs: int = 0
+    misses: int = 0
+    skipped_overlaps: int = 0
+
+    @property
+    def state(self) -> ScheduleState:
+        if self.paused:
+            return ScheduleState.PAUSED
+        return ScheduleState.FINISHED if self.next_slot is None else ScheduleState.ACTIVE
+
+    @property
+    def zone(self) -> tzinfo:
+        return time_zone("timezone", self.timezone) if self.timezone != "UTC" else timezone.utc
+
+    @property
+    def next_run(self) -> datetime | None:
+        """When the next slot fires (jitter included), or None if none is left."""
+        return _as_datetime(self.next_fire, self.zone)
+
+    @property
+    def last_run(self) -> datetime | None:
+        """When the schedule last submitted its job (a slot or ``run_now``)."""
+        return _as_datetime(self.last_run_at, self.zone)
+
+    def timetable(self) -> Timetable:
+        return Timetable(self.trigger, self.anchor, self.start, self.end)
+
+    def snapshot(self) -> ScheduleRecord:
+        """A copy that later changes to this record do not touch."""
+        return attrs.evolve(self, kwargs=dict(self.kwargs))
+
+
+class SchedulerStatistics(NamedTuple):
+    """Counts of schedules by state, and what the scheduler did since the runner started:
+    slots ``fired``, slots ``missed`` (late past their grace, or coalesced into a later
+    run), slots skipped because the previous run was still going (``skipped_overlaps``),
+    and fires whose job the runner ``refused`` (a full queue, a duplicate unique job)."""
+
+    active: int
+    paused: int
+    finished: int
+    fired: int
+    missed: int
+    skipped_overlaps: int
+    refused: int

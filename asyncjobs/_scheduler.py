@@ -1,0 +1,791 @@
+"""``runner.schedules``: cron, interval and one-shot schedules that submit ordinary jobs.
+
+One task per runner sleeps until the soonest schedule is due, then fires it. Each fire
+writes the schedule's record first (``last_slot``: the slot is done) and submits the job
+after, so a slot fires at most once, across restarts too when the store keeps schedules.
+The task sleeps on the runner's monotonic clock but decides on wall time, and never sleeps
+longer than ``scheduler_max_sleep`` (a minute by default) before reading the wall clock
+again: a jump of the clock or a suspended machine is noticed within that time, and no
+slot ever fires before its wall-clock time.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from . import _validation
+from ._definition import JobDefinition
+from ._errors import (
+    AsyncJobsError,
+    InvalidOption,
+    InvalidOptionType,
+    InvalidSchedule,
+    ScheduleExists,
+    ScheduleNotFound,
+)
+from ._handle import JobHandle
+from ._schedule import (
+    IfExists,
+    Misfire,
+    Overlap,
+    ScheduleRecord,
+    SchedulerStatistics,
+    ScheduleState,
+)
+from ._schedule_events import (
+    ScheduleAdded,
+    ScheduleEvent,
+    ScheduleFired,
+    ScheduleMissed,
+    SchedulePaused,
+    ScheduleRemoved,
+    ScheduleResumed,
+    ScheduleUpdated,
+)
+from ._states import JobState
+from ._triggers import Cron, Interval, Once, Timetable, Trigger, make_trigger, time_zone, zone_name
+
+if TYPE_CHECKING:
+    from ._runner import JobRunner
+    from .abc import ScheduleStore
+
+logger = logging.getLogger("asyncjobs")
+
+# Slots one pass fires or counts for one schedule, so a long gap never holds the loop:
+# catching up goes on in the next pass, and a count of missed slots stops here.
+_BATCH = 1000
+# Wall time is read as a float of epoch seconds, good to about a microsecond: a fire within
+# that of its time counts as on time (sleeping to it can land a rounding error short).
+_EPSILON = 1e-6
+
+
+def _enum(enum_type: Any, field: str, value: Any) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        choices = ", ".join(repr(member.value) for member in enum_type)
+        raise InvalidOption(field, value, f"expected one of {choices}") from None
+
+
+def _epoch(field: str, value: Any) -> float | None:
+    return None if value is None else _validation.aware_datetime(field, value).timestamp()
+
+
+class _Entry:
+    """A loaded schedule: its record (the engine's copy), the job it submits, and the jobs
+    it has running."""
+
+    __slots__ = ("record", "definition", "timetable", "running", "pending", "waiting")
+
+    def __init__(self, record: ScheduleRecord, definition: JobDefinition[Any, Any]) -> None:
+        self.record = record
+        self.definition = definition
+        self.timetable = record.timetable()
+        self.running: set[JobHandle[Any]] = set()
+        self.pending: float | None = None  # a slot waiting for the running job (QUEUE)
+        self.waiting = False  # catching up: the next missed slot waits for the running job
+
+
+class Schedules:
+    """The runner's schedules (``runner.schedules``): add, inspect, change and remove them.
+
+    Every fire submits an ordinary job, so queues, priorities, timeouts, retries, unique
+    keys and dead letters apply to it as to any other. Schedules live in the runner's store
+    (``asyncjobs.abc.ScheduleStore``) and are loaded when the runner starts.
+    """
+
+    def __init__(self, runner: JobRunner, max_sleep: float) -> None:
+        self._runner = runner
+        self._max_sleep = max_sleep
+        self._entries: dict[str, _Entry] = {}
+        self._rng = random.Random()
+        self._lock: anyio.Lock | None = None
+        self._poked = False
+        self._stopping = False
+        self._sleep_scope: anyio.CancelScope | None = None
+        self._loop_scope: anyio.CancelScope | None = None
+        self._group: anyio.abc.TaskGroup | None = None
+        self._done: anyio.Event | None = None
+        self._fired = 0
+        self._missed = 0
+        self._skipped = 0
+        self._refused = 0
+
+    # ----------------------------------------------------------------- lifecycle (runner)
+
+    def _store(self) -> ScheduleStore:
+        from .abc import ScheduleStore
+
+        store = self._runner.store
+        if not isinstance(store, ScheduleStore):
+            raise InvalidOptionType(
+                "store", store, "this store keeps no schedules (see asyncjobs.abc.ScheduleStore)"
+            )
+        return store
+
+    async def _load(self) -> None:
+        """Load the stored schedules (the runner is starting)."""
+        from .abc import ScheduleStore
+
+        self._lock = anyio.Lock()
+        self._done = anyio.Event()
+        store = self._runner.store
+        if not isinstance(store, ScheduleStore):
+            return
+        for record in await store.list_schedules():
+            try:
+                definition = self._runner._definition_named(record.job)
+            except AsyncJobsError:
+                logger.error(
+                    "schedule %r submits job %r, which is not registered; it stays stored "
+                    "but does not fire until the job is registered and the runner restarts",
+                    record.name,
+                    record.job,
+                )
+                continue
+            self._entries[record.name] = _Entry(record, definition._with(record.options))
+
+    async def _main(self) -> None:
+        assert self._done is not None
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                with anyio.CancelScope() as scope:
+                    self._loop_scope = scope
+                    if self._stopping:  # shutdown came before this task first ran
+                        scope.cancel()
+                    await self._loop()
+        finally:
+            self._group = None
+            self._done.set()
+
+    def _stop_firing(self) -> None:
+        """No more fires (the runner is shutting down); watchers of running jobs go on."""
+        self._stopping = True
+        if self._loop_scope is not None:
+            self._loop_scope.cancel()
+
+    async def _closed(self) -> None:
+        """Wait for the watchers of the schedules' jobs (every job has ended by now)."""
+        if self._done is not None:
+            await self._done.wait()
+
+    # ----------------------------------------------------------------- the loop
+
+    def _poke(self) -> None:
+        """Schedules changed: look again now."""
+        self._poked = True
+        if self._sleep_scope is not None:
+            self._sleep_scope.cancel()
+
+    async def _loop(self) -> None:
+        assert self._lock is not None
+        clock = self._runner.clock
+        while True:
+            self._poked = False
+            async with self._lock:
+                now = clock.time() + _EPSILON
+                soonest: float | None = None
+                for entry in list(self._entries.values()):
+                    record = entry.record
+                    if record.paused or record.next_fire is None or entry.waiting:
+                        continue
+                    if record.next_fire <= now:
+                        await self._fire_due(entry, now)
+                    fire = record.next_fire
+                    if not record.paused and fire is not None:
+                        soonest = fire if soonest is None else min(soonest, fire)
+            if self._poked:
+                continue
+            with anyio.CancelScope() as scope:
+                self._sleep_scope = scope
+                if soonest is None:
+                    await anyio.sleep_forever()
+                else:
+                    wait = min(max(0.0, soonest - clock.time()), self._max_sleep)
+                    await clock.sleep_until(clock.monotonic() + wait)
+            self._sleep_scope = None
+
+    def _planned(self, record: ScheduleRecord, slot: float) -> float:
+        """When ``slot`` was meant to fire: with jitter for the cursor's slot."""
+        if slot == record.next_slot and record.next_fire is not None:
+            return record.next_fire
+        return slot
+
+    def _late(self, record: ScheduleRecord, slot: float, now: float) -> bool:
+        grace = record.misfire_grace
+        return grace is not None and now - self._planned(record, slot) > grace
+
+    def _advance(self, entry: _Entry, after: float) -> None:
+        """Move the cursor to the first slot after ``after`` (None: finished)."""
+        record = entry.record
+        record.next_slot = entry.timetable.next_after(after)
+        if record.max_runs is not None and record.runs >= record.max_runs:
+            record.next_slot = None
+        self._set_fire(record)
+
+    def _set_fire(self, record: ScheduleRecord) -> None:
+        slot = record.next_slot
+        if slot is None:
+            record.next_fire = None
+        elif record.jitter:
+            record.next_fire = slot + self._rng.uniform(0.0, record.jitter)
+        else:
+            record.next_fire = slot
+
+    def _count(self, timetable: Timetable, first: float, last: float) -> int:
+        """Slots from ``first`` to ``last`` (both slots), counted up to ``_BATCH``."""
+        trigger = timetable.trigger
+        if isinstance(trigger, Interval):
+            return round((last - first) / trigger.seconds) + 1
+        count = 1
+        slot: float | None = first
+        while count < _BATCH:
+            slot = timetable.next_after(slot) if slot is not None else None
+            if slot is None or slot > last:
+                break
+            count += 1
+        return count
+
+    async def _fire_due(self, entry: _Entry, now: float) -> None:
+        record = entry.record
+        first = record.next_slot
+        assert first is not None
+        if record.misfire is Misfire.COALESCE:
+            latest = max(first, entry.timetable.last_at_or_before(now) or first)
+            count = self._count(entry.timetable, first, latest) if latest != first else 1
+            if self._late(record, latest, now):
+                await self._miss(entry, first, count, "late", last=latest)
+                return
+            if count > 1:
+                await self._miss(entry, first, count - 1, "coalesced", last=None)
+            await self._take(entry, latest, now)
+            return
+        slot: float | None = first
+        missed_from = first
+        missed = 0
+        fired = False
+        for _ in range(_BATCH):
+            if slot is None or slot > now:
+                break
+            if self._late(record, slot, now):
+                missed_from = slot if not missed else missed_from
+                missed += 1
+                record.last_slot = slot
+                slot = entry.timetable.next_after(slot)
+                continue
+            if missed:
+                await self._miss(entry, missed_from, missed, "late", last=None)
+                missed = 0
+            record.next_slot = slot
+            if fired and self._busy(entry):
+                # Catching up runs the missed slots one after another: this one waits for
+                # the run this pass started to end (overlap is for a run from before).
+                record.next_fire = slot
+                entry.waiting = True
+                break
+            fired = True
+            await self._take(entry, slot, now)  # moves the cursor on
+            slot = record.next_slot
+        if missed:
+            assert record.last_slot is not None
+            await self._miss(entry, missed_from, missed, "late", last=record.last_slot)
+
+    async def _miss(
+        self,
+        entry: _Entry,
+        first: float,
+        count: int,
+        reason: str,
+        *,
+        last: float | None,
+        error: str | None = None,
+    ) -> None:
+        """Count ``count`` slots from ``first`` as missed; with ``last``, the cursor moves
+        past it and the record is written."""
+        record = entry.record
+        if reason == "overlap":
+            record.skipped_overlaps += count
+            self._skipped += count
+        elif reason != "refused":
+            record.misses += count
+            self._missed += count
+        logger.log(
+            logging.WARNING if reason in ("late", "refused") else logging.INFO,
+            "schedule %r: %d slot(s) from %s did not run (%s)%s",
+            record.name,
+            count,
+            datetime.fromtimestamp(first, record.zone).isoformat(),
+            reason,
+            f": {error}" if error else "",
+        )
+        if last is not None:
+            record.last_slot = max(record.last_slot or last, last)
+            self._advance(entry, last)
+            await self._save(record)
+        self._emit(
+            ScheduleMissed,
+            record.name,
+            first_slot=first,
+            count=count,
+            reason=reason,
+            error=error,
+        )
+
+    @staticmethod
+    def _busy(entry: _Entry) -> bool:
+        """Whether a job of the schedule has not finished (and overlap would matter)."""
+        return entry.record.overlap is not Overlap.ALLOW and any(
+            not handle.done() for handle in entry.running
+        )
+
+    async def _take(self, entry: _Entry, slot: float, now: float) -> None:
+        """The slot is due and on time: fire it, unless the previous run still goes."""
+        record = entry.record
+        if self._busy(entry):
+            if record.overlap is Overlap.QUEUE and entry.pending is None:
+                entry.pending = slot  # fires when the running job ends; not done yet
+                self._advance(entry, slot)
+                return
+            if record.overlap is not Overlap.ALLOW:
+                await self._miss(entry, slot, 1, "overlap", last=slot)
+                return
+        await self._fire(entry, slot, now)
+
+    async def _fire(
+        self, entry: _Entry, slot: float | None, now: float, *, advance: bool = True
+    ) -> JobHandle[Any] | None:
+        """Submit the schedule's job for ``slot`` (None: ``run_now``); ``advance`` moves
+        the cursor past the slot (a slot that waited for an overlap is behind it)."""
+        record = entry.record
+        if slot is not None:
+            record.last_slot = max(record.last_slot or slot, slot)
+            record.runs += 1
+            if advance:
+                self._advance(entry, slot)
+        else:
+            record.manual_runs += 1
+        record.last_run_at = now
+        await self._save(record)  # the slot is done before its job exists: at most once
+        try:
+            handle = await self._runner.submit(entry.definition, *record.args, **record.kwargs)
+        except AsyncJobsError as exc:
+            self._refused += 1
+            record.last_outcome = JobState.REJECTED
+            if slot is not None:
+                record.runs -= 1
+                if advance and record.next_slot is None and record.max_runs is not None:
+                    self._advance(entry, slot)  # the refused run does not count
+            await self._save(record)
+            await self._miss(
+                entry, slot if slot is not None else now, 1, "refused", last=None, error=str(exc)
+            )
+            if slot is None:
+                raise
+            return None
+        if slot is not None:
+            self._fired += 1
+        record.last_job_id = handle.id
+        record.last_outcome = None
+        entry.running.add(handle)
+        if self._group is not None:
+            self._group.start_soon(self._watch, entry, handle)
+        await self._save(record)
+        self._emit(ScheduleFired, record.name, slot=slot, job_id=handle.id)
+        return handle
+
+    async def _watch(self, entry: _Entry, handle: JobHandle[Any]) -> None:
+        """Note the outcome of a schedule's job; fire a slot that waited for it."""
+        await handle.wait()
+        assert self._lock is not None
+        async with self._lock:
+            entry.running.discard(handle)
+            if self._entries.get(entry.record.name) is not entry:
+                return  # removed meanwhile
+            record = entry.record
+            if entry.waiting and not self._busy(entry):
+                entry.waiting = False
+                self._poke()  # catching up goes on
+            if record.last_job_id == handle.id:
+                record.last_outcome = handle.state
+                await self._save(record)
+            slot = entry.pending
+            if slot is not None and not entry.running:
+                if self._stopping:
+                    return  # shutting down: the slot stays undone
+                entry.pending = None
+                now = self._runner.clock.time()
+                if self._late(record, slot, now):
+                    record.last_slot = max(record.last_slot or slot, slot)
+                    await self._miss(entry, slot, 1, "late", last=None)
+                    await self._save(record)
+                else:
+                    await self._fire(entry, slot, now, advance=False)
+                    if record.max_runs is not None and record.runs >= record.max_runs:
+                        record.next_slot = record.next_fire = None
+                        await self._save(record)
+
+    async def _save(self, record: ScheduleRecord) -> None:
+        await self._store().update_schedule(record)
+
+    def _emit(self, cls: type[ScheduleEvent], name: str, **fields: Any) -> None:
+        self._runner._publish(cls, schedule=name, **fields)
+
+    # ----------------------------------------------------------------- the API
+
+    async def add(
+        self,
+        name: str,
+        job: Any,
+        trigger: str | timedelta | datetime | Trigger,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        timezone: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_runs: int | None = None,
+        jitter: float | timedelta = 0.0,
+        misfire: Misfire | str = Misfire.COALESCE,
+        misfire_grace: float | timedelta | None = None,
+        overlap: Overlap | str = Overlap.SKIP,
+        paused: bool = False,
+        if_exists: IfExists | str = IfExists.RAISE,
+    ) -> ScheduleRecord:
+        """Add a schedule that submits ``job(*args, **kwargs)`` at each slot of ``trigger``.
+
+        ``trigger``: a cron expression (``"30 2 * * *"``, six fields with seconds first,
+        ``"@daily"``), ``"@every 1h30m"`` or a timedelta (an interval), an aware datetime
+        (one run), or a ``Cron``/``Interval``/``Once``. ``timezone`` (an IANA name) is
+        where cron fields are read; default UTC. ``start``/``end`` bound the slots
+        (aware datetimes, inclusive); an interval counts from ``start``, else from now
+        (its first slot one interval on). ``max_runs`` ends it after that many fires;
+        ``jitter`` delays each fire by up to that many seconds, at random. ``misfire``,
+        ``misfire_grace`` and ``overlap``: see ``Misfire`` and ``Overlap``.
+        ``if_exists``: see ``IfExists``. Returns a snapshot of the record.
+
+        Everything is checked here, before anything is stored: a bad expression, an
+        unknown time zone, a naive datetime, a timetable that never fires, arguments
+        that do not fit the job raise ``InvalidSchedule``/``InvalidOption`` (naming the
+        field and value) or ``InvalidArguments``.
+        """
+        self._runner._check_accepting()
+        store = self._store()
+        policy = _enum(IfExists, "if_exists", if_exists)
+        record, definition = self._build(
+            _validation.name("name", name),
+            job,
+            trigger,
+            args=args,
+            kwargs=kwargs,
+            timezone=timezone,
+            start=start,
+            end=end,
+            max_runs=max_runs,
+            jitter=jitter,
+            misfire=misfire,
+            misfire_grace=misfire_grace,
+            overlap=overlap,
+            paused=paused,
+        )
+        assert self._lock is not None
+        async with self._lock:
+            old = self._entries.get(name)
+            if old is None:
+                self._start_cursor(record, None)
+                await store.add_schedule(record)
+                self._entries[name] = _Entry(record, definition)
+            elif policy is IfExists.RAISE:
+                raise ScheduleExists(name)
+            elif policy is IfExists.KEEP:
+                return old.record.snapshot()
+            else:
+                self._keep_history(record, old.record)
+                self._start_cursor(record, old.record)
+                await store.update_schedule(record)
+                self._replace(old, record, definition)
+            self._poke()
+            self._emit(ScheduleAdded, name, next_run=record.next_fire)
+            return record.snapshot()
+
+    def _build(
+        self, name: str, job: Any, trigger: Any, **given: Any
+    ) -> tuple[ScheduleRecord, JobDefinition[Any, Any]]:
+        runner = self._runner
+        definition = runner._definition_for(job)
+        options = definition.options
+        for field in ("delay", "at", "job_id"):
+            if getattr(options, field) is not None:
+                raise InvalidOption(
+                    "job",
+                    job,
+                    f"has {field}= set; a schedule decides when its job runs, and each fire "
+                    "is a new job",
+                )
+        args = tuple(given["args"])
+        kwargs_given = given["kwargs"]
+        if kwargs_given is not None and not isinstance(kwargs_given, Mapping):
+            raise InvalidOptionType("kwargs", kwargs_given, "expected a mapping")
+        kwargs = dict(kwargs_given or {})
+        definition.check_arguments(args, kwargs)
+        runner._queue_for(definition)  # UnknownQueue now, not at the first fire
+        zone_given = given["timezone"]
+        made = make_trigger(trigger, zone_given)
+        zone = time_zone("timezone", zone_given if zone_given is not None else "UTC")
+        if isinstance(made, Cron):
+            zone = time_zone("timezone", made.timezone)
+        start = _epoch("start", given["start"])
+        end = _epoch("end", given["end"])
+        if start is not None and end is not None and end < start:
+            raise InvalidSchedule("end", given["end"], "comes before start")
+        max_runs = given["max_runs"]
+        if max_runs is not None:
+            max_runs = _validation.positive_int("max_runs", max_runs)
+        paused = given["paused"]
+        if not isinstance(paused, bool):
+            raise InvalidOptionType("paused", paused, "expected a bool")
+        now = runner.clock.time()
+        anchor = 0.0  # only intervals count from an anchor
+        if isinstance(made, Interval):
+            anchor = start if start is not None else now + made.seconds
+        record = ScheduleRecord(
+            name=name,
+            job=definition.name,
+            trigger=made,
+            timezone=zone_name(zone),
+            args=args,
+            kwargs=kwargs,
+            options=options,
+            start=start,
+            end=end,
+            anchor=anchor,
+            max_runs=max_runs,
+            jitter=_validation.non_negative_duration("jitter", given["jitter"]),
+            misfire=_enum(Misfire, "misfire", given["misfire"]),
+            misfire_grace=_validation.optional_duration("misfire_grace", given["misfire_grace"]),
+            overlap=_enum(Overlap, "overlap", given["overlap"]),
+            paused=paused,
+            created_at=now,
+        )
+        first = record.timetable().next_after(now)
+        if first is None:
+            raise self._never_fires(made, given)
+        return record, definition
+
+    def _never_fires(self, trigger: Trigger, given: Mapping[str, Any]) -> InvalidSchedule:
+        if given["end"] is not None:
+            return InvalidSchedule("end", given["end"], "no slot comes before it: never fires")
+        if isinstance(trigger, Once):
+            return InvalidSchedule("at", trigger.at, "is in the past: the schedule never fires")
+        assert isinstance(trigger, Cron)
+        return InvalidSchedule(
+            "cron", trigger.expression, "matches no date (for example 30 February): never fires"
+        )
+
+    def _start_cursor(self, record: ScheduleRecord, old: ScheduleRecord | None) -> None:
+        """Place a new or changed record's cursor. An unchanged timetable keeps its place
+        (missed slots stay due); a new one starts after now (or its last slot, if later)."""
+        if old is not None and old.timetable() == record.timetable():
+            record.next_slot, record.next_fire = old.next_slot, old.next_fire
+            if record.max_runs is not None and record.runs >= record.max_runs:
+                record.next_slot = record.next_fire = None
+            return
+        after = self._runner.clock.time()
+        if old is not None and old.last_slot is not None:
+            after = max(after, old.last_slot)
+        record.next_slot = record.timetable().next_after(after)
+        if record.max_runs is not None and record.runs >= record.max_runs:
+            record.next_slot = None
+        self._set_fire(record)
+
+    @staticmethod
+    def _keep_history(record: ScheduleRecord, old: ScheduleRecord) -> None:
+        record.created_at = old.created_at
+        same_interval = isinstance(record.trigger, Interval) and record.trigger == old.trigger
+        if same_interval and record.start is None:
+            record.anchor = old.anchor  # the same interval keeps its grid
+        record.paused = old.paused
+        record.last_slot = old.last_slot
+        record.last_run_at = old.last_run_at
+        record.last_job_id = old.last_job_id
+        record.last_outcome = old.last_outcome
+        record.runs = old.runs
+        record.manual_runs = old.manual_runs
+        record.misses = old.misses
+        record.skipped_overlaps = old.skipped_overlaps
+
+    @staticmethod
+    def _replace(
+        entry: _Entry, record: ScheduleRecord, definition: JobDefinition[Any, Any]
+    ) -> None:
+        entry.record = record
+        entry.definition = definition
+        entry.timetable = record.timetable()
+        if record.next_slot is None:
+            entry.pending = None
+
+    def _entry(self, name: str) -> _Entry:
+        self._runner._check_accepting()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise ScheduleNotFound(name) from None
+
+    async def get(self, name: str) -> ScheduleRecord:
+        """A snapshot of the schedule's record. Raises ``ScheduleNotFound``."""
+        return self._entry(name).record.snapshot()
+
+    async def list(
+        self, *, state: ScheduleState | str | None = None
+    ) -> builtins.list[ScheduleRecord]:
+        """Snapshots of every schedule (of one ``state``, if given), in the order added."""
+        self._runner._check_accepting()
+        wanted = None if state is None else _enum(ScheduleState, "state", state)
+        return [
+            e.record.snapshot()
+            for e in self._entries.values()
+            if wanted is None or e.record.state is wanted
+        ]
+
+    async def update(self, name: str, **changes: Any) -> ScheduleRecord:
+        """Change some of what ``add`` set (``job``, ``trigger``, ``args``, ``kwargs``,
+        ``timezone``, ``start``, ``end``, ``max_runs``, ``jitter``, ``misfire``,
+        ``misfire_grace``, ``overlap``), checked as ``add`` checks them. A changed
+        timetable starts from now: slots before the change are not made up, and no slot
+        fires twice. Returns a snapshot."""
+        entry = self._entry(name)
+        allowed = {
+            "job",
+            "trigger",
+            "args",
+            "kwargs",
+            "timezone",
+            "start",
+            "end",
+            "max_runs",
+            "jitter",
+            "misfire",
+            "misfire_grace",
+            "overlap",
+        }
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise InvalidOption(unknown[0], changes[unknown[0]], "not something update can change")
+        assert self._lock is not None
+        async with self._lock:
+            entry = self._entry(name)
+            old = entry.record
+            given = self._given(old, entry.definition)
+            given.update(changes)
+            if "timezone" in changes and "trigger" not in changes and isinstance(old.trigger, Cron):
+                given["trigger"] = old.trigger.expression  # read again in the new zone
+            given["paused"] = old.paused
+            job = given.pop("job")
+            trigger = given.pop("trigger")
+            record, definition = self._build(name, job, trigger, **given)
+            self._keep_history(record, old)
+            self._start_cursor(record, old)
+            await self._store().update_schedule(record)
+            self._replace(entry, record, definition)
+            self._poke()
+            self._emit(ScheduleUpdated, name, next_run=record.next_fire)
+            return record.snapshot()
+
+    @staticmethod
+    def _given(record: ScheduleRecord, definition: JobDefinition[Any, Any]) -> dict[str, Any]:
+        """``add``'s arguments that would make ``record`` again."""
+        zone = record.zone
+
+        def moment(t: float | None) -> datetime | None:
+            return None if t is None else datetime.fromtimestamp(t, zone)
+
+        trigger: Any = record.trigger
+        start = record.start
+        # An interval without a start keeps its anchor (see _keep_history).
+        start_at = None if isinstance(trigger, Interval) and start is None else moment(start)
+        return {
+            "job": definition,
+            "trigger": trigger,
+            "args": record.args,
+            "kwargs": record.kwargs,
+            "timezone": None if isinstance(trigger, Cron) else record.timezone,
+            "start": start_at,
+            "end": moment(record.end),
+            "max_runs": record.max_runs,
+            "jitter": record.jitter,
+            "misfire": record.misfire,
+            "misfire_grace": record.misfire_grace,
+            "overlap": record.overlap,
+        }
+
+    async def pause(self, name: str) -> ScheduleRecord:
+        """Stop firing until ``resume``. Slots that come due meanwhile are misfires: on
+        resume, the schedule's ``misfire`` policy and grace time decide what runs."""
+        assert self._lock is not None
+        async with self._lock:
+            entry = self._entry(name)
+            record = entry.record
+            if not record.paused:
+                record.paused = True
+                if entry.pending is not None:
+                    slot, entry.pending = entry.pending, None
+                    await self._miss(entry, slot, 1, "overlap", last=None)
+                    record.last_slot = max(record.last_slot or slot, slot)
+                await self._save(record)
+                self._emit(SchedulePaused, name)
+            return record.snapshot()
+
+    async def resume(self, name: str) -> ScheduleRecord:
+        """Fire again; slots missed while paused follow the misfire policy."""
+        assert self._lock is not None
+        async with self._lock:
+            entry = self._entry(name)
+            record = entry.record
+            if record.paused:
+                record.paused = False
+                await self._save(record)
+                self._poke()
+                self._emit(ScheduleResumed, name)
+            return record.snapshot()
+
+    async def run_now(self, name: str) -> JobHandle[Any]:
+        """Submit the schedule's job now, outside its timetable: no slot is used, and pause,
+        overlap and ``max_runs`` do not apply (it counts in ``manual_runs``). Returns the
+        job's handle; a refused submit raises as ``runner.submit`` would."""
+        assert self._lock is not None
+        async with self._lock:
+            entry = self._entry(name)
+            handle = await self._fire(entry, None, self._runner.clock.time())
+            assert handle is not None
+            return handle
+
+    async def remove(self, name: str) -> None:
+        """Remove the schedule; its jobs already submitted go on. ``ScheduleNotFound``
+        if there is none of that name."""
+        assert self._lock is not None
+        async with self._lock:
+            self._entry(name)
+            await self._store().delete_schedule(name)
+            del self._entries[name]
+            self._poke()
+            self._emit(ScheduleRemoved, name)
+
+    def statistics(self) -> SchedulerStatistics:
+        """Schedules by state, and fires, misses, skipped overlaps and refusals so far."""
+        states = [entry.record.state for entry in self._entries.values()]
+        return SchedulerStatistics(
+            active=states.count(ScheduleState.ACTIVE),
+            paused=states.count(ScheduleState.PAUSED),
+            finished=states.count(ScheduleState.FINISHED),
+            fired=self._fired,
+            missed=self._missed,
+            skipped_overlaps=self._skipped,
+            refused=self._refused,
+        )
