@@ -24,7 +24,8 @@ class Misfire(str, enum.Enum):
 
     * ``COALESCE`` (default): run once, for the latest of the missed slots; the others
       count as missed.
-    * ``CATCH_UP``: run every missed slot, oldest first.
+    * ``CATCH_UP``: run every missed slot, oldest first, one after another: each waits for
+      the run before it to end (``overlap`` is for a run still going from before).
 
     Either way a slot later than ``misfire_grace`` seconds does not run at all (it counts
     as missed); without a grace time there is no limit.
