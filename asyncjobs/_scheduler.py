@@ -198,7 +198,15 @@ class Schedules:
                     if record.paused or record.next_fire is None or entry.waiting:
                         continue
                     if record.next_fire <= now:
-                        await self._fire_due(entry, now)
+                        try:
+                            await self._fire_due(entry, now)
+                        except Exception:  # a store that fails: never stop the scheduler
+                            logger.exception(
+                                "schedule %r failed to fire; trying again in %s s",
+                                record.name,
+                                self._max_sleep,
+                            )
+                            record.next_fire = now + self._max_sleep
                     fire = record.next_fire
                     if not record.paused and fire is not None:
                         soonest = fire if soonest is None else min(soonest, fire)
@@ -404,6 +412,12 @@ class Schedules:
     async def _watch(self, entry: _Entry, handle: JobHandle[Any]) -> None:
         """Note the outcome of a schedule's job; fire a slot that waited for it."""
         await handle.wait()
+        try:
+            await self._watched(entry, handle)
+        except Exception:  # a store that fails: never stop the scheduler
+            logger.exception("schedule %r failed to note its job's outcome", entry.record.name)
+
+    async def _watched(self, entry: _Entry, handle: JobHandle[Any]) -> None:
         assert self._lock is not None
         async with self._lock:
             entry.running.discard(handle)

@@ -28,6 +28,7 @@ from asyncjobs import (
     ScheduleFired,
     ScheduleMissed,
     ScheduleNotFound,
+    ScheduleRecord,
     ScheduleState,
     UnknownQueue,
     current_runner,
@@ -413,7 +414,9 @@ async def test_jitter_delays_a_fire_within_its_bound(clock: FakeClock) -> None:
             assert record.next_run is not None
             planned = record.next_run.timestamp()
             assert at(2026, 1, 1, 1) <= planned <= at(2026, 1, 1, 1, 10)
-            await clock.advance(planned - clock.time())
+            await clock.advance(planned - clock.time() - 0.001)
+            assert log == []  # a millisecond early: nothing
+            await clock.advance(0.002)  # (float time may put the wake a hair past `planned`)
             assert log == [pytest.approx(planned, abs=1e-5)]
             assert (await runner.schedules.get("j")).last_slot == at(2026, 1, 1, 1)
 
@@ -489,3 +492,31 @@ async def test_schedule_not_found_and_interval_object(clock: FakeClock) -> None:
         )
         assert record.state is ScheduleState.PAUSED
         assert runner.schedules.statistics().paused == 1
+
+
+class FlakyStore(MemoryJobStore):
+    """Fails the next schedule write when told to."""
+
+    fail = False
+
+    async def update_schedule(self, record: ScheduleRecord) -> None:
+        if self.fail:
+            self.fail = False
+            raise OSError("disk full")
+        await super().update_schedule(record)
+
+
+async def test_a_failing_store_never_stops_the_scheduler(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    log: list[float] = []
+    store = FlakyStore()
+    async with JobRunner(clock=clock, store=store) as runner:
+        with anyio.fail_after(5):
+            await runner.schedules.add("m", note, "* * * * *", args=(log,))
+            store.fail = True
+            await clock.advance(60)  # the write before the fire fails: no job, logged
+            assert log == []
+            assert "'m' failed to fire" in caplog.text
+            await clock.advance(60)
+            assert offsets(log) == [120.0]  # the scheduler goes on
