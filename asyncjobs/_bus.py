@@ -35,6 +35,7 @@ from . import _topics, _validation
 from ._clock import Clock, SystemClock
 from ._errors import BusNotRunning, EventDeliveryError, InvalidOption, InvalidOptionType
 from ._spawn import spawn_detached
+from ._unsubscribe import UnsubscribeOnExit
 
 logger = logging.getLogger("asyncjobs")
 
@@ -115,7 +116,7 @@ def _chain(middleware: tuple[BusMiddleware, ...]) -> CallNext:
     return call
 
 
-class BusSubscription:
+class BusSubscription(UnsubscribeOnExit):
     """A handler subscribed to a pattern. ``unsubscribe()``, or leave its ``with`` block, to
     stop delivery; events still in its buffer are then dropped."""
 
@@ -174,17 +175,6 @@ class BusSubscription:
             failed=self.failed,
             dropped=self.dropped,
         )
-
-    def __enter__(self) -> BusSubscription:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.unsubscribe()
 
     def __repr__(self) -> str:
         return f"<BusSubscription {self.pattern!r} -> {self.handler!r}>"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, ClassVar
 
 import attrs
 
 from ._progress import Progress
 from ._states import JobState
+from ._unsubscribe import UnsubscribeOnExit
 
 logger = logging.getLogger("asyncjobs")
 
@@ -136,7 +136,7 @@ ENDED_EVENTS: dict[JobState, type[JobEnded]] = {
 Listener = Callable[[Any], object]
 
 
-class Subscription:
+class Subscription(UnsubscribeOnExit):
     """A registered listener; ``unsubscribe()`` or leave its ``with`` block to stop delivery."""
 
     __slots__ = ("_listeners", "_entry")
@@ -148,17 +148,6 @@ class Subscription:
     def unsubscribe(self) -> None:
         """Stop delivery to this listener; calling it again does nothing."""
         self._listeners.remove(self._entry)
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.unsubscribe()
 
 
 class Listeners:

@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import _validation
 from ._context import current_job_var
 from ._errors import InvalidOption, InvalidOptionType, NotInJob
+from ._unsubscribe import UnsubscribeOnExit
 
 if TYPE_CHECKING:
     from ._spawn import Event
@@ -52,14 +54,6 @@ class Progress:
     step: str | None = None
     sequence: int = 0
     timestamp: float = 0.0
-
-
-def _count(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOptionType(field, value, "expected an integer >= 0")
-    if value < 0:
-        raise InvalidOption(field, value, "must be zero or more")
-    return value
 
 
 def _text(field: str, value: Any) -> str:
@@ -95,9 +89,9 @@ def next_progress(
         step = _text("step", step)
     counted = done is not None or total is not None
     if done is not None:
-        done = _count("done", done)
+        done = _validation.non_negative_int("done", done)
     if total is not None:
-        total = _count("total", total)
+        total = _validation.non_negative_int("total", total)
     sequence = 1
     if previous is not None:
         sequence = previous.sequence + 1
@@ -192,7 +186,7 @@ class ProgressFollower(AsyncIterator[Progress]):
 ProgressCallback = Callable[[Progress], object]
 
 
-class ProgressSubscription:
+class ProgressSubscription(UnsubscribeOnExit):
     """A progress callback of one job; ``unsubscribe()`` or leave its ``with`` block."""
 
     __slots__ = ("_channel", "_callback")
@@ -205,17 +199,6 @@ class ProgressSubscription:
         """Stop calling this callback; calling it again does nothing."""
         callbacks = self._channel.callbacks
         self._channel.callbacks = tuple(c for c in callbacks if c is not self._callback)
-
-    def __enter__(self) -> ProgressSubscription:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.unsubscribe()
 
 
 class ProgressChannel:

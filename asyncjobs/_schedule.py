@@ -8,7 +8,7 @@ missed or skipped), so a runner that loads the record again never fires that slo
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 
 import attrs
@@ -118,7 +118,7 @@ class ScheduleRecord:
 
     @property
     def zone(self) -> tzinfo:
-        return time_zone("timezone", self.timezone) if self.timezone != "UTC" else timezone.utc
+        return time_zone("timezone", self.timezone)
 
     @property
     def next_run(self) -> datetime | None:

@@ -66,14 +66,6 @@ _BATCH = 1000
 _EPSILON = 1e-6
 
 
-def _enum(enum_type: Any, field: str, value: Any) -> Any:
-    try:
-        return enum_type(value)
-    except ValueError:
-        choices = ", ".join(repr(member.value) for member in enum_type)
-        raise InvalidOption(field, value, f"expected one of {choices}") from None
-
-
 def _epoch(field: str, value: Any) -> float | None:
     return None if value is None else _validation.aware_datetime(field, value).timestamp()
 
@@ -492,7 +484,7 @@ class Schedules:
         """
         self._runner._check_accepting()
         store = self._store()
-        policy = _enum(IfExists, "if_exists", if_exists)
+        policy = _validation.member(IfExists, "if_exists", if_exists)
         record, definition = self._build(
             _validation.name("name", name),
             job,
@@ -582,9 +574,9 @@ class Schedules:
             anchor=anchor,
             max_runs=max_runs,
             jitter=_validation.non_negative_duration("jitter", given["jitter"]),
-            misfire=_enum(Misfire, "misfire", given["misfire"]),
+            misfire=_validation.member(Misfire, "misfire", given["misfire"]),
             misfire_grace=_validation.optional_duration("misfire_grace", given["misfire_grace"]),
-            overlap=_enum(Overlap, "overlap", given["overlap"]),
+            overlap=_validation.member(Overlap, "overlap", given["overlap"]),
             paused=paused,
             created_at=now,
         )
@@ -661,7 +653,7 @@ class Schedules:
     ) -> builtins.list[ScheduleRecord]:
         """Snapshots of every schedule (of one ``state``, if given), in the order added."""
         self._runner._check_accepting()
-        wanted = None if state is None else _enum(ScheduleState, "state", state)
+        wanted = None if state is None else _validation.member(ScheduleState, "state", state)
         return [
             e.record.snapshot()
             for e in self._entries.values()

@@ -63,6 +63,24 @@ def positive_int(field: str, value: Any) -> int:
     return value
 
 
+def non_negative_int(field: str, value: Any) -> int:
+    """An int >= 0 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionType(field, value, "expected an integer >= 0")
+    if value < 0:
+        raise InvalidOption(field, value, "must be zero or more")
+    return value
+
+
+def member(enum_type: Any, field: str, value: Any) -> Any:
+    """A member of ``enum_type`` from itself or its value; the error lists the choices."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in enum_type)
+        raise InvalidOption(field, value, f"expected one of {choices}") from None
+
+
 def aware_datetime(field: str, value: Any) -> datetime:
     """A timezone-aware datetime."""
     if not isinstance(value, datetime):
