@@ -11,6 +11,7 @@ The runner still starts, cancels, waits for and accounts for every task it spawn
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -24,11 +25,10 @@ def spawn_detached(fn: Callable[[], Awaitable[None]], name: str) -> None:
     except RuntimeError:
         loop = None
     if loop is not None:
-
-        async def main() -> None:
-            await fn()
-
-        task = loop.create_task(main(), name=name)
+        # The coroutine itself, with no wrapper: one frame less each time the task resumes.
+        awaitable = fn()
+        coro = awaitable if asyncio.iscoroutine(awaitable) else _awaiting(awaitable)
+        task = loop.create_task(coro, name=name)
         _live_asyncio_tasks.add(task)  # the loop only keeps weak references to tasks
         task.add_done_callback(_live_asyncio_tasks.discard)
         return
@@ -47,13 +47,64 @@ class Event(Protocol):
     async def wait(self) -> object: ...
 
 
+async def _awaiting(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+class LoopEvent:
+    """A one-shot event for one asyncio loop: ``asyncio.Event`` without ``clear``, lighter.
+
+    The engine makes one or two events a job (a parked worker's wake-up, a handle's waiter).
+    ``asyncio.Event`` looks up the running loop, under a lock, at each event's first wait;
+    this one is given its loop when made, and keeps no waiter list until someone waits.
+    A cancelled waiter is forgotten at once, so a handle waited on with many timeouts
+    does not pile them up.
+    """
+
+    __slots__ = ("_loop", "_flag", "_waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._flag = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        if self._flag:
+            return
+        self._flag = True
+        waiters, self._waiters = self._waiters, None
+        if waiters is not None:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait(self) -> bool:
+        if self._flag:
+            return True
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = []
+        waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiters is self._waiters:  # not set yet: forget this waiter
+                waiters.remove(waiter)
+            raise
+        return True
+
+
 def event_factory() -> Callable[[], Event]:
-    """The running loop's native event class. ``anyio.Event()`` works out the backend at
-    every construction; the engine makes one or two events per job, so it asks once."""
+    """The running loop's event maker. ``anyio.Event()`` works out the backend at every
+    construction; the engine makes one or two events per job, so it asks once."""
     try:
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         import trio
 
         return trio.Event
-    return asyncio.Event
+    return functools.partial(LoopEvent, loop)
