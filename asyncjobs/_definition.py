@@ -48,6 +48,22 @@ class JobOptions:
     job_id: str | None = None
     retry: Retry | None = None
     unique: Unique | None = None
+    # No delay, at, job_id or unique key: a submit that needs no timer, no id check and no
+    # key, which the runner takes without a coroutine. Worked out once, not per submit.
+    _plain: bool = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda self: (
+                self.delay is None
+                and self.at is None
+                and self.job_id is None
+                and self.unique is None
+            ),
+            takes_self=True,
+        ),
+    )
 
 
 def make_options(base: JobOptions, **changes: Any) -> JobOptions:

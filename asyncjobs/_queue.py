@@ -190,8 +190,14 @@ class JobQueue:
         while True:
             priority = -priorities[0]
             bucket = buckets[priority]
+            if not bucket:  # a lone bucket kept for reuse, since overtaken by another
+                del buckets[priority]
+                heapq.heappop(priorities)
+                continue
             handle = bucket.popleft()
-            if not bucket:
+            if not bucket and len(priorities) > 1:
+                # Emptied: drop it, unless it is the only one, which the next push (of the
+                # same priority, as a rule) finds and reuses.
                 del buckets[priority]
                 heapq.heappop(priorities)
             if handle._record.state is queued:

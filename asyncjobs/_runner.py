@@ -19,6 +19,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -318,7 +319,11 @@ class JobRunner:
         self._add_nowait: Callable[[JobRecord], None] | None = add_nowait if nowait else None
         self._update_nowait: Callable[[JobRecord], None] | None = update_nowait if nowait else None
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._time = self._clock.time  # bound once: timestamps are taken three times a job
+        # Bound once: timestamps are taken three times a job. The system clock's is
+        # time.time itself, one Python call less each time.
+        self._time: Callable[[], float] = (
+            time.time if type(self._clock) is SystemClock else self._clock.time
+        )
 
         self._queues: dict[str, JobQueue] = {n: JobQueue(n, c) for n, c in configs.items()}
         # Strict order: highest weight first; sorted() is stable, so ties keep the given order.
@@ -335,6 +340,9 @@ class JobRunner:
         )
         chain = MiddlewareChain(middleware)
         self._hooks: MiddlewareChain | None = chain if chain.any else None
+        # Submits of plain jobs to unbounded queues can skip _admit: no hooks to call, no
+        # store write to await.
+        self._plain_submit = self._add_nowait is not None and self._hooks is None
         self._listeners = Listeners(self._rewatch)
         # Whether anyone listens to lifecycle events (a listener or a bus subscription):
         # one truth test per lifecycle step when nobody does.
@@ -536,29 +544,28 @@ class JobRunner:
             self._check_accepting()
         queue = self._queue_for(definition)
         options = definition.options
-        if options.unique is not None:
-            return await self._submit_unique(definition, queue, args, kwargs)
-        handle = self._new_handle(definition, args, kwargs, queue)
-        if (
-            queue.maxsize is None
-            and options.delay is None
-            and options.at is None
-            and options.job_id is None
-            and self._add_nowait is not None
-            and self._hooks is None
-        ):
-            # The common case, without a coroutine: no policy, no timer, no id to check.
+        if options._plain and queue.maxsize is None and self._plain_submit:
+            # The common case, with no await: no policy, timer, id to check or key to take.
+            handle = self._new_handle(definition, args, kwargs, queue)
             queue.size += 1
             try:
-                self._add_nowait(handle._record)
+                self._add_nowait(handle._record)  # type: ignore[misc]  # set: _plain_submit
             except BaseException:
                 queue.release()
                 raise
-            self._accepted(handle, queue, None)
-        else:
-            if options.job_id is not None:
-                await self._check_new_id(options.job_id)
-            await self._admit(handle, queue)
+            queue.push(handle, True)  # as _accepted and _make_ready, inlined
+            idle = self._idle_workers
+            if idle:
+                idle.pop().set()
+            if self._watched:
+                self._emit_submitted(handle)
+            return handle
+        if options.unique is not None:
+            return await self._submit_unique(definition, queue, args, kwargs)
+        handle = self._new_handle(definition, args, kwargs, queue)
+        if options.job_id is not None:
+            await self._check_new_id(options.job_id)
+        await self._admit(handle, queue)
         return handle
 
     async def _submit_unique(
@@ -991,7 +998,9 @@ class JobRunner:
                 stopped: JobHandle[Any] | None = None
                 with anyio.CancelScope() as scope:
                     while True:
-                        queue = self._choose()
+                        queue = self._single_queue  # as _choose(), inlined for one queue
+                        if queue is None or not queue.ready or queue.running >= queue.concurrency:
+                            queue = self._choose()
                         if queue is None:
                             stopping = (
                                 not self._accepting and self._state is not RunnerState.STARTING

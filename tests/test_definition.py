@@ -15,7 +15,9 @@ from asyncjobs import (
     InvalidOption,
     InvalidOptionType,
     JobRegistry,
+    Retry,
     SyncJob,
+    Unique,
     job,
 )
 
@@ -167,6 +169,27 @@ def test_with_options_validates_and_copies(registry: JobRegistry) -> None:
         work.with_options(priority="urgent")  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="job_id="):
         work.with_options(job_id="")
+
+
+def test_plain_options_are_worked_out_once_for_every_copy(registry: JobRegistry) -> None:
+    """``_plain`` (no delay, at, job_id or unique key) lets the runner skip admission work;
+    every way of making options must keep it true to the options."""
+
+    @job(registry=registry, priority=3, timeout=5, retry=Retry(max_attempts=2))
+    async def work() -> None:
+        return None
+
+    at = datetime(2031, 5, 1, tzinfo=timezone.utc)
+    assert work.options._plain
+    assert work.with_options(priority=9, queue="b", timeout=None).options._plain
+    for changed in (
+        work.with_options(delay=1),
+        work.with_options(at=at),
+        work.with_options(job_id="j-1"),
+        work.with_options(unique=Unique()),
+    ):
+        assert not changed.options._plain
+        assert changed.with_options(delay=None, at=None, job_id=None, unique=None).options._plain
 
 
 def test_call_checks_arguments_against_the_signature(registry: JobRegistry) -> None:

@@ -373,3 +373,21 @@ async def test_custom_reject_handler_is_called_and_isolated() -> None:
             await runner.wait_idle()
             assert outcomes.states()[dropped.id] is JobState.REJECTED
     assert seen == [dropped.id, "async:" + other_dropped.id]
+
+
+async def test_priorities_after_the_queue_ran_dry() -> None:
+    """A queue that ran dry keeps its last bucket for reuse; jobs of other priorities that
+    come later still run highest first."""
+    gate = Gate()
+    async with JobRunner(queues={"default": 1}) as runner:
+        with anyio.fail_after(5):
+            await (await runner.submit(note, "alone"))  # the priority-0 bucket is now empty
+            blocker = await runner.submit(gate)
+            await gate.started.wait()
+            plan = [("low", -1), ("high", 3), ("mid", 0), ("lower", -2)]
+            handles = [await runner.submit(note.with_options(priority=p), t) for t, p in plan]
+            gate.release.set()
+            for h in [blocker, *handles]:
+                await h
+            await (await runner.submit(note.with_options(priority=-5), "last"))
+    assert order == ["alone", "high", "mid", "low", "lower", "last"]
