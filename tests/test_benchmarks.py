@@ -58,3 +58,32 @@ async def test_the_retries_variant_fails_one_job_in_ten_once() -> None:
     metrics = await contenders.aj_throughput({"jobs": 100, "variant": "retries"})
     assert metrics["jobs_per_second"] > 0  # every handle resolved: the variant completed
     assert contenders._failed_once == set(range(0, 100, 10))
+
+
+def test_breakdown_table_gives_costs_against_the_defaults() -> None:
+    from benchmarks.breakdown import table
+
+    jobs = 1_000
+    timings = {  # seconds submitting, seconds running, per round
+        "bare-queue": [(0.0005, 0.0005)] * 3,
+        "defaults": [(0.002, 0.004), (0.003, 0.004), (0.002, 0.005)],
+        "no-records": [(0.002, 0.003)] * 3,
+    }
+    rows = {line.split(" | ")[0].strip("| "): line for line in table(timings, jobs).splitlines()}
+    assert rows["bare-queue"] == "| bare-queue | 1.00 | 0.50 | 0.50 | 1,000,000 | 1.00 |  |"
+    # defaults: the median total is 7 µs, split by the medians of each part
+    assert rows["defaults"] == "| defaults | 7.00 | 2.00 | 4.00 | 142,857 | 0.14 |  |"
+    assert rows["no-records"] == "| no-records | 5.00 | 2.00 | 3.00 | 200,000 | 0.20 | -2.00 |"
+
+
+def test_breakdown_runs_every_variant() -> None:
+    import asyncio
+
+    from benchmarks.breakdown import VARIANTS, measure
+
+    timings = asyncio.run(measure(jobs=50, rounds=1))
+    assert set(timings) == set(VARIANTS)
+    for runs in timings.values():
+        ((submitting, running),) = runs
+        assert submitting > 0
+        assert running > 0
