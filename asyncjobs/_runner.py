@@ -553,12 +553,7 @@ class JobRunner:
             except BaseException:
                 queue.release()
                 raise
-            queue.push(handle, True)  # as _accepted and _make_ready, inlined
-            idle = self._idle_workers
-            if idle:
-                idle.pop().set()
-            if self._watched:
-                self._emit_submitted(handle)
+            self._accepted(handle, queue, None)
             return handle
         if options.unique is not None:
             return await self._submit_unique(definition, queue, args, kwargs)
@@ -998,9 +993,7 @@ class JobRunner:
                 stopped: JobHandle[Any] | None = None
                 with anyio.CancelScope() as scope:
                     while True:
-                        queue = self._single_queue  # as _choose(), inlined for one queue
-                        if queue is None or not queue.ready or queue.running >= queue.concurrency:
-                            queue = self._choose()
+                        queue = self._choose()
                         if queue is None:
                             stopping = (
                                 not self._accepting and self._state is not RunnerState.STARTING
@@ -1634,24 +1627,11 @@ class JobRunner:
 
     def _emit(self, cls: type[JobEvent], handle: JobHandle[Any], **extra: Any) -> None:
         """Build and deliver a lifecycle event, if a listener or subscription wants it."""
-        bus = self._bus
-        to_bus = bus._state is BusState.RUNNING and bus.wants(cls.topic)
-        if not (to_bus or self._listeners._entries):
-            return
         record = handle._record
-        event = cls(
-            job_id=record.id,
-            job_name=record.name,
-            queue=record.queue,
-            timestamp=self._clock.time(),
-            **extra,
-        )
-        self._listeners.emit(event)
-        if to_bus:
-            bus.publish_nowait(event, topic=cls.topic)
+        self._publish(cls, job_id=record.id, job_name=record.name, queue=record.queue, **extra)
 
-    def _publish(self, cls: type[ScheduleEvent], **fields: Any) -> None:
-        """Build and deliver a schedule event, if a listener or subscription wants it."""
+    def _publish(self, cls: type[JobEvent | ScheduleEvent], **fields: Any) -> None:
+        """Build and deliver an event, if a listener or subscription wants it."""
         bus = self._bus
         to_bus = bus._state is BusState.RUNNING and bus.wants(cls.topic)
         if not (to_bus or self._listeners._entries):

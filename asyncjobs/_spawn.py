@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 _live_asyncio_tasks: set[asyncio.Task[None]] = set()
 
 
-def spawn_detached(fn: Callable[[], Awaitable[None]], name: str) -> None:
+def spawn_detached(fn: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
     """Start ``fn()`` as a task of the running event loop (asyncio or trio)."""
     try:
         loop = asyncio.get_running_loop()
@@ -26,9 +26,7 @@ def spawn_detached(fn: Callable[[], Awaitable[None]], name: str) -> None:
         loop = None
     if loop is not None:
         # The coroutine itself, with no wrapper: one frame less each time the task resumes.
-        awaitable = fn()
-        coro = awaitable if asyncio.iscoroutine(awaitable) else _awaiting(awaitable)
-        task = loop.create_task(coro, name=name)
+        task = loop.create_task(fn(), name=name)
         _live_asyncio_tasks.add(task)  # the loop only keeps weak references to tasks
         task.add_done_callback(_live_asyncio_tasks.discard)
         return
@@ -45,10 +43,6 @@ class Event(Protocol):
     def is_set(self) -> bool: ...
 
     async def wait(self) -> object: ...
-
-
-async def _awaiting(awaitable: Awaitable[None]) -> None:
-    await awaitable
 
 
 class LoopEvent:

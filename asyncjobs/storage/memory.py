@@ -33,7 +33,6 @@ from .._states import TERMINAL_STATES, JobState
 from ..abc import JobPage
 
 _FAILED = JobState.FAILED
-_SUCCEEDED = JobState.SUCCEEDED
 
 
 class MemoryJobStore:
@@ -107,17 +106,7 @@ class MemoryJobStore:
             if job_id not in records:
                 raise JobNotFound(job_id)
             records[job_id] = record
-        state = record.state
-        if state is _SUCCEEDED:
-            # The common case, as _note_finished, inlined: once per job.
-            dead = self._dead
-            if dead and job_id in dead:
-                del dead[job_id]
-            finished = self._finished
-            finished[job_id] = None
-            if len(finished) > self._max_finished:
-                self._remove_expired(finished.popitem(last=False)[0])
-        elif state in TERMINAL_STATES:
+        if record.state in TERMINAL_STATES:
             self._note_finished(record)
         else:  # a finished job went back to work (a dead letter requeued)
             self._finished.pop(job_id, None)
