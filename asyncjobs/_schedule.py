@@ -1,7 +1,7 @@
 """A schedule's record, its policies, and the scheduler's statistics.
 
 The record is what a store keeps (``asyncjobs.abc.ScheduleStore``): what to run, when, and
-what happened so far. ``last_slot`` is the latest slot the schedule is done with (fired,
+what happened so far. ``last_slot_at`` is the latest slot the schedule is done with (fired,
 missed or skipped), so a runner that loads the record again never fires that slot twice.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, tzinfo
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import attrs
 
@@ -69,28 +69,38 @@ class ScheduleState(str, enum.Enum):
     FINISHED = "finished"
 
 
-def _as_datetime(t: float | None, zone: tzinfo) -> datetime | None:
-    return None if t is None else datetime.fromtimestamp(t, zone)
-
-
 @attrs.define(kw_only=True, eq=False)
 class ScheduleRecord:
     """One schedule: the job it submits at each slot and its timetable, with its history.
 
-    Times are epoch seconds; ``next_run``, ``last_run`` and ``last_slot_at`` give them as
-    datetimes in the schedule's time zone.
+    One rule for times, as on ``JobRecord``: a field ending in ``_at`` is wall-clock epoch
+    seconds (a float, the form stores keep); the same name without ``_at`` is a property
+    that gives it as an aware datetime in the schedule's time zone (``timezone``):
+
+    ========================  =====================  ==========================================
+    datetime (read these)     epoch seconds          what
+    ========================  =====================  ==========================================
+    ``next_run``              ``next_fire_at``       when the next slot fires (jitter included)
+    ``next_slot``             ``next_slot_at``       the next slot itself
+    ``last_slot``             ``last_slot_at``       the latest slot done with (fired or not)
+    ``last_run``              ``last_run_at``        when the job was last submitted
+    ``start``, ``end``        ``start_at``, ...      the bounds given to ``add`` (inclusive)
+    ``created``               ``created_at``         when the schedule was first added
+    ========================  =====================  ==========================================
+
+    ``anchor_at`` is where an interval counts from. Each is None where there is none.
     """
 
     name: str
     job: str
     trigger: Trigger
     timezone: str = "UTC"
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    args: tuple[object, ...] = ()
+    kwargs: dict[str, object] = attrs.field(factory=dict)
     options: JobOptions = attrs.field(factory=JobOptions)
-    start: float | None = None
-    end: float | None = None
-    anchor: float = 0.0
+    start_at: float | None = None
+    end_at: float | None = None
+    anchor_at: float = 0.0
     max_runs: int | None = None
     jitter: float = 0.0
     misfire: Misfire = Misfire.COALESCE
@@ -99,9 +109,9 @@ class ScheduleRecord:
     paused: bool = False
     created_at: float = 0.0
     # The next slot to fire (None: finished), and when it fires (the slot plus jitter).
-    next_slot: float | None = None
-    next_fire: float | None = None
-    last_slot: float | None = None
+    next_slot_at: float | None = None
+    next_fire_at: float | None = None
+    last_slot_at: float | None = None
     last_run_at: float | None = None
     last_job_id: str | None = None
     last_outcome: JobState | None = None
@@ -112,26 +122,56 @@ class ScheduleRecord:
 
     @property
     def state(self) -> ScheduleState:
+        """``active``, ``paused`` or ``finished`` (see ``ScheduleState``)."""
         if self.paused:
             return ScheduleState.PAUSED
-        return ScheduleState.FINISHED if self.next_slot is None else ScheduleState.ACTIVE
+        return ScheduleState.FINISHED if self.next_slot_at is None else ScheduleState.ACTIVE
 
     @property
     def zone(self) -> tzinfo:
+        """The schedule's time zone, as a ``tzinfo``."""
         return time_zone("timezone", self.timezone)
+
+    def _local(self, t: float | None) -> datetime | None:
+        return None if t is None else datetime.fromtimestamp(t, self.zone)
 
     @property
     def next_run(self) -> datetime | None:
         """When the next slot fires (jitter included), or None if none is left."""
-        return _as_datetime(self.next_fire, self.zone)
+        return self._local(self.next_fire_at)
+
+    @property
+    def next_slot(self) -> datetime | None:
+        """The next slot (without jitter), or None if none is left."""
+        return self._local(self.next_slot_at)
+
+    @property
+    def last_slot(self) -> datetime | None:
+        """The latest slot the schedule is done with (fired, missed or skipped), or None."""
+        return self._local(self.last_slot_at)
 
     @property
     def last_run(self) -> datetime | None:
-        """When the schedule last submitted its job (a slot or ``run_now``)."""
-        return _as_datetime(self.last_run_at, self.zone)
+        """When the schedule last submitted its job (a slot or ``run_now``), or None."""
+        return self._local(self.last_run_at)
+
+    @property
+    def start(self) -> datetime | None:
+        """The first moment a slot may fire at (inclusive), or None."""
+        return self._local(self.start_at)
+
+    @property
+    def end(self) -> datetime | None:
+        """The last moment a slot may fire at (inclusive), or None."""
+        return self._local(self.end_at)
+
+    @property
+    def created(self) -> datetime:
+        """When the schedule was first added."""
+        return datetime.fromtimestamp(self.created_at, self.zone)
 
     def timetable(self) -> Timetable:
-        return Timetable(self.trigger, self.anchor, self.start, self.end)
+        return Timetable(self.trigger, self.anchor_at, self.start_at, self.end_at)
 
     def snapshot(self) -> ScheduleRecord:
         """A copy that later changes to this record do not touch."""

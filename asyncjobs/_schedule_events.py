@@ -11,7 +11,8 @@ import attrs
 
 @attrs.define(kw_only=True, frozen=True)
 class ScheduleEvent:
-    """Base of the schedule events; ``timestamp`` is wall-clock epoch seconds."""
+    """Base of the schedule events. Times are wall-clock epoch seconds: ``timestamp`` (when
+    it happened) and each field ending in ``_at``."""
 
     topic: ClassVar[str] = "schedule"
 
@@ -21,42 +22,43 @@ class ScheduleEvent:
 
 @attrs.define(kw_only=True, frozen=True)
 class ScheduleAdded(ScheduleEvent):
-    """A schedule was added, or replaced by ``add(on_conflict="replace")``."""
+    """A schedule was added, or replaced by ``add(if_exists="replace")``; ``next_run_at``
+    is when its next slot fires (None: none is left)."""
 
     topic: ClassVar[str] = "schedule.added"
 
-    next_run: float | None
+    next_run_at: float | None
 
 
 @attrs.define(kw_only=True, frozen=True)
 class ScheduleUpdated(ScheduleEvent):
-    """``schedules.update`` changed a schedule."""
+    """``schedules.update`` changed a schedule; ``next_run_at`` as for ``ScheduleAdded``."""
 
     topic: ClassVar[str] = "schedule.updated"
 
-    next_run: float | None
+    next_run_at: float | None
 
 
 @attrs.define(kw_only=True, frozen=True)
 class ScheduleFired(ScheduleEvent):
-    """The slot ``slot`` (epoch seconds; None for ``run_now``) submitted job ``job_id``."""
+    """The slot at ``slot_at`` (None for ``run_now``) submitted job ``job_id``."""
 
     topic: ClassVar[str] = "schedule.fired"
 
-    slot: float | None
+    slot_at: float | None
     job_id: str
 
 
 @attrs.define(kw_only=True, frozen=True)
 class ScheduleMissed(ScheduleEvent):
-    """``count`` slots, the earliest ``first_slot``, did not run. ``reason``: ``"late"``
+    """``count`` slots, the earliest at ``first_slot_at``, did not run. ``reason``: ``"late"``
     (past the misfire grace time), ``"coalesced"`` (merged into a later run),
     ``"overlap"`` (the previous run was still going) or ``"refused"`` (the runner refused
     the job: a full queue, a duplicate unique job, shutdown; ``error`` says which)."""
 
     topic: ClassVar[str] = "schedule.missed"
 
-    first_slot: float
+    first_slot_at: float
     count: int
     reason: str
     error: str | None = None

@@ -1,7 +1,7 @@
 """``runner.schedules``: cron, interval and one-shot schedules that submit ordinary jobs.
 
 One task per runner sleeps until the soonest schedule is due, then fires it. Each fire
-writes the schedule's record first (``last_slot``: the slot is done) and submits the job
+writes the schedule's record first (``last_slot_at``: the slot is done) and submits the job
 after, so a slot fires at most once, across restarts too when the store keeps schedules.
 The task sleeps on the runner's monotonic clock but decides on wall time, and never sleeps
 longer than ``scheduler_max_sleep`` (a minute by default) before reading the wall clock
@@ -14,14 +14,14 @@ from __future__ import annotations
 import builtins
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
 from . import _validation
-from ._definition import JobDefinition
+from ._definition import JobCall, JobDefinition
 from ._errors import (
     AsyncJobsError,
     InvalidOption,
@@ -50,13 +50,30 @@ from ._schedule_events import (
     ScheduleUpdated,
 )
 from ._states import JobState
-from ._triggers import Cron, Interval, Once, Timetable, Trigger, make_trigger, time_zone, zone_name
+from ._triggers import (
+    Cron,
+    Interval,
+    Once,
+    Timetable,
+    Trigger,
+    aware,
+    make_trigger,
+    time_zone,
+    zone_name,
+)
 
 if TYPE_CHECKING:
     from ._runner import JobRunner
     from .abc import ScheduleStore
 
 logger = logging.getLogger("asyncjobs")
+
+ScheduledJob = JobCall[object] | JobDefinition[[], object] | Callable[[], object]
+"""What a schedule submits: a job with its arguments bound (``job.call(...)``), or a job or
+function that takes none."""
+
+# Marks an argument of ``update`` that was not given.
+_KEEP: Any = object()
 
 # Slots one pass fires or counts for one schedule, so a long gap never holds the loop:
 # catching up goes on in the next pass, and a count of missed slots stops here.
@@ -67,7 +84,7 @@ _EPSILON = 1e-6
 
 
 def _epoch(field: str, value: Any) -> float | None:
-    return None if value is None else _validation.aware_datetime(field, value).timestamp()
+    return None if value is None else aware(field, value).timestamp()
 
 
 class _Entry:
@@ -187,9 +204,9 @@ class Schedules:
                 soonest: float | None = None
                 for entry in list(self._entries.values()):
                     record = entry.record
-                    if record.paused or record.next_fire is None or entry.waiting:
+                    if record.paused or record.next_fire_at is None or entry.waiting:
                         continue
-                    if record.next_fire <= now:
+                    if record.next_fire_at <= now:
                         try:
                             await self._fire_due(entry, now)
                         except Exception:  # a store that fails: never stop the scheduler
@@ -198,8 +215,8 @@ class Schedules:
                                 record.name,
                                 self._max_sleep,
                             )
-                            record.next_fire = now + self._max_sleep
-                    fire = record.next_fire
+                            record.next_fire_at = now + self._max_sleep
+                    fire = record.next_fire_at
                     if not record.paused and fire is not None:
                         soonest = fire if soonest is None else min(soonest, fire)
             if self._poked:
@@ -215,8 +232,8 @@ class Schedules:
 
     def _planned(self, record: ScheduleRecord, slot: float) -> float:
         """When ``slot`` was meant to fire: with jitter for the cursor's slot."""
-        if slot == record.next_slot and record.next_fire is not None:
-            return record.next_fire
+        if slot == record.next_slot_at and record.next_fire_at is not None:
+            return record.next_fire_at
         return slot
 
     def _late(self, record: ScheduleRecord, slot: float, now: float) -> bool:
@@ -226,19 +243,19 @@ class Schedules:
     def _advance(self, entry: _Entry, after: float) -> None:
         """Move the cursor to the first slot after ``after`` (None: finished)."""
         record = entry.record
-        record.next_slot = entry.timetable.next_after(after)
+        record.next_slot_at = entry.timetable.next_after(after)
         if record.max_runs is not None and record.runs >= record.max_runs:
-            record.next_slot = None
+            record.next_slot_at = None
         self._set_fire(record)
 
     def _set_fire(self, record: ScheduleRecord) -> None:
-        slot = record.next_slot
+        slot = record.next_slot_at
         if slot is None:
-            record.next_fire = None
+            record.next_fire_at = None
         elif record.jitter:
-            record.next_fire = slot + self._rng.uniform(0.0, record.jitter)
+            record.next_fire_at = slot + self._rng.uniform(0.0, record.jitter)
         else:
-            record.next_fire = slot
+            record.next_fire_at = slot
 
     def _count(self, timetable: Timetable, first: float, last: float) -> int:
         """Slots from ``first`` to ``last`` (both slots), counted up to ``_BATCH``."""
@@ -256,7 +273,7 @@ class Schedules:
 
     async def _fire_due(self, entry: _Entry, now: float) -> None:
         record = entry.record
-        first = record.next_slot
+        first = record.next_slot_at
         assert first is not None
         if record.misfire is Misfire.COALESCE:
             latest = max(first, entry.timetable.last_at_or_before(now) or first)
@@ -278,25 +295,26 @@ class Schedules:
             if self._late(record, slot, now):
                 missed_from = slot if not missed else missed_from
                 missed += 1
-                record.last_slot = slot
+                record.last_slot_at = slot
                 slot = entry.timetable.next_after(slot)
                 continue
             if missed:
                 await self._miss(entry, missed_from, missed, "late", last=None)
                 missed = 0
-            record.next_slot = slot
-            if fired and self._busy(entry):
-                # Catching up runs the missed slots one after another: this one waits for
-                # the run this pass started to end (overlap is for a run from before).
-                record.next_fire = slot
+            record.next_slot_at = slot
+            if fired and self._unfinished(entry):
+                # Catching up runs the missed slots one after another, whatever overlap
+                # says: this one waits for the run this pass started to end (overlap is
+                # for a run still going from before).
+                record.next_fire_at = slot
                 entry.waiting = True
                 break
             fired = True
             await self._take(entry, slot, now)  # moves the cursor on
-            slot = record.next_slot
+            slot = record.next_slot_at
         if missed:
-            assert record.last_slot is not None
-            await self._miss(entry, missed_from, missed, "late", last=record.last_slot)
+            assert record.last_slot_at is not None
+            await self._miss(entry, missed_from, missed, "late", last=record.last_slot_at)
 
     async def _miss(
         self,
@@ -327,24 +345,27 @@ class Schedules:
             f": {error}" if error else "",
         )
         if last is not None:
-            record.last_slot = max(record.last_slot or last, last)
+            record.last_slot_at = max(record.last_slot_at or last, last)
             self._advance(entry, last)
             await self._save(record)
         self._emit(
             ScheduleMissed,
             record.name,
-            first_slot=first,
+            first_slot_at=first,
             count=count,
             reason=reason,
             error=error,
         )
 
     @staticmethod
-    def _busy(entry: _Entry) -> bool:
-        """Whether a job of the schedule has not finished (and overlap would matter)."""
-        return entry.record.overlap is not Overlap.ALLOW and any(
-            not handle.done() for handle in entry.running
-        )
+    def _unfinished(entry: _Entry) -> bool:
+        """Whether a job the schedule submitted has not finished."""
+        return any(not handle.done() for handle in entry.running)
+
+    @classmethod
+    def _busy(cls, entry: _Entry) -> bool:
+        """Whether a job of the schedule has not finished, and overlap would matter."""
+        return entry.record.overlap is not Overlap.ALLOW and cls._unfinished(entry)
 
     async def _take(self, entry: _Entry, slot: float, now: float) -> None:
         """The slot is due and on time: fire it, unless the previous run still goes."""
@@ -366,7 +387,7 @@ class Schedules:
         the cursor past the slot (a slot that waited for an overlap is behind it)."""
         record = entry.record
         if slot is not None:
-            record.last_slot = max(record.last_slot or slot, slot)
+            record.last_slot_at = max(record.last_slot_at or slot, slot)
             record.runs += 1
             if advance:
                 self._advance(entry, slot)
@@ -381,7 +402,7 @@ class Schedules:
             record.last_outcome = JobState.REJECTED
             if slot is not None:
                 record.runs -= 1
-                if advance and record.next_slot is None and record.max_runs is not None:
+                if advance and record.next_slot_at is None and record.max_runs is not None:
                     self._advance(entry, slot)  # the refused run does not count
             await self._save(record)
             await self._miss(
@@ -398,7 +419,7 @@ class Schedules:
         if self._group is not None:
             self._group.start_soon(self._watch, entry, handle)
         await self._save(record)
-        self._emit(ScheduleFired, record.name, slot=slot, job_id=handle.id)
+        self._emit(ScheduleFired, record.name, slot_at=slot, job_id=handle.id)
         return handle
 
     async def _watch(self, entry: _Entry, handle: JobHandle[Any]) -> None:
@@ -416,7 +437,7 @@ class Schedules:
             if self._entries.get(entry.record.name) is not entry:
                 return  # removed meanwhile
             record = entry.record
-            if entry.waiting and not self._busy(entry):
+            if entry.waiting and not self._unfinished(entry):
                 entry.waiting = False
                 self._poke()  # catching up goes on
             if record.last_job_id == handle.id:
@@ -429,13 +450,13 @@ class Schedules:
                 entry.pending = None
                 now = self._runner.clock.time()
                 if self._late(record, slot, now):
-                    record.last_slot = max(record.last_slot or slot, slot)
+                    record.last_slot_at = max(record.last_slot_at or slot, slot)
                     await self._miss(entry, slot, 1, "late", last=None)
                     await self._save(record)
                 else:
                     await self._fire(entry, slot, now, advance=False)
                     if record.max_runs is not None and record.runs >= record.max_runs:
-                        record.next_slot = record.next_fire = None
+                        record.next_slot_at = record.next_fire_at = None
                         await self._save(record)
 
     async def _save(self, record: ScheduleRecord) -> None:
@@ -449,11 +470,9 @@ class Schedules:
     async def add(
         self,
         name: str,
-        job: Any,
+        job: ScheduledJob,
         trigger: str | timedelta | datetime | Trigger,
         *,
-        args: Sequence[Any] = (),
-        kwargs: Mapping[str, Any] | None = None,
         timezone: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
@@ -465,8 +484,10 @@ class Schedules:
         paused: bool = False,
         if_exists: IfExists | str = IfExists.RAISE,
     ) -> ScheduleRecord:
-        """Add a schedule that submits ``job(*args, **kwargs)`` at each slot of ``trigger``.
+        """Add a schedule that submits ``job`` at each slot of ``trigger``.
 
+        ``job``: a job with its arguments bound, ``send_report.call("ops")`` (checked
+        against the signature, by type checkers too), or a job that takes no arguments.
         ``trigger``: a cron expression (``"30 2 * * *"``, six fields with seconds first,
         ``"@daily"``), ``"@every 1h30m"`` or a timedelta (an interval), an aware datetime
         (one run), or a ``Cron``/``Interval``/``Once``. ``timezone`` (an IANA name) is
@@ -478,9 +499,9 @@ class Schedules:
         ``if_exists``: see ``IfExists``. Returns a snapshot of the record.
 
         Everything is checked here, before anything is stored: a bad expression, an
-        unknown time zone, a naive datetime, a timetable that never fires, arguments
-        that do not fit the job raise ``InvalidSchedule``/``InvalidOption`` (naming the
-        field and value) or ``InvalidArguments``.
+        unknown time zone, a naive datetime, a timetable that never fires raise
+        ``InvalidSchedule`` (naming the field and value); arguments that do not fit the
+        job raise ``InvalidArguments``; an unknown queue ``UnknownQueue``.
         """
         self._runner._check_accepting()
         store = self._store()
@@ -489,8 +510,6 @@ class Schedules:
             _validation.name("name", name),
             job,
             trigger,
-            args=args,
-            kwargs=kwargs,
             timezone=timezone,
             start=start,
             end=end,
@@ -518,14 +537,19 @@ class Schedules:
                 await store.update_schedule(record)
                 self._replace(old, record, definition)
             self._poke()
-            self._emit(ScheduleAdded, name, next_run=record.next_fire)
+            self._emit(ScheduleAdded, name, next_run_at=record.next_fire_at)
             return record.snapshot()
 
     def _build(
         self, name: str, job: Any, trigger: Any, **given: Any
     ) -> tuple[ScheduleRecord, JobDefinition[Any, Any]]:
         runner = self._runner
-        definition = runner._definition_for(job)
+        if isinstance(job, JobCall):
+            definition: JobDefinition[Any, Any] = job.definition
+            args, kwargs = tuple(job.args), dict(job.kwargs)
+        else:
+            definition = runner._definition_for(job)
+            args, kwargs = (), {}
         options = definition.options
         for field in ("delay", "at", "job_id"):
             if getattr(options, field) is not None:
@@ -535,11 +559,6 @@ class Schedules:
                     f"has {field}= set; a schedule decides when its job runs, and each fire "
                     "is a new job",
                 )
-        args = tuple(given["args"])
-        kwargs_given = given["kwargs"]
-        if kwargs_given is not None and not isinstance(kwargs_given, Mapping):
-            raise InvalidOptionType("kwargs", kwargs_given, "expected a mapping")
-        kwargs = dict(kwargs_given or {})
         definition.check_arguments(args, kwargs)
         runner._queue_for(definition)  # UnknownQueue now, not at the first fire
         zone_given = given["timezone"]
@@ -569,9 +588,9 @@ class Schedules:
             args=args,
             kwargs=kwargs,
             options=options,
-            start=start,
-            end=end,
-            anchor=anchor,
+            start_at=start,
+            end_at=end,
+            anchor_at=anchor,
             max_runs=max_runs,
             jitter=_validation.non_negative_duration("jitter", given["jitter"]),
             misfire=_validation.member(Misfire, "misfire", given["misfire"]),
@@ -599,26 +618,26 @@ class Schedules:
         """Place a new or changed record's cursor. An unchanged timetable keeps its place
         (missed slots stay due); a new one starts after now (or its last slot, if later)."""
         if old is not None and old.timetable() == record.timetable():
-            record.next_slot, record.next_fire = old.next_slot, old.next_fire
+            record.next_slot_at, record.next_fire_at = old.next_slot_at, old.next_fire_at
             if record.max_runs is not None and record.runs >= record.max_runs:
-                record.next_slot = record.next_fire = None
+                record.next_slot_at = record.next_fire_at = None
             return
         after = self._runner.clock.time()
-        if old is not None and old.last_slot is not None:
-            after = max(after, old.last_slot)
-        record.next_slot = record.timetable().next_after(after)
+        if old is not None and old.last_slot_at is not None:
+            after = max(after, old.last_slot_at)
+        record.next_slot_at = record.timetable().next_after(after)
         if record.max_runs is not None and record.runs >= record.max_runs:
-            record.next_slot = None
+            record.next_slot_at = None
         self._set_fire(record)
 
     @staticmethod
     def _keep_history(record: ScheduleRecord, old: ScheduleRecord) -> None:
         record.created_at = old.created_at
         same_interval = isinstance(record.trigger, Interval) and record.trigger == old.trigger
-        if same_interval and record.start is None:
-            record.anchor = old.anchor  # the same interval keeps its grid
+        if same_interval and record.start_at is None:
+            record.anchor_at = old.anchor_at  # the same interval keeps its grid
         record.paused = old.paused
-        record.last_slot = old.last_slot
+        record.last_slot_at = old.last_slot_at
         record.last_run_at = old.last_run_at
         record.last_job_id = old.last_job_id
         record.last_outcome = old.last_outcome
@@ -634,7 +653,7 @@ class Schedules:
         entry.record = record
         entry.definition = definition
         entry.timetable = record.timetable()
-        if record.next_slot is None:
+        if record.next_slot_at is None:
             entry.pending = None
 
     def _entry(self, name: str) -> _Entry:
@@ -660,30 +679,47 @@ class Schedules:
             if wanted is None or e.record.state is wanted
         ]
 
-    async def update(self, name: str, **changes: Any) -> ScheduleRecord:
-        """Change some of what ``add`` set (``job``, ``trigger``, ``args``, ``kwargs``,
-        ``timezone``, ``start``, ``end``, ``max_runs``, ``jitter``, ``misfire``,
-        ``misfire_grace``, ``overlap``), checked as ``add`` checks them. A changed
-        timetable starts from now: slots before the change are not made up, and no slot
-        fires twice. Returns a snapshot."""
-        entry = self._entry(name)
-        allowed = {
-            "job",
-            "trigger",
-            "args",
-            "kwargs",
-            "timezone",
-            "start",
-            "end",
-            "max_runs",
-            "jitter",
-            "misfire",
-            "misfire_grace",
-            "overlap",
-        }
-        unknown = sorted(set(changes) - allowed)
+    async def update(
+        self,
+        name: str,
+        *,
+        job: ScheduledJob = _KEEP,
+        trigger: str | timedelta | datetime | Trigger = _KEEP,
+        timezone: str | None = _KEEP,
+        start: datetime | None = _KEEP,
+        end: datetime | None = _KEEP,
+        max_runs: int | None = _KEEP,
+        jitter: float | timedelta = _KEEP,
+        misfire: Misfire | str = _KEEP,
+        misfire_grace: float | timedelta | None = _KEEP,
+        overlap: Overlap | str = _KEEP,
+        **unknown: NoReturn,
+    ) -> ScheduleRecord:
+        """Change some of what ``add`` set, checked as ``add`` checks it; what is not given
+        stays. ``job`` replaces the job and its arguments (``send_report.call("sales")``).
+        A changed timetable starts from now: slots before the change are not made up, and
+        no slot fires twice. Returns a snapshot. A keyword ``add`` does not take raises
+        ``InvalidOption`` naming it (and is a type error to type checkers)."""
         if unknown:
-            raise InvalidOption(unknown[0], changes[unknown[0]], "not something update can change")
+            field = sorted(unknown)[0]
+            raise InvalidOption(field, unknown[field], "not something update can change")
+        changes = {
+            key: value
+            for key, value in (
+                ("job", job),
+                ("trigger", trigger),
+                ("timezone", timezone),
+                ("start", start),
+                ("end", end),
+                ("max_runs", max_runs),
+                ("jitter", jitter),
+                ("misfire", misfire),
+                ("misfire_grace", misfire_grace),
+                ("overlap", overlap),
+            )
+            if value is not _KEEP
+        }
+        entry = self._entry(name)
         assert self._lock is not None
         async with self._lock:
             entry = self._entry(name)
@@ -701,7 +737,7 @@ class Schedules:
             await self._store().update_schedule(record)
             self._replace(entry, record, definition)
             self._poke()
-            self._emit(ScheduleUpdated, name, next_run=record.next_fire)
+            self._emit(ScheduleUpdated, name, next_run_at=record.next_fire_at)
             return record.snapshot()
 
     @staticmethod
@@ -713,17 +749,15 @@ class Schedules:
             return None if t is None else datetime.fromtimestamp(t, zone)
 
         trigger: Any = record.trigger
-        start = record.start
+        start = record.start_at
         # An interval without a start keeps its anchor (see _keep_history).
         start_at = None if isinstance(trigger, Interval) and start is None else moment(start)
         return {
-            "job": definition,
+            "job": JobCall(definition, record.args, dict(record.kwargs)),
             "trigger": trigger,
-            "args": record.args,
-            "kwargs": record.kwargs,
             "timezone": None if isinstance(trigger, Cron) else record.timezone,
             "start": start_at,
-            "end": moment(record.end),
+            "end": moment(record.end_at),
             "max_runs": record.max_runs,
             "jitter": record.jitter,
             "misfire": record.misfire,
@@ -743,7 +777,7 @@ class Schedules:
                 if entry.pending is not None:
                     slot, entry.pending = entry.pending, None
                     await self._miss(entry, slot, 1, "overlap", last=None)
-                    record.last_slot = max(record.last_slot or slot, slot)
+                    record.last_slot_at = max(record.last_slot_at or slot, slot)
                 await self._save(record)
                 self._emit(SchedulePaused, name)
             return record.snapshot()

@@ -32,6 +32,15 @@ _ALIASES = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# The fields of a five-field expression, and what each allows; six fields put seconds first.
+_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day of week", "0-6 or SUN-SAT, 7 is Sunday too"),
+)
+_SECOND_FIELD = ("second", "0-59")
 _EVERY_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
@@ -51,8 +60,36 @@ def time_zone(field: str, value: Any) -> zoneinfo.ZoneInfo | timezone:
         ) from None
 
 
+def aware(field: str, value: Any) -> datetime:
+    """A timezone-aware datetime for a schedule; a naive one is an ``InvalidSchedule``."""
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        raise InvalidSchedule(
+            field, value, "naive datetime; attach a time zone (e.g. tzinfo=timezone.utc)"
+        )
+    return _validation.aware_datetime(field, value)
+
+
 def zone_name(zone: tzinfo) -> str:
     return "UTC" if zone is timezone.utc else str(zone)
+
+
+def _parses(expression: str, seconds: bool) -> bool:
+    try:
+        croniter(expression, datetime(2000, 1, 1), second_at_beginning=seconds)
+    except (CroniterError, ValueError):
+        return False
+    return True
+
+
+def _bad_field(fields: list[str], seconds: bool) -> str:
+    """Which field of a refused expression is wrong, and what it allows."""
+    names = ((_SECOND_FIELD,) if seconds else ()) + _FIELDS
+    for index, (name, allowed) in enumerate(names):
+        alone = ["*"] * len(fields)
+        alone[index] = fields[index]
+        if not _parses(" ".join(alone), seconds):
+            return f"the {name} field {fields[index]!r} is not valid (allowed: {allowed})"
+    return "not a valid expression: its fields do not combine"
 
 
 @attrs.define(frozen=True)
@@ -87,11 +124,8 @@ class Cron:
                 "or an alias such as @hourly",
             )
         seconds = len(fields) == 6
-        try:
-            croniter(expression, datetime(2000, 1, 1), second_at_beginning=seconds)
-        except (CroniterError, ValueError) as exc:
-            reason = f"not a valid expression: {exc}"
-            raise InvalidSchedule("cron", self.expression, reason) from None
+        if not _parses(expression, seconds):
+            raise InvalidSchedule("cron", self.expression, _bad_field(fields, seconds))
         zone = time_zone("timezone", self.timezone)
         object.__setattr__(self, "expression", expression)
         object.__setattr__(self, "timezone", zone_name(zone))
@@ -127,7 +161,9 @@ class Cron:
 
     def next_after(self, t: float) -> float | None:
         near = self._near_change(t)
-        start = self._local(t).replace(microsecond=0)
+        # Slots are whole seconds: start from the second t is in. (Rounding t to the
+        # microsecond could carry a time just before a slot onto the slot itself.)
+        start = self._local(math.floor(t))
         if near:  # a slot in a skipped hour maps later than slots after it: look back first
             start -= _SHIFT
         for local in self._walk(start):
@@ -138,7 +174,7 @@ class Cron:
 
     def last_at_or_before(self, t: float) -> float | None:
         near = self._near_change(t)
-        local_t = self._local(t).replace(microsecond=0)
+        local_t = self._local(math.floor(t))
         start = local_t + _SECOND + (_SHIFT if near else timedelta(0))
         best: float | None = None
         floor = local_t - _SHIFT
@@ -181,7 +217,7 @@ class Once:
     at: datetime
 
     def __attrs_post_init__(self) -> None:
-        _validation.aware_datetime("at", self.at)
+        aware("at", self.at)
 
     def __str__(self) -> str:
         return f"once at {self.at.isoformat()}"
@@ -192,6 +228,7 @@ Trigger = Cron | Interval | Once
 
 def parse_every(text: str) -> timedelta:
     """``"1h30m"`` (the part after ``@every``) as a timedelta."""
+    text = text.strip()
     body = text.replace(" ", "")
     total = 0.0
     pos = 0
@@ -229,7 +266,7 @@ def make_trigger(value: Any, zone: str | None) -> Trigger:
     if isinstance(value, timedelta):
         return Interval(value)
     if isinstance(value, datetime):
-        return Once(_validation.aware_datetime("trigger", value))
+        return Once(aware("trigger", value))
     raise InvalidOptionType(
         "trigger",
         value,

@@ -51,22 +51,22 @@ async def main() -> None:
         schedules = runner.schedules
 
         # Six fields: seconds first. Every second; a run still going makes a slot skip.
-        await schedules.add("disk", check_disk, "* * * * * *", args=("/var",), overlap="skip")
+        await schedules.add("disk", check_disk.call("/var"), "* * * * * *", overlap="skip")
         # An interval ("@every 1h30m" in real life), ending after two runs.
-        await schedules.add("digest", send_digest, "@every 1s", args=("ops",), max_runs=2)
+        await schedules.add("digest", send_digest.call("ops"), "@every 1s", max_runs=2)
         # One run at a given moment.
         soon = datetime.now(timezone.utc) + timedelta(seconds=1.2)
-        await schedules.add("sale", close_sale, soon, args=("black-friday",))
+        await schedules.add("sale", close_sale.call("black-friday"), soon)
         # Local time, daylight saving included; it will not fire during this example.
         nightly = await schedules.add(
-            "nightly", send_digest, "30 2 * * *", args=("night shift",), timezone="Europe/Berlin"
+            "nightly", send_digest.call("night shift"), "30 2 * * *", timezone="Europe/Berlin"
         )
         assert nightly.next_run is not None
         print(f"nightly: next run at 02:30 Berlin time: {nightly.next_run.strftime('%H:%M')}")
 
         # Refused at creation, naming the field and the value:
         try:
-            await schedules.add("never", send_digest, "0 0 30 2 *", args=("nobody",))
+            await schedules.add("never", send_digest.call("nobody"), "0 0 30 2 *")
         except InvalidSchedule as exc:
             print(f"refused: {exc}")
 

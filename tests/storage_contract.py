@@ -63,8 +63,8 @@ def make_schedule(name: str, **changes: object) -> ScheduleRecord:
         "args": (1,),
         "kwargs": {"two": 2},
         "created_at": 1_700_000_000.0,
-        "next_slot": 1_700_050_000.0,
-        "next_fire": 1_700_050_000.0,
+        "next_slot_at": 1_700_050_000.0,
+        "next_fire_at": 1_700_050_000.0,
     }
     fields.update(changes)
     return ScheduleRecord(**fields)  # type: ignore[arg-type]
@@ -233,8 +233,8 @@ class StorageContract:
         record.kwargs["two"] = 3
         got = await store.get_schedule("nightly")
         assert (got.runs, got.kwargs, got.trigger) == (0, {"two": 2}, record.trigger)
-        got.last_slot = 5.0
-        assert (await store.get_schedule("nightly")).last_slot is None
+        got.last_slot_at = 5.0
+        assert (await store.get_schedule("nightly")).last_slot_at is None
 
     async def test_schedule_names_are_unique(self, store: JobStore) -> None:
         assert isinstance(store, ScheduleStore)
@@ -247,9 +247,9 @@ class StorageContract:
         assert isinstance(store, ScheduleStore)
         for name in ("b", "a", "c"):
             await store.add_schedule(make_schedule(name))
-        await store.update_schedule(make_schedule("a", last_slot=1_700_050_000.0, runs=1))
+        await store.update_schedule(make_schedule("a", last_slot_at=1_700_050_000.0, runs=1))
         got = await store.get_schedule("a")
-        assert (got.last_slot, got.runs) == (1_700_050_000.0, 1)
+        assert (got.last_slot_at, got.runs) == (1_700_050_000.0, 1)
         assert [r.name for r in await store.list_schedules()] == ["b", "a", "c"]
         assert await store.delete_schedule("a") is True
         assert await store.delete_schedule("a") is False

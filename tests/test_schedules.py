@@ -84,7 +84,7 @@ async def test_cron_fires_each_slot_on_time_and_never_early(clock: FakeClock) ->
     log: list[float] = []
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
-            record = await runner.schedules.add("quarter", note, "*/15 * * * *", args=(log,))
+            record = await runner.schedules.add("quarter", note.call(log), "*/15 * * * *")
             assert record.next_run == START + timedelta(minutes=15)
             assert record.state is ScheduleState.ACTIVE
             await clock.advance(15 * 60 - 1)
@@ -96,7 +96,7 @@ async def test_cron_fires_each_slot_on_time_and_never_early(clock: FakeClock) ->
             record = await runner.schedules.get("quarter")
             assert record.runs == 4
             assert record.last_outcome is JobState.SUCCEEDED
-            assert record.last_slot == at(2026, 1, 1, 1)
+            assert record.last_slot_at == at(2026, 1, 1, 1)
             assert runner.schedules.statistics().fired == 4
 
 
@@ -108,10 +108,10 @@ async def test_seconds_field_aliases_intervals_and_one_shots(clock: FakeClock) -
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
             schedules = runner.schedules
-            await schedules.add("tens", note, "*/10 * * * * *", args=(seconds,))
-            await schedules.add("hourly", note, "@hourly", args=(hourly,))
-            await schedules.add("every", note, "@every 1h30m", args=(every,))
-            await schedules.add("once", note, START + timedelta(minutes=5), args=(once,))
+            await schedules.add("tens", note.call(seconds), "*/10 * * * * *")
+            await schedules.add("hourly", note.call(hourly), "@hourly")
+            await schedules.add("every", note.call(every), "@every 1h30m")
+            await schedules.add("once", note.call(once), START + timedelta(minutes=5))
             await clock.advance(30)
             assert offsets(seconds) == [10.0, 20.0, 30.0]
             await schedules.remove("tens")
@@ -130,13 +130,12 @@ async def test_start_end_and_max_runs_bound_the_slots(clock: FakeClock) -> None:
         with anyio.fail_after(5):
             await runner.schedules.add(
                 "bounded",
-                note,
+                note.call(bounded),
                 timedelta(minutes=10),
-                args=(bounded,),
                 start=START + timedelta(minutes=30),
                 end=START + timedelta(minutes=50),
             )
-            await runner.schedules.add("counted", note, "* * * * *", args=(counted,), max_runs=3)
+            await runner.schedules.add("counted", note.call(counted), "* * * * *", max_runs=3)
             await clock.advance(3600)
             assert offsets(bounded) == [1800.0, 2400.0, 3000.0]  # from start, to end
             assert offsets(counted) == [60.0, 120.0, 180.0]
@@ -155,9 +154,8 @@ async def test_each_fire_is_an_ordinary_job_with_its_options(clock: FakeClock) -
         with anyio.fail_after(5):
             await runner.schedules.add(
                 "flaky",
-                flaky.with_options(queue="reports", priority=5),
+                flaky.with_options(queue="reports", priority=5).call("scheduled", log),
                 "@every 1m",
-                args=("scheduled", log),
                 max_runs=1,
             )
             await clock.advance(60)
@@ -184,9 +182,10 @@ async def test_each_fire_is_an_ordinary_job_with_its_options(clock: FakeClock) -
         ("@every 5x", {}, InvalidSchedule, "every"),
         ("@every 0s", {}, InvalidSchedule, "every"),
         ("0 3 * * *", {"timezone": "Mars/Olympus"}, InvalidSchedule, "timezone"),
-        (datetime(2026, 6, 1), {}, InvalidOption, "trigger"),
+        (datetime(2026, 6, 1), {}, InvalidSchedule, "trigger"),
         (START - timedelta(days=1), {}, InvalidSchedule, "at"),
-        ("@hourly", {"start": datetime(2026, 6, 1)}, InvalidOption, "start"),
+        ("@hourly", {"start": datetime(2026, 6, 1)}, InvalidSchedule, "start"),
+        ("@hourly", {"end": datetime(2026, 6, 1)}, InvalidSchedule, "end"),
         ("@hourly", {"end": START + timedelta(minutes=30)}, InvalidSchedule, "end"),
         ("@hourly", {"start": START + timedelta(days=2), "end": START}, InvalidSchedule, "end"),
         ("@hourly", {"max_runs": 0}, InvalidOption, "max_runs"),
@@ -203,7 +202,7 @@ async def test_bad_schedules_are_refused_naming_field_and_value(
 ) -> None:
     async with JobRunner(clock=clock) as runner:
         with pytest.raises(error) as caught:
-            await runner.schedules.add("bad", note, trigger, args=([],), **options)
+            await runner.schedules.add("bad", note.call([]), trigger, **options)
         assert isinstance(caught.value, InvalidOption)
         assert caught.value.field == field
         assert field in str(caught.value)
@@ -212,16 +211,53 @@ async def test_bad_schedules_are_refused_naming_field_and_value(
             await runner.schedules.get("bad")
 
 
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("61 * * * *", "the minute field '61' is not valid (allowed: 0-59)"),
+        ("*/0 * * * *", "the minute field '*/0' is not valid"),
+        ("* 24 * * *", "the hour field '24' is not valid (allowed: 0-23)"),
+        ("* * 0 * *", "the day of month field '0' is not valid (allowed: 1-31)"),
+        ("* * * 13 *", "the month field '13' is not valid (allowed: 1-12 or JAN-DEC)"),
+        ("* * * * 8", "the day of week field '8' is not valid (allowed: 0-6 or SUN-SAT"),
+        ("* * * * MON-FOO", "the day of week field 'MON-FOO' is not valid"),
+        ("60 * * * * *", "the second field '60' is not valid (allowed: 0-59)"),
+        ("0 70 * * * *", "the minute field '70' is not valid"),
+    ],
+)
+def test_a_bad_cron_expression_names_the_cron_field_and_its_value(
+    expression: str, message: str
+) -> None:
+    with pytest.raises(InvalidSchedule) as caught:
+        Cron(expression)
+    assert (caught.value.field, caught.value.value) == ("cron", expression)
+    assert message in str(caught.value)
+
+
+async def test_an_interval_error_shows_the_duration_as_written(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with pytest.raises(InvalidSchedule) as caught:
+            await runner.schedules.add("zero", note.call([]), "@every 0s")
+    assert str(caught.value).startswith("every='0s': ")
+
+
+async def test_a_misspelt_update_keyword_is_refused_naming_it(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        await runner.schedules.add("job", note.call([]), "@hourly")
+        with pytest.raises(InvalidOption) as caught:
+            await runner.schedules.update("job", trigerr="@daily")  # type: ignore[call-arg]
+        assert (caught.value.field, caught.value.value) == ("trigerr", "@daily")
+        assert (await runner.schedules.get("job")).trigger == Cron("@hourly")
+
+
 async def test_bad_job_arguments_and_queues_are_refused_at_creation(clock: FakeClock) -> None:
     async with JobRunner(clock=clock) as runner:
         with pytest.raises(InvalidArguments):
-            await runner.schedules.add("args", note, "@hourly", args=(1, 2, 3))
+            await runner.schedules.add("args", note.call(1, 2, 3), "@hourly")
         with pytest.raises(UnknownQueue):
-            await runner.schedules.add(
-                "queue", note.with_options(queue="nope"), "@hourly", args=([],)
-            )
+            await runner.schedules.add("queue", note.with_options(queue="nope").call([]), "@hourly")
         with pytest.raises(InvalidOption, match="delay"):
-            await runner.schedules.add("delay", note.with_options(delay=5), "@hourly", args=([],))
+            await runner.schedules.add("delay", note.with_options(delay=5).call([]), "@hourly")
         assert await runner.schedules.list() == []
 
 
@@ -234,18 +270,18 @@ async def test_if_exists_raise_keep_and_replace(clock: FakeClock) -> None:
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
             schedules = runner.schedules
-            await schedules.add("job", note, "0 * * * *", args=(log,))
+            await schedules.add("job", note.call(log), "0 * * * *")
             with pytest.raises(ScheduleExists, match="'job'"):
-                await schedules.add("job", note, "30 * * * *", args=(log,))
-            kept = await schedules.add("job", note, "30 * * * *", args=(other,), if_exists="keep")
+                await schedules.add("job", note.call(log), "30 * * * *")
+            kept = await schedules.add("job", note.call(other), "30 * * * *", if_exists="keep")
             assert kept.trigger == Cron("0 * * * *")
             await clock.advance(3600)
             assert offsets(log) == [3600.0]
             # Replacing with the same timetable keeps its place and its history.
             replaced = await schedules.add(
-                "job", note, "0 * * * *", args=(other,), if_exists="replace"
+                "job", note.call(other), "0 * * * *", if_exists="replace"
             )
-            assert (replaced.runs, replaced.last_slot) == (1, at(2026, 1, 1, 1))
+            assert (replaced.runs, replaced.last_slot_at) == (1, at(2026, 1, 1, 1))
             assert replaced.next_run == START + timedelta(hours=2)
             await clock.advance(3600)
             assert offsets(other) == [7200.0]
@@ -257,7 +293,7 @@ async def test_update_pause_resume_run_now_and_remove(clock: FakeClock) -> None:
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
             schedules = runner.schedules
-            await schedules.add("job", note, "0 * * * *", args=(log,), misfire_grace=60)
+            await schedules.add("job", note.call(log), "0 * * * *", misfire_grace=60)
             updated = await schedules.update("job", trigger="*/20 * * * *")
             assert updated.next_run == START + timedelta(minutes=20)
             await clock.advance(20 * 60)
@@ -290,7 +326,7 @@ async def test_update_pause_resume_run_now_and_remove(clock: FakeClock) -> None:
 
 async def test_update_timezone_reads_the_expression_there(clock: FakeClock) -> None:
     async with JobRunner(clock=clock) as runner:
-        await runner.schedules.add("tz", note, "0 9 * * *", args=([],))
+        await runner.schedules.add("tz", note.call([]), "0 9 * * *")
         record = await runner.schedules.update("tz", timezone="America/New_York")
         assert record.trigger == Cron("0 9 * * *", "America/New_York")
         assert record.next_run == datetime(2026, 1, 1, 14, tzinfo=UTC)
@@ -310,22 +346,95 @@ async def test_a_clock_jump_follows_the_misfire_policy(
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
             await runner.schedules.add(
-                "hourly", note, "0 * * * *", args=(log,), misfire=misfire, misfire_grace=grace
+                "hourly", note.call(log), "0 * * * *", misfire=misfire, misfire_grace=grace
             )
             clock.jump(5 * 3600 + 600)  # the wall clock leaps 5h10m; the scheduler sleeps on
             await clock.advance(60)  # it wakes within scheduler_max_sleep and sees the gap
             record = await runner.schedules.get("hourly")
             assert (record.runs, record.misses) == (expected_runs, expected_misses)
-            assert record.last_slot == at(2026, 1, 1, 5)
+            assert record.last_slot_at == at(2026, 1, 1, 5)
             assert record.next_run == START + timedelta(hours=6)
             assert len(log) == expected_runs
+
+
+@pytest.mark.parametrize("overlap", ["skip", "queue", "allow"])
+async def test_catching_up_runs_missed_slots_one_after_another_whatever_overlap_says(
+    clock: FakeClock, overlap: str, anyio_backend: str
+) -> None:
+    log: list[float] = []
+    gate = f"catch-up-{overlap}-{anyio_backend}"
+    _gates[gate] = anyio.Event()
+    async with JobRunner(clock=clock, queues={"default": 4}) as runner:
+        with anyio.fail_after(5):
+            await runner.schedules.add(
+                "hourly", hold.call(log, gate), "0 * * * *", misfire="catch_up", overlap=overlap
+            )
+            clock.jump(3 * 3600 + 600)  # slots 01:00, 02:00 and 03:00 are missed
+            await clock.advance(60)
+            assert len(log) == 1  # the oldest runs; the next waits for it to end
+            for runs in (2, 3):
+                _gates[gate].set()  # the run ends: the next missed slot fires
+                _gates[gate] = anyio.Event()
+                await clock.advance(0)
+                assert len(log) == runs
+            _gates[gate].set()
+            await clock.advance(0)
+            record = await runner.schedules.get("hourly")
+            assert (record.runs, record.misses, record.skipped_overlaps) == (3, 0, 0)
+
+
+async def test_a_cron_start_is_inclusive(clock: FakeClock) -> None:
+    log: list[float] = []
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            record = await runner.schedules.add(
+                "from-two", note.call(log), "0 * * * *", start=START + timedelta(hours=2)
+            )
+            assert record.next_run == START + timedelta(hours=2)
+            await clock.advance(2 * 3600)
+            assert offsets(log) == [7200.0]
+
+
+async def test_a_schedule_record_reads_as_datetimes_in_its_zone(clock: FakeClock) -> None:
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            await runner.schedules.add(
+                "berlin",
+                note.call([]),
+                "0 * * * *",
+                timezone="Europe/Berlin",
+                start=START,
+                end=START + timedelta(days=1),
+            )
+            await clock.advance(3600)
+            record = await runner.schedules.get("berlin")
+    pairs = {
+        "next_run": record.next_fire_at,
+        "next_slot": record.next_slot_at,
+        "last_slot": record.last_slot_at,
+        "last_run": record.last_run_at,
+        "start": record.start_at,
+        "end": record.end_at,
+        "created": record.created_at,
+    }
+    for name, epoch in pairs.items():
+        moment = getattr(record, name)
+        assert isinstance(epoch, float), name
+        assert isinstance(moment, datetime), name
+        assert moment.tzinfo == berlin, name
+        assert moment == datetime.fromtimestamp(epoch, berlin), name
+    assert record.last_slot == START + timedelta(hours=1)
+    assert record.next_slot == START + timedelta(hours=2)
 
 
 async def test_a_backward_jump_never_fires_a_slot_twice_or_early(clock: FakeClock) -> None:
     log: list[float] = []
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
-            await runner.schedules.add("hourly", note, "0 * * * *", args=(log,))
+            await runner.schedules.add("hourly", note.call(log), "0 * * * *")
             await clock.advance(3600)
             assert len(log) == 1
             clock.jump(-1800)  # back to 00:30 wall time
@@ -342,13 +451,13 @@ async def test_a_suspended_machine_fires_within_max_sleep_of_waking(clock: FakeC
     log: list[float] = []
     async with JobRunner(clock=clock, scheduler_max_sleep=10) as runner:
         with anyio.fail_after(5):
-            await runner.schedules.add("daily", note, "@daily", args=(log,))
+            await runner.schedules.add("daily", note.call(log), "@daily")
             await clock.advance(3600)
             clock.jump(2 * 86400)  # asleep two days: monotonic time stood still
             await clock.advance(10)
             assert len(log) == 1  # coalesced: one run for two missed days
             record = await runner.schedules.get("daily")
-            assert (record.misses, record.last_slot) == (1, at(2026, 1, 3))
+            assert (record.misses, record.last_slot_at) == (1, at(2026, 1, 3))
 
 
 @pytest.mark.parametrize(
@@ -363,7 +472,7 @@ async def test_overlap_policy_when_the_previous_run_still_goes(
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
             await runner.schedules.add(
-                "slow", hold, "@every 1m", args=(log, gate), overlap=overlap, max_runs=3
+                "slow", hold.call(log, gate), "@every 1m", overlap=overlap, max_runs=3
             )
             await clock.advance(180)  # three slots while the first run holds
             assert len(log) == (3 if overlap == "allow" else 1)
@@ -389,11 +498,7 @@ async def test_a_refused_fire_is_counted_and_announced(clock: FakeClock) -> None
                 await clock.advance(0)  # it runs, and holds the queue's one worker
                 await runner.submit(hold.with_options(queue="tight"), log, gate)  # queue full
                 await runner.schedules.add(
-                    "tight",
-                    note.with_options(queue="tight"),
-                    "@every 1m",
-                    args=([],),
-                    overlap="allow",
+                    "tight", note.with_options(queue="tight").call([]), "@every 1m", overlap="allow"
                 )
                 await clock.advance(60)
                 stats = runner.schedules.statistics()
@@ -410,7 +515,7 @@ async def test_jitter_delays_a_fire_within_its_bound(clock: FakeClock) -> None:
     log: list[float] = []
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
-            record = await runner.schedules.add("j", note, "@hourly", args=(log,), jitter=600)
+            record = await runner.schedules.add("j", note.call(log), "@hourly", jitter=600)
             assert record.next_run is not None
             planned = record.next_run.timestamp()
             assert at(2026, 1, 1, 1) <= planned <= at(2026, 1, 1, 1, 10)
@@ -418,7 +523,7 @@ async def test_jitter_delays_a_fire_within_its_bound(clock: FakeClock) -> None:
             assert log == []  # a millisecond early: nothing
             await clock.advance(0.002)  # (float time may put the wake a hair past `planned`)
             assert log == [pytest.approx(planned, abs=1e-5)]
-            assert (await runner.schedules.get("j")).last_slot == at(2026, 1, 1, 1)
+            assert (await runner.schedules.get("j")).last_slot_at == at(2026, 1, 1, 1)
 
 
 # ----------------------------------------------------------------- events and restarts
@@ -432,7 +537,7 @@ async def test_schedule_events_reach_the_bus_and_listeners(clock: FakeClock) -> 
         runner.subscribe(heard.append, ScheduleEvent)
         with anyio.fail_after(5):
             schedules = runner.schedules
-            await schedules.add("e", note, "@every 1m", args=([],), misfire_grace=1)
+            await schedules.add("e", note.call([]), "@every 1m", misfire_grace=1)
             await clock.advance(60)
             await schedules.pause("e")
             await schedules.resume("e")
@@ -451,7 +556,7 @@ async def test_schedule_events_reach_the_bus_and_listeners(clock: FakeClock) -> 
     assert [type(e).topic for e in heard] == topics
     fired = on_bus[1][1]
     assert isinstance(fired, ScheduleFired)
-    assert (fired.schedule, fired.slot) == ("e", START.timestamp() + 60)
+    assert (fired.schedule, fired.slot_at) == ("e", START.timestamp() + 60)
 
 
 async def test_a_restart_never_fires_a_slot_twice(clock: FakeClock) -> None:
@@ -459,17 +564,15 @@ async def test_a_restart_never_fires_a_slot_twice(clock: FakeClock) -> None:
     store = MemoryJobStore()
     async with JobRunner(clock=clock, store=store) as runner:
         with anyio.fail_after(5):
-            await runner.schedules.add("hourly", note, "0 * * * *", args=(log,))
+            await runner.schedules.add("hourly", note.call(log), "0 * * * *")
             await clock.advance(3600)
     assert len(log) == 1
     async with JobRunner(clock=clock, store=store) as runner:  # same instant, loaded again
         with anyio.fail_after(5):
             record = await runner.schedules.get("hourly")
-            assert record.last_slot == at(2026, 1, 1, 1)
+            assert record.last_slot_at == at(2026, 1, 1, 1)
             # Re-adding at start, as an app does, keeps the history.
-            await runner.schedules.add(
-                "hourly", note, "0 * * * *", args=(log,), if_exists="replace"
-            )
+            await runner.schedules.add("hourly", note.call(log), "0 * * * *", if_exists="replace")
             await clock.advance(0)
             assert len(log) == 1  # the 01:00 slot is not fired again
             await clock.advance(3600)
@@ -488,7 +591,7 @@ async def test_schedule_not_found_and_interval_object(clock: FakeClock) -> None:
         with pytest.raises(ScheduleNotFound, match="'missing'"):
             await runner.schedules.pause("missing")
         record = await runner.schedules.add(
-            "i", note, Interval(timedelta(minutes=5)), args=([],), paused=True
+            "i", note.call([]), Interval(timedelta(minutes=5)), paused=True
         )
         assert record.state is ScheduleState.PAUSED
         assert runner.schedules.statistics().paused == 1
@@ -513,7 +616,7 @@ async def test_a_failing_store_never_stops_the_scheduler(
     store = FlakyStore()
     async with JobRunner(clock=clock, store=store) as runner:
         with anyio.fail_after(5):
-            await runner.schedules.add("m", note, "* * * * *", args=(log,))
+            await runner.schedules.add("m", note.call(log), "* * * * *")
             store.fail = True
             await clock.advance(60)  # the write before the fire fails: no job, logged
             assert log == []

@@ -90,9 +90,7 @@ async def test_daily_0230_fires_once_a_local_day_for_three_years(zone_name: str)
     )
     async with runner:
         with anyio.fail_after(60):
-            await runner.schedules.add(
-                "nightly", note, "30 2 * * *", args=(log,), timezone=zone_name
-            )
+            await runner.schedules.add("nightly", note.call(log), "30 2 * * *", timezone=zone_name)
             await clock.advance(timedelta(days=3 * 365))
             record = await runner.schedules.get("nightly")
     assert record.runs == len(log) >= 3 * 365 - 1

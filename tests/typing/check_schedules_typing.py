@@ -39,11 +39,11 @@ def on_any_job(event: JobEvent) -> None: ...
 async def check(runner: JobRunner) -> None:
     schedules = runner.schedules
     record = assert_type(
-        await schedules.add("r", report, "@daily", args=("ops",), timezone="Europe/Berlin"),
+        await schedules.add("r", report.call("ops"), "@daily", timezone="Europe/Berlin"),
         ScheduleRecord,
     )
     assert_type(record.state, ScheduleState)
-    await schedules.add("i", report, timedelta(minutes=5), args=("ops",))
+    await schedules.add("i", report.call("ops"), timedelta(minutes=5))
     await schedules.add("x", report, 42)  # type: ignore[arg-type]
     assert_type(await schedules.list(state="paused"), list[ScheduleRecord])
     assert_type(await schedules.run_now("r"), JobHandle[Any])
