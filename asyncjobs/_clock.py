@@ -9,10 +9,16 @@ a whole runner on virtual time.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
+
+if TYPE_CHECKING:
+    from ._handle import JobHandle
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -33,6 +39,23 @@ class Clock(Protocol):
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until ``monotonic()`` reaches ``deadline``. Must be cancellable."""
+        ...
+
+
+@runtime_checkable
+class VirtualClock(Clock, Protocol):
+    """A clock whose time moves only when told to (``asyncjobs.testing.FakeClock``).
+
+    A runner on such a clock shuts down inside ``autojump`` when its ``async with`` block is
+    left, so that the grace period passes in virtual time instead of never."""
+
+    async def autojump(
+        self,
+        work: Callable[[], Awaitable[T]],
+        running: Callable[[], tuple[JobHandle[Any], ...]],
+    ) -> T:
+        """Await ``work()``, moving time to the next deadline whenever all else is blocked
+        and the ``running()`` jobs wait on this clock (or have stopped making progress)."""
         ...
 
 

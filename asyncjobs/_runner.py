@@ -34,7 +34,7 @@ import attrs
 
 from . import _validation
 from ._bus import BusState, EventBus
-from ._clock import Clock, SystemClock
+from ._clock import Clock, SystemClock, VirtualClock
 from ._context import current_job_var, in_context
 from ._dead_letters import DeadLetters
 from ._definition import JobCall, JobDefinition, JobRegistry, default_registry, make_definition
@@ -442,7 +442,12 @@ class JobRunner:
         tb: TracebackType | None,
     ) -> None:
         with anyio.CancelScope(shield=True):
-            await self.shutdown()
+            if isinstance(self._clock, VirtualClock):
+                # Nobody moves a fake clock while the block's own task waits in shutdown:
+                # let it move itself, or a job still running would hang the block.
+                await self._clock.autojump(self.shutdown, self.running_jobs)
+            else:
+                await self.shutdown()
             if self._runner_token is not None:
                 try:
                     _current_runner.reset(self._runner_token)
@@ -1369,6 +1374,11 @@ class JobRunner:
         seconds = _validation.duration("timeout", timeout)
         if not await self._within(self._clock.monotonic() + seconds, handle.wait):
             raise ResultTimeout(handle._record.id, seconds)
+
+    def running_jobs(self) -> tuple[JobHandle[object], ...]:
+        """The jobs running now: in a worker, in their submitter (``caller_runs``), or in
+        their ``before_run`` hooks."""
+        return tuple(self._running)
 
     async def wait_idle(self) -> None:
         """Wait until no job is queued or running (scheduled jobs may remain)."""

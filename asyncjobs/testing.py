@@ -14,16 +14,26 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 import anyio
 
 from . import _validation
+from ._context import current_job_var
 from ._events import JobEnded, JobEvent, Subscription
+from ._handle import JobHandle
 from ._runner import JobRunner
 from ._states import JobState
 
 __all__ = ["FakeClock", "OutcomeRecorder", "run_until_idle"]
+
+T = TypeVar("T")
+
+# Seconds of real time that leaving a runner's block on a fake clock waits for running jobs
+# to make progress before it moves fake time on (see FakeClock.autojump).
+_SETTLE = 1.0
 
 
 async def wait_all_tasks_blocked() -> None:
@@ -61,6 +71,11 @@ class FakeClock:
 
     Wall time starts at ``start`` (default 2026-01-01 UTC) and moves together with monotonic
     time. Give it to a runner with ``JobRunner(clock=clock)``.
+
+    One exception: leaving a runner's ``async with`` block moves it too (``autojump``), so
+    that shutdown's grace period and cancel timeout pass in virtual time instead of never.
+    To watch the grace period step by step, call ``await runner.shutdown()`` from another
+    task and ``advance`` the clock yourself.
     """
 
     def __init__(self, start: datetime | None = None) -> None:
@@ -70,6 +85,9 @@ class FakeClock:
         self._mono = 0.0
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
         self._seq = itertools.count()
+        self._new_sleeper: anyio.Event | None = None  # set when someone starts sleeping
+        # Jobs sleeping on this clock right now (run_until_idle may jump time for them).
+        self._sleeping_jobs: dict[JobHandle[object], int] = {}
 
     def time(self) -> float:
         return self._wall0 + self._mono
@@ -86,12 +104,75 @@ class FakeClock:
             return
         event = anyio.Event()
         heapq.heappush(self._sleepers, (deadline, next(self._seq), event))
-        await event.wait()
+        job = current_job_var.get()
+        if job is not None:
+            self._sleeping_jobs[job] = self._sleeping_jobs.get(job, 0) + 1
+        if self._new_sleeper is not None:
+            self._new_sleeper.set()
+            self._new_sleeper = None
+        try:
+            await event.wait()
+        finally:
+            if job is not None:
+                left = self._sleeping_jobs.pop(job) - 1
+                if left:
+                    self._sleeping_jobs[job] = left
+
+    def _asleep(self, jobs: tuple[JobHandle[object], ...]) -> bool:
+        """Whether every one of these jobs is sleeping on this clock."""
+        return all(job in self._sleeping_jobs for job in jobs)
+
+    async def _until_new_sleeper(self) -> None:
+        if self._new_sleeper is None:
+            self._new_sleeper = anyio.Event()
+        await self._new_sleeper.wait()
 
     def jump(self, seconds: float | timedelta) -> None:
         """Move wall time only, either way, as an NTP step, a clock set by hand or a machine
         waking from sleep does: monotonic time, and everyone sleeping on it, stay put."""
         self._wall0 += _validation.seconds("seconds", seconds)
+
+    async def autojump(
+        self,
+        work: Callable[[], Awaitable[T]],
+        running: Callable[[], tuple[JobHandle[object], ...]] = tuple,
+    ) -> T:
+        """Await ``work()`` while moving time on by itself, to the next deadline, whenever
+        every other task is blocked and the jobs ``running()`` names are sleeping on this
+        clock, or have made no progress for a second of real time (so a job awaiting real
+        I/O gets that long to finish).
+
+        A runner on this clock shuts down this way when its ``async with`` block is left:
+        a block left while a job still runs (a failing assertion, say) ends within its
+        grace period of virtual time instead of hanging; a job still stuck then is
+        cancelled, and ends interrupted."""
+
+        async def drive() -> None:
+            while True:
+                await wait_all_tasks_blocked()
+                jobs = running()
+                if jobs and not self._asleep(jobs):
+                    with anyio.move_on_after(_SETTLE):  # real time
+                        await _until_one_ends_or_sleeps(jobs, self)
+                        continue
+                deadline = self.next_deadline()
+                if deadline is None:
+                    await self._until_new_sleeper()
+                else:
+                    await self.advance(max(0.0, deadline - self._mono))
+
+        failure: BaseException | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(drive)
+            try:
+                result = await work()
+            except BaseException as exc:  # noqa: BLE001 - raised again, outside the group
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return result
 
     def next_deadline(self) -> float | None:
         """The earliest time someone sleeps until, or None."""
@@ -113,27 +194,59 @@ class FakeClock:
         await wait_all_tasks_blocked()
 
 
-async def run_until_idle(runner: JobRunner, clock: FakeClock | None = None) -> None:
+async def run_until_idle(
+    runner: JobRunner, clock: FakeClock | None = None, *, jump_running: bool = False
+) -> None:
     """Wait until no job is queued, running or (with a fake clock) scheduled.
 
-    With a ``FakeClock``, whenever every task is blocked, time jumps to the next deadline
-    (a delayed job, a timeout), so delays and timeouts pass without real waiting. Time can
-    also jump while a sync job's thread is busy. Bound it yourself (``anyio.fail_after``).
+    With a ``FakeClock``, time jumps to the next deadline (a delayed job, a retry's backoff,
+    a schedule's next slot) whenever every task is blocked and no job is running, or every
+    running job is itself sleeping on the fake clock (``clock.sleep_until``). Other running
+    jobs finish in real time first: a job awaiting real I/O, or a sync job in its thread, is
+    waited for, and its ``timeout`` (fake time) does not pass meanwhile.
+
+    ``jump_running=True`` also jumps while jobs run, whenever every task is blocked: for a
+    job that waits for something only fake time brings (its own timeout, a child job's
+    delay, ``result(timeout=)``). A job awaiting real I/O then counts as blocked too, and
+    may see its timeout pass at once.
+
+    Bound it yourself (``with anyio.fail_after(5):``): a job that never ends never idles.
     """
     while True:
         await wait_all_tasks_blocked()
         pool = runner.pool_statistics()
-        busy = bool(pool.waiting or runner._running)  # _running includes caller-run jobs
+        running = runner.running_jobs()  # caller-run jobs too
+        busy = bool(pool.waiting or running)
         if not busy and (clock is None or not pool.scheduled):
             return
-        deadline = None if clock is None else clock.next_deadline()
+        if clock is None:
+            await runner.wait_idle()
+            continue
+        if running and not jump_running and not clock._asleep(running):
+            await _until_one_ends_or_sleeps(running, clock)
+            continue
+        deadline = clock.next_deadline()
         if deadline is None:
             if not busy:
                 return
             await runner.wait_idle()
             continue
-        assert clock is not None
         await clock.advance(max(0.0, deadline - clock.monotonic()))
+
+
+async def _until_one_ends_or_sleeps(
+    handles: tuple[JobHandle[object], ...], clock: FakeClock
+) -> None:
+    """Wait, in real time, until one of these jobs has ended or someone sleeps on ``clock``."""
+    async with anyio.create_task_group() as group:
+
+        async def watch(wait: Callable[[], Awaitable[None]]) -> None:
+            await wait()
+            group.cancel_scope.cancel()
+
+        for handle in handles:
+            group.start_soon(watch, handle.wait)
+        group.start_soon(watch, clock._until_new_sleeper)
 
 
 class OutcomeRecorder:

@@ -1,0 +1,132 @@
+"""``asyncjobs.testing`` as users meet it: jobs doing real I/O on a fake clock, and leaving a
+runner's block on a fake clock while work is still going on."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+from asyncjobs import JobHandle, JobInterrupted, JobRunner, JobState, JobTimedOut, job
+from asyncjobs.testing import FakeClock, OutcomeRecorder, run_until_idle
+
+pytestmark = pytest.mark.anyio
+
+
+@job(name="tests.testing.fetch", timeout=5)
+async def fetch() -> str:
+    await anyio.sleep(0.01)  # stands in for real I/O: real time, not the fake clock's
+    return "page"
+
+
+@job(name="tests.testing.crunch", timeout=5)
+def crunch() -> int:
+    time.sleep(0.01)  # a sync job's thread, busy in real time
+    return 42
+
+
+@job(name="tests.testing.waits_forever", timeout=5)
+async def waits_forever() -> None:
+    await anyio.sleep_forever()
+
+
+async def test_a_job_awaiting_real_io_is_not_timed_out_by_run_until_idle(
+    clock: FakeClock,
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            handles = [await runner.submit(fetch), await runner.submit(crunch)]
+            later = await runner.submit(fetch.with_options(delay=60))
+            await run_until_idle(runner, clock)
+            assert [await handle for handle in handles] == ["page", 42]
+            assert await later == "page"  # the delay passed once nothing was running
+    for handle in handles:
+        record = handle.record()
+        assert record.started_at == record.finished_at == record.created_at  # no fake time
+    assert clock.monotonic() == 60
+
+
+async def test_jump_running_lets_a_running_job_time_out(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(waits_forever)
+            await run_until_idle(runner, clock, jump_running=True)
+            with pytest.raises(JobTimedOut):
+                await handle
+    assert clock.monotonic() == 5
+
+
+async def test_a_job_sleeping_on_the_fake_clock_lets_time_jump(clock: FakeClock) -> None:
+    @job(name="tests.testing.long_task")
+    async def long_task() -> float:
+        await clock.sleep_until(clock.monotonic() + 3600)
+        return clock.monotonic()
+
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(long_task)
+            await run_until_idle(runner, clock)
+            assert await handle == 3600
+
+
+async def test_leaving_the_block_on_a_fake_clock_with_a_job_running_does_not_hang() -> None:
+    clock = FakeClock()
+    runner = JobRunner(clock=clock, grace_period=30, cancel_timeout=5)
+    outcomes = OutcomeRecorder(runner)
+    handles: list[JobHandle[None]] = []
+
+    async def failing_test() -> None:
+        async with runner:
+            handles.append(await runner.submit(waits_forever.with_options(timeout=None)))
+            await anyio.wait_all_tasks_blocked()
+            raise AssertionError("the test's own failure")
+
+    with anyio.fail_after(5), pytest.raises(AssertionError, match="the test's own failure"):
+        await failing_test()
+    (handle,) = handles
+    assert handle.state is JobState.INTERRUPTED
+    assert outcomes.states() == {handle.id: JobState.INTERRUPTED}
+    assert clock.monotonic() == 30  # the grace period passed, in fake time
+    report = await runner.shutdown()
+    assert (report.drained, report.interrupted, report.abandoned) == (False, (handle.id,), ())
+
+
+async def test_leaving_the_block_on_a_fake_clock_abandons_a_handler_that_ignores_cancel() -> None:
+    release = anyio.Event()
+
+    @job(name="tests.testing.stubborn")
+    async def stubborn() -> None:
+        with anyio.CancelScope(shield=True):
+            await release.wait()
+
+    clock = FakeClock()
+    runner = JobRunner(clock=clock, grace_period=10, cancel_timeout=2)
+    with anyio.fail_after(5):
+        async with runner:
+            handle = await runner.submit(stubborn)
+            await anyio.wait_all_tasks_blocked()
+        report = await runner.shutdown()
+        assert report.abandoned == (handle.id,)
+        assert clock.monotonic() == 12
+        with pytest.raises(JobInterrupted):
+            await handle
+        release.set()
+
+
+async def test_leaving_the_block_still_drains_work_that_can_run(clock: FakeClock) -> None:
+    steps = anyio.Event()
+
+    @job(name="tests.testing.two_steps")
+    async def two_steps() -> str:
+        await steps.wait()
+        return "done"
+
+    with anyio.fail_after(5):
+        async with JobRunner(clock=clock, grace_period=30) as runner:
+            handle = await runner.submit(two_steps)
+            queued = [await runner.submit(fetch.with_options(timeout=None)) for _ in range(3)]
+            steps.set()  # everything can finish: leaving the block waits for it
+    assert await handle == "done"
+    assert [await h for h in queued] == ["page"] * 3
+    assert clock.monotonic() == 0
