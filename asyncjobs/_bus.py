@@ -34,6 +34,7 @@ import anyio
 from . import _topics, _validation
 from ._clock import Clock, SystemClock
 from ._errors import BusNotRunning, EventDeliveryError, InvalidOption, InvalidOptionType
+from ._faults import RepeatLog, describe_callable
 from ._spawn import spawn_detached
 from ._unsubscribe import UnsubscribeOnExit
 
@@ -228,6 +229,7 @@ class EventBus:
         if clock is not None and not isinstance(clock, Clock):
             raise InvalidOptionType("clock", clock, "expected a Clock (see asyncjobs.Clock)")
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._faults = RepeatLog(self._clock.monotonic)
         self._state = BusState.NEW
         self._subscriptions: tuple[BusSubscription, ...] = ()
         self._routes: dict[str, tuple[BusSubscription, ...]] = {}
@@ -288,6 +290,7 @@ class EventBus:
             sub.dropped += len(sub._buffer)
             self._dropped += len(sub._buffer)
             sub._buffer.clear()
+        self._faults.flush()
 
     async def _wait_drained(self, deadline: float) -> None:
         assert self._drained is not None
@@ -413,6 +416,7 @@ class EventBus:
             if len(buffer) >= subscription._buffer_size:
                 subscription.dropped += 1
                 self._dropped += 1
+                self._note_drop(subscription)
                 if subscription._drop_newest:
                     continue
                 buffer.popleft()
@@ -421,6 +425,25 @@ class EventBus:
                 subscription._pumping = True
                 self._pumps += 1
                 spawn_detached(functools.partial(self._pump, subscription), "asyncjobs-bus")
+
+    def _note_drop(self, subscription: BusSubscription) -> None:
+        """Say so in the log, the first time and then at most once a minute."""
+        self._faults.note(
+            ("dropped", subscription),
+            logging.WARNING,
+            f"event bus subscription {subscription.pattern!r} -> "
+            f"{describe_callable(subscription.handler)} dropped an event: its buffer of "
+            f"{subscription._buffer_size} was full (on_full="
+            f"{'drop_newest' if subscription._drop_newest else 'drop_oldest'}). Publishing "
+            "outran its delivery; further drops are counted (subscription.statistics()) and "
+            "summarised. A subscriber that must see every event (metrics, say) should be a "
+            "runner listener (runner.subscribe), called as each event happens, or have a "
+            "buffer as large as the largest burst",
+            what=(
+                f"event bus subscription {subscription.pattern!r} -> "
+                f"{describe_callable(subscription.handler)} dropped events"
+            ),
+        )
 
     async def _pump(self, subscription: BusSubscription) -> None:
         """Deliver a subscription's buffered events in order, then end."""
@@ -433,13 +456,11 @@ class EventBus:
                     delivery = buffer.popleft()
                     try:
                         await self._deliver(delivery)
-                    except Exception:
+                    except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
                         subscription.failed += 1
                         self._failed += 1
-                        logger.exception(
-                            "event subscriber %r raised on %r; ignored",
-                            subscription.handler,
-                            delivery.topic,
+                        self._faults.callback_failed(
+                            "event subscriber", subscription.handler, exc, repr(delivery.topic)
                         )
                     else:
                         subscription.delivered += 1

@@ -37,7 +37,9 @@ _UNSET: Any = object()
 class JobOptions:
     """Options of a job: set with ``@job(...)``, overridden per call with ``with_options``.
 
-    ``delay`` and ``at`` are exclusive; ``job_id`` is only meaningful for a single submit.
+    ``delay`` and ``at`` are exclusive; one rule for "now" holds for both: ``delay=0`` and an
+    ``at`` that has already passed run the job at once. ``job_id`` is only meaningful for a
+    single submit.
     """
 
     queue: str = "default"
@@ -76,8 +78,10 @@ def make_options(base: JobOptions, **changes: Any) -> JobOptions:
             values[key] = _validation.name("queue", value)
         elif key == "priority":
             values[key] = _validation.priority(value)
-        elif key in ("timeout", "delay"):
+        elif key == "timeout":
             values[key] = _validation.optional_duration(key, value)
+        elif key == "delay":  # zero is "now", as an ``at`` that has passed
+            values[key] = None if value is None else _validation.non_negative_duration(key, value)
         elif key == "at":
             values[key] = None if value is None else _validation.aware_datetime("at", value)
         elif key == "job_id":

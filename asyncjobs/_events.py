@@ -9,17 +9,15 @@ Each event class has a ``topic`` on the bus: ``job.submitted``, ``job.started``,
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
 
+from ._faults import RepeatLog
 from ._progress import Progress
 from ._states import JobState
 from ._unsubscribe import UnsubscribeOnExit
-
-logger = logging.getLogger("asyncjobs")
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -153,11 +151,12 @@ class Subscription(UnsubscribeOnExit):
 class Listeners:
     """Synchronous listeners, each isolated: one that raises is logged and skipped."""
 
-    __slots__ = ("_entries", "_changed")
+    __slots__ = ("_entries", "_changed", "_faults")
 
-    def __init__(self, changed: Callable[[], None]) -> None:
+    def __init__(self, changed: Callable[[], None], faults: RepeatLog) -> None:
         self._entries: tuple[tuple[Listener, tuple[type, ...]], ...] = ()
         self._changed = changed  # told after every add and remove
+        self._faults = faults
 
     def add(self, listener: Listener, types: tuple[type, ...]) -> Subscription:
         entry = (listener, types or (JobEvent,))
@@ -175,5 +174,5 @@ class Listeners:
             if isinstance(event, types):
                 try:
                     listener(event)
-                except Exception:
-                    logger.exception("listener %r raised on %r; ignored", listener, event)
+                except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                    self._faults.callback_failed("listener", listener, exc, repr(event))

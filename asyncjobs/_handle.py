@@ -152,7 +152,9 @@ class JobHandle(Generic[R]):
     def _channel(self) -> ProgressChannel:
         channel = self._progress
         if channel is None:
-            channel = self._progress = ProgressChannel(self._record.progress, self._done)
+            channel = self._progress = ProgressChannel(
+                self._record.progress, self._done, self._runner._faults
+            )
         return channel
 
     async def cancel(self) -> bool:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._context import run_in
 from ._errors import AsyncJobsError, InvalidOptionType
+from ._faults import RepeatLog
 
 if TYPE_CHECKING:
     from ._handle import JobHandle
@@ -88,7 +89,8 @@ _HOOKS = (
 class MiddlewareChain:
     """The overridden hooks of a list of middleware, in calling order."""
 
-    def __init__(self, middleware: Iterable[JobMiddleware]) -> None:
+    def __init__(self, middleware: Iterable[JobMiddleware], faults: RepeatLog) -> None:
+        self._faults = faults
         items = list(middleware)
         for item in items:
             if not isinstance(item, JobMiddleware):
@@ -127,8 +129,8 @@ class MiddlewareChain:
                     await run_in(context, hook(handle))
             except SkipJob as skip:
                 return skip
-            except Exception:
-                logger.exception("job middleware %r raised on job %r; ignored", hook, handle.id)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._faults.callback_failed("job middleware", hook, exc, f"job {handle.id!r}")
         return None
 
     async def call(
@@ -145,5 +147,5 @@ class MiddlewareChain:
                     await hook(handle, *args)
                 else:
                     await run_in(context, hook(handle, *args))
-            except Exception:
-                logger.exception("job middleware %r raised on job %r; ignored", hook, handle.id)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._faults.callback_failed("job middleware", hook, exc, f"job {handle.id!r}")

@@ -27,6 +27,7 @@ from ._errors import InvalidOption, InvalidOptionType, NotInJob
 from ._unsubscribe import UnsubscribeOnExit
 
 if TYPE_CHECKING:
+    from ._faults import RepeatLog
     from ._spawn import Event
 
 logger = logging.getLogger("asyncjobs")
@@ -204,9 +205,10 @@ class ProgressSubscription(UnsubscribeOnExit):
 class ProgressChannel:
     """One job's progress fan-out, made when the first follower or callback arrives."""
 
-    __slots__ = ("latest", "followers", "callbacks", "closed")
+    __slots__ = ("latest", "followers", "callbacks", "closed", "_faults")
 
-    def __init__(self, latest: Progress | None, closed: bool) -> None:
+    def __init__(self, latest: Progress | None, closed: bool, faults: RepeatLog) -> None:
+        self._faults = faults
         self.latest = latest
         self.followers: set[ProgressFollower] = set()
         self.callbacks: tuple[ProgressCallback, ...] = ()
@@ -219,8 +221,10 @@ class ProgressChannel:
         for callback in self.callbacks:  # a tuple: a callback may unsubscribe meanwhile
             try:
                 callback(update)
-            except Exception:
-                logger.exception("progress callback %r raised; ignored", callback)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._faults.callback_failed(
+                    "progress callback", callback, exc, f"update {update.sequence}"
+                )
 
     def close(self) -> None:
         """The job ended: followers finish once they have read what they hold."""

@@ -11,6 +11,7 @@ submitter's context, records the outcome, resolves the handle, then emits the ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import enum
 import functools
@@ -68,6 +69,7 @@ from ._events import (
     Listeners,
     Subscription,
 )
+from ._faults import RepeatLog
 from ._handle import JobHandle
 from ._middleware import JobMiddleware, MiddlewareChain
 from ._progress import Progress, next_progress
@@ -111,15 +113,37 @@ _CANCEL = "cancel"
 _TIMEOUT = "timeout"
 
 
+# Runners started and not yet stopped, for current_runner() where no runner is current: a
+# web framework runs its lifespan and its request handlers in different tasks, so a runner
+# entered in the lifespan is not in the handlers' context.
+_live_runners: list[JobRunner] = []
+
+
 def current_runner() -> JobRunner:
-    """The runner whose ``async with`` block (or job) the caller is in."""
+    """The runner that ``job.submit()`` submits to.
+
+    That is the runner whose ``async with`` block (or job) the caller is in; else, the one
+    runner started on this thread's event loop (a runner entered in a web app's lifespan,
+    seen from its request handlers). Raises ``RunnerNotRunning`` if there is none, or if
+    several are running there and none is the caller's.
+    """
     runner = _current_runner.get()
-    if runner is None:
+    if runner is not None:
+        return runner
+    here = threading.get_ident()
+    found = [runner for runner in _live_runners if runner._loop_thread == here]
+    if len(found) == 1:
+        return found[0]
+    if not found:
         raise RunnerNotRunning(
-            "no current runner: submit inside 'async with JobRunner() as runner:' "
-            "or from a running job, or call runner.submit(...)"
+            "no current runner: no JobRunner is running on this event loop. Submit inside "
+            "'async with JobRunner() as runner:' (or a web app's lifespan that enters one), "
+            "from a running job, or with runner.submit(...)"
         )
-    return runner
+    raise RunnerNotRunning(
+        f"no current runner: {len(found)} JobRunners are running on this event loop and "
+        "the caller is in none of their blocks; submit with runner.submit(...)"
+    )
 
 
 def current_job() -> JobHandle[Any] | None:
@@ -175,8 +199,11 @@ class ShutdownReport:
     """What shutdown did. ``drained``: everything finished within the grace period.
 
     ``interrupted``: ids of jobs ended as interrupted (waiting ones not run, running ones
-    cancelled). ``abandoned``: the subset whose handlers ignored cancellation and were still
-    running when the hard deadline passed; they are left running, detached from the runner.
+    cancelled). ``abandoned``: jobs whose code was still running when shutdown returned,
+    left running, detached from the runner: handlers that ignored cancellation past the
+    hard deadline (interrupted), and sync jobs whose worker thread had not returned, which
+    Python cannot stop (interrupted by this shutdown, or cancelled or timed out before it).
+    On asyncio the interpreter waits for such a thread at exit.
     """
 
     drained: bool
@@ -338,12 +365,14 @@ class JobRunner:
             if bus is not None
             else EventBus(clock=self._clock, close_timeout=self._cancel_timeout)
         )
-        chain = MiddlewareChain(middleware)
+        # Failing user callbacks: the first of each kind logged in full, repeats summarised.
+        self._faults = RepeatLog(self._clock.monotonic)
+        chain = MiddlewareChain(middleware, self._faults)
         self._hooks: MiddlewareChain | None = chain if chain.any else None
         # Submits of plain jobs to unbounded queues can skip _admit: no hooks to call, no
         # store write to await.
         self._plain_submit = self._add_nowait is not None and self._hooks is None
-        self._listeners = Listeners(self._rewatch)
+        self._listeners = Listeners(self._rewatch, self._faults)
         # Whether anyone listens to lifecycle events (a listener or a bus subscription):
         # one truth test per lifecycle step when nobody does.
         self._watched = False
@@ -356,6 +385,11 @@ class JobRunner:
 
         # Running jobs -> the cancel scope their handler runs in (None until it starts).
         self._running: dict[JobHandle[Any], anyio.CancelScope | None] = {}
+        # Sync jobs whose function is running in a worker thread (an ordered set; the thread
+        # removes its job itself, so a job stopped meanwhile stays here until it returns),
+        # and what shutdown waits on for them.
+        self._threads: dict[JobHandle[Any], None] = {}
+        self._threads_waiter: Event | None = None
         # Scheduled jobs -> the timer that makes them due.
         self._scheduled: dict[JobHandle[Any], Timer] = {}
         # Unique keys -> the job holding each; and the other way round, for release.
@@ -398,9 +432,16 @@ class JobRunner:
         return self._store
 
     async def __aenter__(self) -> JobRunner:
+        if self._state is RunnerState.STOPPED:
+            raise RunnerNotRunning(
+                "this runner has run and stopped, and a JobRunner starts only once: make a "
+                "new JobRunner for each start. In a web app, create it in the app's lifespan "
+                "(an app factory), not at module level, so that each server or TestClient "
+                "start gets its own (see docs/web-apps.md)"
+            )
         if self._state is not RunnerState.NEW:
             raise RunnerNotRunning(
-                f"this runner is {self._state.value}; a JobRunner starts once: create a new one"
+                f"this runner is {self._state.value} already: its async with block is open"
             )
         if not self._owns_bus and self._bus.state is not BusState.RUNNING:
             raise BusNotRunning(
@@ -430,6 +471,7 @@ class JobRunner:
             self._live_workers += 1
             spawn_detached(functools.partial(self._worker, index), f"asyncjobs-worker-{index}")
         self._runner_token = _current_runner.set(self)
+        _live_runners.append(self)
         self._accepting = True
         self._state = RunnerState.STARTED
         spawn_detached(self._run_schedules, "asyncjobs-scheduler")
@@ -763,8 +805,7 @@ class JobRunner:
                 evict = queue.oldest() is not None
             elif policy is RejectPolicy.CALLER_RUNS:
                 if not queue.has_space():
-                    options = handle._definition.options
-                    if options.delay is not None or options.at is not None:
+                    if self._due_at(handle) is not None:
                         queue.rejected += 1
                         assert queue.maxsize is not None
                         raise QueueFull(
@@ -782,15 +823,11 @@ class JobRunner:
         queue.size += 1  # reserve the place before the first await
         record = handle._record
         options = handle._definition.options
-        due: float | None = None
         if options.delay is not None:
-            due = self._clock.monotonic() + options.delay
             record.scheduled_for = record.created_at + options.delay
         elif options.at is not None:
-            wait = options.at.timestamp() - record.created_at
             record.scheduled_for = options.at.timestamp()
-            if wait > 0:
-                due = self._clock.monotonic() + wait
+        due = self._due_at(handle)
         if due is not None:
             record.state = _SCHEDULED
         try:
@@ -822,6 +859,18 @@ class JobRunner:
                 )
         if hooks is not None and hooks.after_submit:
             await hooks.call(hooks.after_submit, handle)
+
+    def _due_at(self, handle: JobHandle[Any]) -> float | None:
+        """When (monotonic) a new job with a delay or ``at`` is due, or None if it is due
+        now: ``delay=0`` and an ``at`` that has passed both mean now."""
+        options = handle._definition.options
+        if options.delay:
+            return self._clock.monotonic() + options.delay
+        if options.at is not None:
+            wait = options.at.timestamp() - handle._record.created_at
+            if wait > 0:
+                return self._clock.monotonic() + wait
+        return None
 
     def _accepted(self, handle: JobHandle[Any], queue: JobQueue, due: float | None) -> None:
         """A job is in the store and holds its place: schedule it, or make it ready."""
@@ -875,8 +924,8 @@ class JobRunner:
                 outcome = policy(handle)
                 if inspect.isawaitable(outcome):
                     await outcome
-            except Exception:
-                logger.exception("reject handler %r raised for job %r; ignored", policy, record.id)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._faults.callback_failed("reject handler", policy, exc, f"job {record.id!r}")
 
     async def _refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
         """End a new job as rejected before it was accepted; its record is stored ended."""
@@ -1093,9 +1142,8 @@ class JobRunner:
                     else:
                         result = await in_context(context, coro, first)
                 else:
-                    call = functools.partial(
-                        context.run, definition.fn, *record.args, **record.kwargs
-                    )
+                    self._threads[handle] = None
+                    call = functools.partial(self._in_thread, handle, context, definition.fn)
                     result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
             finally:
                 if timer is not None:
@@ -1122,9 +1170,7 @@ class JobRunner:
             if delay is not None:
                 await self._retry(handle, error, delay)
                 return True
-            logger.warning(
-                "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
-            )
+            self._log_failure(record, error)
             if hooks is not None:
                 await self._failed_for_good(handle, error)
                 return True
@@ -1134,6 +1180,42 @@ class JobRunner:
         else:
             await self._finish(handle, state, result=result, error=error)
         return True
+
+    def _in_thread(
+        self, handle: JobHandle[Any], context: contextvars.Context, fn: Callable[..., Any]
+    ) -> Any:
+        """A sync job's function, in its worker thread. Python cannot stop a thread: once
+        the job is stopped its handle resolves at once, and this goes on until ``fn``
+        returns (or, if it calls ``anyio.from_thread.check_cancelled()``, raises)."""
+        record = handle._record
+        try:
+            return context.run(fn, *record.args, **record.kwargs)
+        finally:
+            self._threads.pop(handle, None)
+            waiter = self._threads_waiter  # read after the pop: shutdown sets it, then looks
+            if waiter is not None:
+                # If the loop has gone meanwhile, nobody waits any more.
+                with contextlib.suppress(Exception):
+                    anyio.from_thread.run_sync(waiter.set)
+
+    async def _wait_threads_until(self, deadline: float) -> bool:
+        """Wait until no job's thread is running, or the deadline passes; True if none."""
+        try:
+            while True:
+                waiter = self._threads_waiter = self._new_event()
+                if not self._threads:  # looked at after the waiter is set: see _in_thread
+                    return True
+                if not await self._wait_event_until(waiter, deadline):
+                    return False
+        finally:
+            self._threads_waiter = None
+
+    @staticmethod
+    def _log_failure(record: JobRecord, error: BaseException) -> None:
+        """Every final failure logs this one WARNING, with the traceback if there is one."""
+        logger.warning(
+            "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
+        )
 
     async def _failed_for_good(self, handle: JobHandle[Any], error: BaseException) -> None:
         """Record a final failure with the middleware's ``on_failure`` and ``on_dead_letter``
@@ -1162,6 +1244,7 @@ class JobRunner:
             )
             delay = self._retry_delay(handle, error)
             if delay is None:
+                self._log_failure(record, error)
                 await self._failed_for_good(handle, error)
             else:
                 handle._stop_reason = None  # the stop was for this attempt only
@@ -1446,7 +1529,9 @@ class JobRunner:
                 for handle in running:
                     self._stop_job(handle, _SHUTDOWN)
                     interrupted.append(handle._record.id)
-                await self._wait_quiet_until(clock.monotonic() + self._cancel_timeout)
+                deadline = clock.monotonic() + self._cancel_timeout
+                if await self._wait_quiet_until(deadline):
+                    await self._wait_threads_until(deadline)
                 for handle in running:
                     if not handle._done:
                         abandoned.append(handle._record.id)
@@ -1459,6 +1544,19 @@ class JobRunner:
                         await self._finish(
                             handle, JobState.INTERRUPTED, error=self._interrupted(handle)
                         )
+            for handle in list(self._threads):
+                if handle._done:  # stopped, but its thread has not returned
+                    abandoned.append(handle._record.id)
+                    logger.warning(
+                        "job %s (%s) ended %s, but its function is still running in a worker "
+                        "thread, which Python cannot stop; abandoned. Its result will be "
+                        "discarded, and on asyncio the process cannot exit until it returns "
+                        "(a long sync job can call anyio.from_thread.check_cancelled() to "
+                        "stop when asked)",
+                        handle._record.name,
+                        handle._record.id,
+                        handle._record.state.value,
+                    )
             report = ShutdownReport(
                 drained=drained, interrupted=tuple(interrupted), abandoned=tuple(abandoned)
             )
@@ -1473,8 +1571,11 @@ class JobRunner:
                 self._timer_scope.cancel()
                 await self._timer_done.wait()
             try:
+                self._faults.flush()
                 await self._store.close()
             finally:
+                if self in _live_runners:
+                    _live_runners.remove(self)
                 self._state = RunnerState.STOPPED
                 self._stopped.set()
         return report

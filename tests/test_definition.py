@@ -162,9 +162,13 @@ def test_with_options_validates_and_copies(registry: JobRegistry) -> None:
     assert moved.options.delay is None
     with pytest.raises(InvalidOption, match="naive"):
         work.with_options(at=datetime(2031, 5, 1))
-    for bad in (0, -2, math.nan, math.inf):
+    for bad in (-2, -0.001, math.nan, math.inf):
         with pytest.raises(InvalidOption, match="delay="):
             work.with_options(delay=bad)
+    assert work.with_options(delay=0).options.delay == 0.0  # zero is now, as a past at=
+    for bad_timeout in (0, -1, math.nan, math.inf):
+        with pytest.raises(InvalidOption, match="timeout="):
+            work.with_options(timeout=bad_timeout)
     with pytest.raises(InvalidOptionType, match="priority="):
         work.with_options(priority="urgent")  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="job_id="):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.from_thread
 import pytest
 
 from asyncjobs import JobInterrupted, JobRunner, JobState, RunnerNotRunning, RunnerState, job
@@ -232,3 +233,106 @@ async def test_a_job_run_by_its_submitter_is_waited_for_and_then_interrupted(
     assert box[0].state is JobState.INTERRUPTED
     assert report.interrupted == (box[0].id,)
     assert report.abandoned == ()
+
+
+# ----------------------------------------------------------------- sync jobs' threads
+
+
+async def test_a_thread_still_blocked_at_the_hard_deadline_is_named_abandoned(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    release = threading.Event()
+    started = anyio.Event()
+
+    @job(name="tests.shutdown.blocking")
+    def blocking() -> str:
+        anyio.from_thread.run_sync(started.set)
+        release.wait(timeout=30)  # Python cannot stop this thread
+        return "late"
+
+    runner = JobRunner(clock=clock, grace_period=5, cancel_timeout=5)
+    try:
+        async with runner:
+            handle = await runner.submit(blocking)
+            with anyio.fail_after(5):
+                await started.wait()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(runner.shutdown)
+                    await anyio.wait_all_tasks_blocked()
+                    await clock.advance(5)  # the grace period: the job is stopped
+                    await clock.advance(5)  # the cancel timeout: its thread still runs
+        report = await runner.shutdown()
+        assert not report.drained
+        assert report.interrupted == (handle.id,)
+        assert report.abandoned == (handle.id,)
+        assert handle.state is JobState.INTERRUPTED
+        assert "still running in a worker thread, which Python cannot stop" in caplog.text
+        assert "anyio.from_thread.check_cancelled()" in caplog.text
+    finally:
+        release.set()
+
+
+async def test_a_sync_job_that_checks_for_cancellation_ends_within_the_cancel_timeout(
+    clock: FakeClock,
+) -> None:
+    import threading
+
+    started = anyio.Event()
+    stopped = threading.Event()
+
+    @job(name="tests.shutdown.cooperative")
+    def cooperative() -> None:
+        anyio.from_thread.run_sync(started.set)
+        try:
+            while True:
+                anyio.from_thread.check_cancelled()  # raises once the job is stopped
+                stopped.wait(0.001)
+        finally:
+            stopped.set()
+
+    runner = JobRunner(clock=clock, grace_period=5, cancel_timeout=5)
+    async with runner:
+        handle = await runner.submit(cooperative)
+        with anyio.fail_after(5):
+            await started.wait()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                await clock.advance(5)  # the grace period; the thread then stops by itself
+    report = await runner.shutdown()  # returned without the cancel timeout passing
+    assert stopped.is_set()
+    assert clock.monotonic() == 5
+    assert report.interrupted == (handle.id,)
+    assert report.abandoned == ()
+
+
+async def test_a_cancelled_sync_job_whose_thread_still_runs_is_named_at_shutdown() -> None:
+    import threading
+
+    release = threading.Event()
+    started = anyio.Event()
+
+    @job(name="tests.shutdown.ignores_cancel")
+    def ignores_cancel() -> None:
+        anyio.from_thread.run_sync(started.set)
+        release.wait(timeout=30)
+
+    runner = JobRunner()
+    try:
+        async with runner:
+            handle = await runner.submit(ignores_cancel)
+            with anyio.fail_after(5):
+                await started.wait()
+                assert await handle.cancel()
+                await handle.wait()  # resolved at once; the thread goes on
+        report = await runner.shutdown()
+        assert report.drained
+        assert (handle.state, report.interrupted, report.abandoned) == (
+            JobState.CANCELLED,
+            (),
+            (handle.id,),
+        )
+    finally:
+        release.set()

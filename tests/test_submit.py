@@ -254,9 +254,13 @@ async def test_submitting_before_start_and_after_close_is_refused() -> None:
         pass
     with pytest.raises(RunnerNotRunning, match="stopped"):
         await runner.submit(add, 1, 2)
-    with pytest.raises(RunnerNotRunning, match="starts once"):
+    with pytest.raises(RunnerNotRunning, match="starts only once") as again:
         async with runner:
             pass
+    # The message says what to do in the case users meet it: a runner made at module level
+    # and entered by each TestClient of a web app.
+    assert "make a new JobRunner for each start" in str(again.value)
+    assert "lifespan (an app factory)" in str(again.value)
     with pytest.raises(RunnerNotRunning, match="no current runner"):
         await add.submit(1, 2)
 

@@ -10,6 +10,7 @@ import pytest
 from asyncjobs import (
     JobRunner,
     JobState,
+    JobSubmitted,
     JobTimedOut,
     QueueConfig,
     QueueFull,
@@ -72,6 +73,45 @@ async def test_run_at_an_aware_datetime(clock: FakeClock) -> None:
             await run_until_idle(runner, clock)
             assert await handle == "at"
     assert started_at == {"past": 0.0, "at": 300.0}
+
+
+@pytest.mark.parametrize("now", ["delay=0", "at=now", "at=past"])
+async def test_one_rule_for_now_a_zero_delay_or_a_passed_time_runs_at_once(
+    clock: FakeClock, now: str
+) -> None:
+    options = {
+        "delay=0": {"delay": 0},
+        "at=now": {"at": clock.now()},
+        "at=past": {"at": clock.now() - timedelta(seconds=1)},
+    }[now]
+    states: list[JobState] = []
+    # A full caller_runs queue: the caller runs a job that is due now (not one for later).
+    queues = {"default": QueueConfig(concurrency=1, maxsize=1, on_full="caller_runs")}
+    async with JobRunner(clock=clock, queues=queues) as runner:
+        runner.subscribe(lambda event: states.append(event.state), JobSubmitted)
+        with anyio.fail_after(5):
+            handle = await runner.submit(stamp.with_options(**options), now, clock)
+            assert handle.state is not JobState.SCHEDULED
+            assert await handle == now
+            assert runner.pool_statistics().scheduled == 0
+            record = handle.record()
+            assert record.scheduled_for is not None
+            assert record.scheduled_for <= record.created_at
+            gate = anyio.Event()
+            blocker = await runner.submit(wait_for, gate)
+            await anyio.wait_all_tasks_blocked()  # it runs, on the queue's one worker
+            queued = await runner.submit(wait_for, gate)  # the queue's one place
+            by_caller = await runner.submit(stamp.with_options(**options), "caller", clock)
+            assert by_caller.done()  # run by the caller, inside submit
+            gate.set()
+            await blocker
+            await queued
+    assert states[0] is JobState.QUEUED
+
+
+@job
+async def wait_for(gate: anyio.Event) -> None:
+    await gate.wait()
 
 
 async def test_scheduled_jobs_count_against_maxsize(clock: FakeClock) -> None:
