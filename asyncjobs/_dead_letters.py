@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import _validation
 from ._errors import InvalidOptionType, JobStateError
@@ -72,7 +72,7 @@ class DeadLetters:
             raise JobStateError(job_id, record.state.value, "not a dead letter (it did not fail)")
         return record
 
-    async def requeue(self, job_id: str) -> JobHandle[Any]:
+    async def requeue(self, job_id: str) -> JobHandle[object]:
         """Run a failed job again: the manual retry. It keeps its id, arguments, queue and
         priority, and its attempt history; it starts over with a fresh retry budget.
         Returns a new handle (the old one keeps its failed outcome).
@@ -89,7 +89,7 @@ class DeadLetters:
         name: str | None = None,
         error: str | None = None,
         older_than: float | timedelta | None = None,
-    ) -> builtins.list[JobHandle[Any]]:
+    ) -> builtins.list[JobHandle[object]]:
         """Requeue every matching dead letter; returns the new handles.
 
         All or nothing for bounded queues that do not block: if the matches do not fit,

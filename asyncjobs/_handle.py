@@ -113,14 +113,14 @@ class JobHandle(Generic[R]):
     def _outcome(self) -> R:
         if self._error is not None:
             raise self._error
-        return self._record.result  # type: ignore[no-any-return]
+        return self._record.result  # type: ignore[return-value]  # the job's own R
 
     def __await__(self) -> Generator[Any, Any, R]:
         if not self._done:
             yield from self.wait().__await__()
         if self._error is not None:  # as _outcome(), inlined: awaited once per job
             raise self._error
-        return self._record.result  # type: ignore[no-any-return]
+        return self._record.result  # type: ignore[return-value]  # the job's own R
 
     def latest_progress(self) -> Progress | None:
         """The latest progress the job reported, or None if it has reported none."""

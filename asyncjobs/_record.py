@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
 
 import attrs
 
@@ -48,8 +47,8 @@ class JobRecord:
     name: str
     queue: str
     priority: int | float = 0
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+    args: tuple[object, ...] = ()
+    kwargs: Mapping[str, object] = attrs.field(factory=dict)
     state: JobState = JobState.QUEUED
     created_at: float = 0.0
     scheduled_for: float | None = None
@@ -57,7 +56,9 @@ class JobRecord:
     finished_at: float | None = None
     attempts: int = 0
     timeout: float | None = None
-    result: Any = None
+    # object, not Any: a record read back by id cannot know the job's result type, so a
+    # type checker asks for a check (``await handle`` keeps the job's own type).
+    result: object = None
     error: str | None = None
     traceback: str | None = None
     retries: tuple[Attempt, ...] = ()
@@ -74,8 +75,8 @@ class JobRecord:
         name: str,
         queue: str,
         priority: int | float,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
         created_at: float,
         timeout: float | None,
     ) -> JobRecord:

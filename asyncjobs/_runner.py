@@ -146,7 +146,7 @@ def current_runner() -> JobRunner:
     )
 
 
-def current_job() -> JobHandle[Any] | None:
+def current_job() -> JobHandle[object] | None:
     """The handle of the job the caller runs in, or None outside jobs."""
     return _current_job.get()
 
@@ -671,7 +671,7 @@ class JobRunner:
             if held is not None and held.handle is handle:
                 del self._unique[key]
 
-    async def submit_many(self, calls: Iterable[JobCall[Any]]) -> list[JobHandle[Any]]:
+    async def submit_many(self, calls: Iterable[JobCall[R]]) -> list[JobHandle[R]]:
         """Submit several jobs: ``await runner.submit_many([a.call(1), b.call(x=2)])``.
 
         All calls are validated first (arguments, queues, job ids, and room in queues whose

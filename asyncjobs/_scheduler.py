@@ -795,7 +795,7 @@ class Schedules:
                 self._emit(ScheduleResumed, name)
             return record.snapshot()
 
-    async def run_now(self, name: str) -> JobHandle[Any]:
+    async def run_now(self, name: str) -> JobHandle[object]:
         """Submit the schedule's job now, outside its timetable: no slot is used, and pause,
         overlap and ``max_runs`` do not apply (it counts in ``manual_runs``). Returns the
         job's handle; a refused submit raises as ``runner.submit`` would."""

@@ -6,7 +6,6 @@ Lines marked ``type: ignore[...]`` must be errors (``warn_unused_ignores`` check
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from typing_extensions import assert_type
 
@@ -46,7 +45,7 @@ async def check(runner: JobRunner) -> None:
     await schedules.add("i", report.call("ops"), timedelta(minutes=5))
     await schedules.add("x", report, 42)  # type: ignore[arg-type]
     assert_type(await schedules.list(state="paused"), list[ScheduleRecord])
-    assert_type(await schedules.run_now("r"), JobHandle[Any])
+    assert_type(await schedules.run_now("r"), JobHandle[object])
     assert_type(schedules.statistics(), SchedulerStatistics)
     assert_type(runner.subscribe(on_fired, ScheduleFired), Subscription)
     runner.subscribe(on_any_job)
