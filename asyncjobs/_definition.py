@@ -257,6 +257,10 @@ class JobCall(Generic[R_co]):
         self.args = args
         self.kwargs = kwargs
 
+    def __repr__(self) -> str:
+        given = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"<call of job {self.definition.name!r}({', '.join(given)})>"
+
 
 class JobRegistry:
     """Job names to definitions. Registering one name for two functions is refused."""

@@ -122,11 +122,14 @@ _live_runners: list[JobRunner] = []
 def current_runner() -> JobRunner:
     """The runner that ``job.submit()`` submits to.
 
-    That is the runner whose ``async with`` block (or job) the caller is in; else, the one
-    runner started on this thread's event loop (a runner entered in a web app's lifespan,
+    That is the runner running the job the caller is in, else the runner whose ``async with``
+    block the caller is in; else, the one runner started on this thread's event loop (a runner entered in a web app's lifespan,
     seen from its request handlers). Raises ``RunnerNotRunning`` if there is none, or if
     several are running there and none is the caller's.
     """
+    job = _current_job.get()
+    if job is not None:  # in a job: the runner running it, whoever submitted it
+        return job._runner
     runner = _current_runner.get()
     if runner is not None:
         return runner
@@ -413,6 +416,7 @@ class JobRunner:
         self._runner_token: contextvars.Token[JobRunner | None] | None = None
         self._stopped: anyio.Event | None = None
         self._report: ShutdownReport | None = None
+        self._shutdown_interrupted: list[str] | None = None  # ids, once shutdown has begun
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -674,8 +678,11 @@ class JobRunner:
     async def submit_many(self, calls: Iterable[JobCall[R]]) -> list[JobHandle[R]]:
         """Submit several jobs: ``await runner.submit_many([a.call(1), b.call(x=2)])``.
 
-        All calls are validated first (arguments, queues, job ids, and room in queues whose
-        policy is ``raise``): if any is refused, none is submitted.
+        All calls are validated first (arguments, queues, job ids, unique keys held with
+        ``on_conflict="raise"``, and room in queues whose policy is ``raise``): if any is
+        refused, none is submitted. A unique job whose key is held (by a job already
+        running, or by an earlier call of the batch) gives the holder's handle, as
+        ``submit`` does.
         """
         batch = list(calls)
         for index, call in enumerate(batch):
@@ -686,6 +693,7 @@ class JobRunner:
         self._check_accepting()
         plan: list[tuple[JobDefinition[Any, Any], JobQueue, JobCall[Any]]] = []
         ids: set[str] = set()
+        keys: set[str] = set()
         for call in batch:
             definition = call.definition
             queue = self._queue_for(definition)
@@ -694,28 +702,49 @@ class JobRunner:
                 if job_id in ids:
                     raise DuplicateJobId(job_id)
                 ids.add(job_id)
+            unique = definition.options.unique
+            if unique is not None:
+                key = unique.key_for(definition.name, call.args, call.kwargs)
+                if unique.on_conflict is OnConflict.RAISE:
+                    held = self._live_holder(key)
+                    if held is not None:
+                        raise DuplicateJob(key, held.handle.id)
+                    if key in keys:
+                        raise DuplicateJob(key, "an earlier call of this batch")
+                keys.add(key)
             plan.append((definition, queue, call))
         self._check_room(
             (queue.name for _, queue, _ in plan),
             lambda queue: queue.config.on_full is RejectPolicy.RAISE,
             "the batch needs {count} places, {free} free",
+            count_refusal=True,
         )
         for job_id in ids:
             await self._check_new_id(job_id)
-        handles = [
-            self._new_handle(definition, call.args, call.kwargs, queue)
-            for definition, queue, call in plan
-        ]
-        for handle, (_, queue, _) in zip(handles, plan, strict=True):
+        handles: list[JobHandle[Any]] = []
+        for definition, queue, call in plan:
+            if definition.options.unique is not None:
+                handles.append(
+                    await self._submit_unique(definition, queue, call.args, call.kwargs)
+                )
+                continue
+            handle = self._new_handle(definition, call.args, call.kwargs, queue)
             await self._admit(handle, queue)
+            handles.append(handle)
         return handles
 
     def _check_room(
-        self, queue_names: Iterable[str], refusing: Callable[[JobQueue], bool], detail: str
+        self,
+        queue_names: Iterable[str],
+        refusing: Callable[[JobQueue], bool],
+        detail: str,
+        *,
+        count_refusal: bool = False,
     ) -> None:
         """Raise ``QueueFull`` before a batch if a bounded queue whose policy would refuse
         (``refusing``) has fewer free places than the batch needs there. ``detail`` is
-        formatted with ``count`` and ``free``."""
+        formatted with ``count`` and ``free``. ``count_refusal``: the refused jobs count
+        in that queue's ``rejected`` statistic (a batch of submits; not of requeues)."""
         for name, count in Counter(queue_names).items():
             queue = self._queues.get(name)
             if (
@@ -725,6 +754,8 @@ class JobRunner:
                 and queue.size + count > queue.maxsize
             ):
                 free = queue.maxsize - queue.size
+                if count_refusal:
+                    queue.rejected += count
                 raise QueueFull(name, queue.maxsize, detail.format(count=count, free=free))
 
     def _definition_for(self, job: Any) -> JobDefinition[Any, Any]:
@@ -978,8 +1009,8 @@ class JobRunner:
         """Write a non-terminal change; a failing store is logged, never fatal to a job."""
         try:
             await self._store.update(record)
-        except Exception:
-            logger.exception("store failed to record job %r as %s", record.id, record.state)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._faults.callback_failed("store", self._store.update, exc, f"job {record.id!r}")
 
     async def _make_due(self, handle: JobHandle[Any]) -> None:
         if handle._record.state is not _SCHEDULED:
@@ -1142,7 +1173,6 @@ class JobRunner:
                     else:
                         result = await in_context(context, coro, first)
                 else:
-                    self._threads[handle] = None
                     call = functools.partial(self._in_thread, handle, context, definition.fn)
                     result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
             finally:
@@ -1188,6 +1218,7 @@ class JobRunner:
         the job is stopped its handle resolves at once, and this goes on until ``fn``
         returns (or, if it calls ``anyio.from_thread.check_cancelled()``, raises)."""
         record = handle._record
+        self._threads[handle] = None  # only a thread that got to run its job is counted
         try:
             return context.run(fn, *record.args, **record.kwargs)
         finally:
@@ -1307,6 +1338,8 @@ class JobRunner:
         hooks = self._hooks
         if hooks is not None and hooks.on_retry:
             await hooks.call(hooks.on_retry, handle, error, delay)
+        if self._idle_waiters:  # it waits for its retry now, neither queued nor running
+            self._wake_idle()
 
     def _stop_job(self, handle: JobHandle[Any], reason: str) -> None:
         """Ask a running job to stop; the first reason given decides its outcome.
@@ -1339,8 +1372,8 @@ class JobRunner:
         elif self._settle(handle, state, result, error):
             try:
                 await self._store.update(handle._record)
-            except Exception:
-                logger.exception("store failed to record the outcome of job %r", handle.id)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._faults.callback_failed("store", self._store.update, exc, f"job {handle.id!r}")
             finally:
                 self._announce(handle)
 
@@ -1352,8 +1385,10 @@ class JobRunner:
         if self._settle(handle, state, result, error):
             try:
                 self._update_nowait(handle._record)
-            except Exception:
-                logger.exception("store failed to record the outcome of job %r", handle.id)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._faults.callback_failed(
+                    "store", self._update_nowait, exc, f"job {handle.id!r}"
+                )
             finally:
                 self._announce(handle)
 
@@ -1379,6 +1414,8 @@ class JobRunner:
             handle._error = error
             if state is _FAILED:
                 record.traceback = "".join(traceback.format_exception(error))
+            elif state is _INTERRUPTED and self._shutdown_interrupted is not None:
+                self._shutdown_interrupted.append(record.id)
         handle._done = True  # from here on, nothing else can finish this job
         pending = self._stats_pending
         if pending is not None:
@@ -1398,15 +1435,20 @@ class JobRunner:
         waiter = handle._waiter  # handle._done is already set
         if waiter is not None:
             waiter.set()
-        if self._idle_waiters and not self._running and not self._has_ready():
-            for waiter in self._idle_waiters:
-                waiter.set()
-            self._idle_waiters.clear()
+        if self._idle_waiters:
+            self._wake_idle()
         channel = handle._progress
         if channel is not None:
             channel.close()
         if self._watched:
             self._emit_ended(handle)
+
+    def _wake_idle(self) -> None:
+        """Wake ``wait_idle`` callers if no job is queued or running now."""
+        if not self._running and not self._has_ready():
+            for waiter in self._idle_waiters:
+                waiter.set()
+            self._idle_waiters.clear()
 
     # ----------------------------------------------------------------- cancelling
 
@@ -1492,8 +1534,9 @@ class JobRunner:
         """Stop taking jobs, let work finish for the grace period, cancel the rest.
 
         Returns within ``grace_period + cancel_timeout`` even if handlers ignore
-        cancellation. Leaving the ``async with`` block calls it; calling it again returns
-        the same report.
+        cancellation, plus the time the runner's own bus takes to deliver its last events
+        (at most ``cancel_timeout`` more). Leaving the ``async with`` block calls it; calling
+        it again returns the same report.
         """
         if self._report is not None:
             return self._report
@@ -1508,15 +1551,16 @@ class JobRunner:
         self._state = RunnerState.STOPPING
         self._accepting = False
         self._schedules._stop_firing()
-        interrupted: list[str] = []
+        # Every job that ends interrupted from now on, whichever path ends it (see _settle).
+        interrupted = self._shutdown_interrupted = []
         with anyio.CancelScope(shield=True):
             for queue in self._queue_list:
                 while queue.space_waiters:
                     queue.space_waiters.popleft().set()
             for handle in list(self._scheduled):
-                interrupted.append(await self._interrupt_waiting(handle))
+                await self._interrupt_waiting(handle)
             if not self._drain:
-                await self._interrupt_ready(interrupted)
+                await self._interrupt_ready()
             idle = self._idle_workers
             while idle:
                 idle.popleft().set()
@@ -1524,11 +1568,10 @@ class JobRunner:
             drained = await self._wait_quiet_until(clock.monotonic() + self._grace_period)
             abandoned: list[str] = []
             if not drained:
-                await self._interrupt_ready(interrupted)
+                await self._interrupt_ready()
                 running = list(self._running)
                 for handle in running:
                     self._stop_job(handle, _SHUTDOWN)
-                    interrupted.append(handle._record.id)
                 deadline = clock.monotonic() + self._cancel_timeout
                 if await self._wait_quiet_until(deadline):
                     await self._wait_threads_until(deadline)
@@ -1580,15 +1623,14 @@ class JobRunner:
                 self._stopped.set()
         return report
 
-    async def _interrupt_waiting(self, handle: JobHandle[Any]) -> str:
+    async def _interrupt_waiting(self, handle: JobHandle[Any]) -> None:
         self._discard_waiting(handle)
         await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
-        return handle._record.id
 
-    async def _interrupt_ready(self, interrupted: list[str]) -> None:
+    async def _interrupt_ready(self) -> None:
         for queue in self._queue_list:
             for handle in queue.ready_jobs():
-                interrupted.append(await self._interrupt_waiting(handle))
+                await self._interrupt_waiting(handle)
             queue.compact()
 
     # ----------------------------------------------------------------- schedules

@@ -80,7 +80,7 @@ class ScheduleRecord:
     ========================  =====================  ==========================================
     datetime (read these)     epoch seconds          what
     ========================  =====================  ==========================================
-    ``next_run``              ``next_fire_at``       when the next slot fires (jitter included)
+    ``next_run``              ``next_run_at``        when the next slot fires (jitter included)
     ``next_slot``             ``next_slot_at``       the next slot itself
     ``last_slot``             ``last_slot_at``       the latest slot done with (fired or not)
     ``last_run``              ``last_run_at``        when the job was last submitted
@@ -88,7 +88,8 @@ class ScheduleRecord:
     ``created``               ``created_at``         when the schedule was first added
     ========================  =====================  ==========================================
 
-    ``anchor_at`` is where an interval counts from. Each is None where there is none.
+    Each is None where there is none (``created_at`` always has a value). ``anchor_at`` is
+    where an interval counts from (0.0 for other triggers).
     """
 
     name: str
@@ -108,9 +109,9 @@ class ScheduleRecord:
     overlap: Overlap = Overlap.SKIP
     paused: bool = False
     created_at: float = 0.0
-    # The next slot to fire (None: finished), and when it fires (the slot plus jitter).
+    # The next slot to fire (None: finished), and when it runs (the slot plus jitter).
     next_slot_at: float | None = None
-    next_fire_at: float | None = None
+    next_run_at: float | None = None
     last_slot_at: float | None = None
     last_run_at: float | None = None
     last_job_id: str | None = None
@@ -138,7 +139,7 @@ class ScheduleRecord:
     @property
     def next_run(self) -> datetime | None:
         """When the next slot fires (jitter included), or None if none is left."""
-        return self._local(self.next_fire_at)
+        return self._local(self.next_run_at)
 
     @property
     def next_slot(self) -> datetime | None:

@@ -204,9 +204,9 @@ class Schedules:
                 soonest: float | None = None
                 for entry in list(self._entries.values()):
                     record = entry.record
-                    if record.paused or record.next_fire_at is None or entry.waiting:
+                    if record.paused or record.next_run_at is None or entry.waiting:
                         continue
-                    if record.next_fire_at <= now:
+                    if record.next_run_at <= now:
                         try:
                             await self._fire_due(entry, now)
                         except Exception:  # a store that fails: never stop the scheduler
@@ -215,8 +215,8 @@ class Schedules:
                                 record.name,
                                 self._max_sleep,
                             )
-                            record.next_fire_at = now + self._max_sleep
-                    fire = record.next_fire_at
+                            record.next_run_at = now + self._max_sleep
+                    fire = record.next_run_at
                     if not record.paused and fire is not None:
                         soonest = fire if soonest is None else min(soonest, fire)
             if self._poked:
@@ -232,8 +232,8 @@ class Schedules:
 
     def _planned(self, record: ScheduleRecord, slot: float) -> float:
         """When ``slot`` was meant to fire: with jitter for the cursor's slot."""
-        if slot == record.next_slot_at and record.next_fire_at is not None:
-            return record.next_fire_at
+        if slot == record.next_slot_at and record.next_run_at is not None:
+            return record.next_run_at
         return slot
 
     def _late(self, record: ScheduleRecord, slot: float, now: float) -> bool:
@@ -251,11 +251,11 @@ class Schedules:
     def _set_fire(self, record: ScheduleRecord) -> None:
         slot = record.next_slot_at
         if slot is None:
-            record.next_fire_at = None
+            record.next_run_at = None
         elif record.jitter:
-            record.next_fire_at = slot + self._rng.uniform(0.0, record.jitter)
+            record.next_run_at = slot + self._rng.uniform(0.0, record.jitter)
         else:
-            record.next_fire_at = slot
+            record.next_run_at = slot
 
     def _count(self, timetable: Timetable, first: float, last: float) -> int:
         """Slots from ``first`` to ``last`` (both slots), counted up to ``_BATCH``."""
@@ -306,7 +306,7 @@ class Schedules:
                 # Catching up runs the missed slots one after another, whatever overlap
                 # says: this one waits for the run this pass started to end (overlap is
                 # for a run still going from before).
-                record.next_fire_at = slot
+                record.next_run_at = slot
                 entry.waiting = True
                 break
             fired = True
@@ -393,7 +393,7 @@ class Schedules:
                 self._advance(entry, slot)
         else:
             record.manual_runs += 1
-        record.last_run_at = now
+        record.last_run_at = self._runner.clock.time()  # ``now`` has a tolerance added
         await self._save(record)  # the slot is done before its job exists: at most once
         try:
             handle = await self._runner.submit(entry.definition, *record.args, **record.kwargs)
@@ -456,7 +456,7 @@ class Schedules:
                 else:
                     await self._fire(entry, slot, now, advance=False)
                     if record.max_runs is not None and record.runs >= record.max_runs:
-                        record.next_slot_at = record.next_fire_at = None
+                        record.next_slot_at = record.next_run_at = None
                         await self._save(record)
 
     async def _save(self, record: ScheduleRecord) -> None:
@@ -537,7 +537,7 @@ class Schedules:
                 await store.update_schedule(record)
                 self._replace(old, record, definition)
             self._poke()
-            self._emit(ScheduleAdded, name, next_run_at=record.next_fire_at)
+            self._emit(ScheduleAdded, name, next_run_at=record.next_run_at)
             return record.snapshot()
 
     def _build(
@@ -618,9 +618,9 @@ class Schedules:
         """Place a new or changed record's cursor. An unchanged timetable keeps its place
         (missed slots stay due); a new one starts after now (or its last slot, if later)."""
         if old is not None and old.timetable() == record.timetable():
-            record.next_slot_at, record.next_fire_at = old.next_slot_at, old.next_fire_at
+            record.next_slot_at, record.next_run_at = old.next_slot_at, old.next_run_at
             if record.max_runs is not None and record.runs >= record.max_runs:
-                record.next_slot_at = record.next_fire_at = None
+                record.next_slot_at = record.next_run_at = None
             return
         after = self._runner.clock.time()
         if old is not None and old.last_slot_at is not None:
@@ -728,6 +728,8 @@ class Schedules:
             given.update(changes)
             if "timezone" in changes and "trigger" not in changes and isinstance(old.trigger, Cron):
                 given["trigger"] = old.trigger.expression  # read again in the new zone
+            elif "timezone" not in changes and isinstance(changes.get("trigger"), str):
+                given["timezone"] = old.timezone  # a new expression is read in the same zone
             given["paused"] = old.paused
             job = given.pop("job")
             trigger = given.pop("trigger")
@@ -737,7 +739,7 @@ class Schedules:
             await self._store().update_schedule(record)
             self._replace(entry, record, definition)
             self._poke()
-            self._emit(ScheduleUpdated, name, next_run_at=record.next_fire_at)
+            self._emit(ScheduleUpdated, name, next_run_at=record.next_run_at)
             return record.snapshot()
 
     @staticmethod

@@ -14,7 +14,8 @@ rejected      dropped by a full queue's policy (drop oldest/newest, custom)  (te
 ============  ==========================================================================
 
 A job enters ``scheduled``, ``queued``, ``running`` (caller-runs) or ``rejected`` at submit
-time, then moves only along ``TRANSITIONS``. Every accepted job reaches exactly one terminal
+time, then moves only along ``TRANSITIONS``; a failed attempt with a retry left goes from
+``running`` back to ``scheduled`` until its retry is due. Every accepted job reaches exactly one terminal
 state.
 
 The table describes one run of a job. A failed job (a dead letter) requeued by hand
@@ -67,7 +68,9 @@ _ENDINGS = frozenset({JobState.CANCELLED, JobState.INTERRUPTED})
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.SCHEDULED: frozenset({JobState.QUEUED, JobState.REJECTED}) | _ENDINGS,
     JobState.QUEUED: frozenset({JobState.RUNNING, JobState.REJECTED}) | _ENDINGS,
-    JobState.RUNNING: frozenset({JobState.SUCCEEDED, JobState.FAILED}) | _ENDINGS,
+    # running -> scheduled: the attempt failed and the job waits for its retry.
+    JobState.RUNNING: frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.SCHEDULED})
+    | _ENDINGS,
     JobState.SUCCEEDED: frozenset(),
     JobState.FAILED: frozenset(),
     JobState.CANCELLED: frozenset(),

@@ -64,7 +64,7 @@ def make_schedule(name: str, **changes: object) -> ScheduleRecord:
         "kwargs": {"two": 2},
         "created_at": 1_700_000_000.0,
         "next_slot_at": 1_700_050_000.0,
-        "next_fire_at": 1_700_050_000.0,
+        "next_run_at": 1_700_050_000.0,
     }
     fields.update(changes)
     return ScheduleRecord(**fields)  # type: ignore[arg-type]

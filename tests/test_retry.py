@@ -400,3 +400,21 @@ def test_retry_refuses_bad_parameters() -> None:
         Retry(backoff=5)  # type: ignore[arg-type]
     with pytest.raises(Exception, match="seconds=-1"):
         RetryAfter(-1)
+
+
+async def test_wait_idle_returns_while_a_job_waits_for_its_retry(clock: FakeClock) -> None:
+    @job(name="test_retry.fails_once", retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=60)))
+    async def fails_once() -> str:
+        if not calls:
+            calls.append(1)
+            raise OSError("once")
+        return "ok"
+
+    calls: list[int] = []
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(fails_once)
+            await runner.wait_idle()  # nothing queued or running: it waits for its retry
+            assert handle.state is JobState.SCHEDULED
+            await clock.advance(60)
+            assert await handle == "ok"

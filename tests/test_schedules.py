@@ -256,8 +256,9 @@ async def test_bad_job_arguments_and_queues_are_refused_at_creation(clock: FakeC
             await runner.schedules.add("args", note.call(1, 2, 3), "@hourly")
         with pytest.raises(UnknownQueue):
             await runner.schedules.add("queue", note.with_options(queue="nope").call([]), "@hourly")
-        with pytest.raises(InvalidOption, match="delay"):
+        with pytest.raises(InvalidOption, match="delay") as caught:
             await runner.schedules.add("delay", note.with_options(delay=5).call([]), "@hourly")
+        assert "job=<call of job 'tests.schedules.note'([])>: has delay= set" in str(caught.value)
         assert await runner.schedules.list() == []
 
 
@@ -322,6 +323,15 @@ async def test_update_pause_resume_run_now_and_remove(clock: FakeClock) -> None:
             await clock.advance(3600)
             assert len(log) == 3
             assert runner.schedules.statistics().active == 0
+
+
+async def test_update_of_the_expression_alone_keeps_the_time_zone(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        await runner.schedules.add("tz", note.call([]), "0 9 * * *", timezone="Europe/Berlin")
+        record = await runner.schedules.update("tz", trigger="45 2 * * *")
+        assert record.trigger == Cron("45 2 * * *", "Europe/Berlin")
+        assert record.timezone == "Europe/Berlin"
+        assert record.next_run == datetime(2026, 1, 1, 1, 45, tzinfo=UTC)  # 02:45 in Berlin
 
 
 async def test_update_timezone_reads_the_expression_there(clock: FakeClock) -> None:
@@ -412,7 +422,7 @@ async def test_a_schedule_record_reads_as_datetimes_in_its_zone(clock: FakeClock
             await clock.advance(3600)
             record = await runner.schedules.get("berlin")
     pairs = {
-        "next_run": record.next_fire_at,
+        "next_run": record.next_run_at,
         "next_slot": record.next_slot_at,
         "last_slot": record.last_slot_at,
         "last_run": record.last_run_at,
@@ -428,6 +438,7 @@ async def test_a_schedule_record_reads_as_datetimes_in_its_zone(clock: FakeClock
         assert moment == datetime.fromtimestamp(epoch, berlin), name
     assert record.last_slot == START + timedelta(hours=1)
     assert record.next_slot == START + timedelta(hours=2)
+    assert record.last_run == record.last_slot  # fired on the dot, on the fake clock
 
 
 async def test_a_backward_jump_never_fires_a_slot_twice_or_early(clock: FakeClock) -> None:

@@ -336,3 +336,74 @@ async def test_a_cancelled_sync_job_whose_thread_still_runs_is_named_at_shutdown
         )
     finally:
         release.set()
+
+
+async def test_a_job_whose_attempt_fails_during_shutdown_is_in_the_report(
+    clock: FakeClock,
+) -> None:
+    from asyncjobs import FixedBackoff, Retry
+
+    release = anyio.Event()
+
+    @job(
+        name="tests.shutdown.fails_late", retry=Retry(max_attempts=3, backoff=FixedBackoff(delay=1))
+    )
+    async def fails_late() -> None:
+        await release.wait()
+        raise ConnectionError("gone")
+
+    runner = JobRunner(clock=clock, grace_period=5)
+    async with runner:
+        handle = await runner.submit(fails_late)
+        with anyio.fail_after(5):
+            await anyio.wait_all_tasks_blocked()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                release.set()  # it fails within the grace period, with attempts left
+    report = await runner.shutdown()
+    assert handle.state is JobState.INTERRUPTED
+    assert report.interrupted == (handle.id,)
+    assert report.drained
+
+
+async def test_a_sync_job_stopped_before_its_thread_started_is_not_abandoned(
+    clock: FakeClock,
+) -> None:
+    import threading
+
+    import anyio.to_thread
+
+    release = threading.Event()
+    started = anyio.Event()
+
+    @job(name="tests.shutdown.holds_the_only_thread")
+    def holds_the_only_thread() -> None:
+        anyio.from_thread.run_sync(started.set)
+        release.wait(timeout=30)
+
+    @job(name="tests.shutdown.never_gets_a_thread")
+    def never_gets_a_thread() -> None: ...
+
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    tokens = limiter.total_tokens
+    limiter.total_tokens = 1  # one worker thread in all, for this test
+    runner = JobRunner(clock=clock, grace_period=1, cancel_timeout=1)
+    try:
+        async with runner:
+            holder = await runner.submit(holds_the_only_thread)
+            with anyio.fail_after(5):
+                await started.wait()
+                waiting = await runner.submit(never_gets_a_thread)
+                await anyio.wait_all_tasks_blocked()  # it waits for a thread
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(runner.shutdown)
+                    await anyio.wait_all_tasks_blocked()
+                    await clock.advance(1)
+                    await clock.advance(1)
+        report = await runner.shutdown()
+        assert set(report.interrupted) == {holder.id, waiting.id}
+        assert report.abandoned == (holder.id,)  # the waiting one has no thread to abandon
+    finally:
+        release.set()
+        limiter.total_tokens = tokens

@@ -31,6 +31,7 @@ def test_every_non_terminal_state_can_reach_an_end() -> None:
         (JobState.SCHEDULED, JobState.QUEUED, True),
         (JobState.QUEUED, JobState.RUNNING, True),
         (JobState.RUNNING, JobState.SUCCEEDED, True),
+        (JobState.RUNNING, JobState.SCHEDULED, True),  # waiting for a retry
         (JobState.RUNNING, JobState.QUEUED, False),
         (JobState.SCHEDULED, JobState.RUNNING, False),
         (JobState.QUEUED, JobState.SUCCEEDED, False),

@@ -23,6 +23,7 @@ from asyncjobs import (
     RunnerNotRunning,
     UnknownQueue,
     current_job,
+    current_runner,
     job,
 )
 
@@ -162,6 +163,25 @@ async def test_child_jobs_submit_from_inside_a_running_job() -> None:
     assert current_job() is None
 
 
+async def test_a_job_submits_its_children_to_the_runner_running_it() -> None:
+    seen: list[JobRunner] = []
+
+    @job(name="tests.submit.parent")
+    async def parent() -> int:
+        seen.append(current_runner())
+        child = await add.submit(2, 3)  # to the runner running this job
+        return await child
+
+    async with JobRunner() as outer, JobRunner() as inner:  # inner is current here
+        with anyio.fail_after(5):
+            assert current_runner() is inner
+            handle = await outer.submit(parent)
+            assert await handle == 5
+    assert seen == [outer]
+    assert [r.name for r in (await outer.list_jobs()).records] == [parent.name, add.name]
+    assert (await inner.list_jobs()).records == []
+
+
 async def test_submit_many_submits_all() -> None:
     async with JobRunner() as runner:
         with anyio.fail_after(5):
@@ -187,6 +207,8 @@ async def test_submit_many_is_all_or_nothing_on_validation() -> None:
         assert page.records == []
         assert runner.queue_statistics()["default"].enqueued == 0
         assert runner.queue_statistics()["small"].size == 0
+        # The refusal's one trace: the queue counts the refused jobs, as a refused submit.
+        assert runner.queue_statistics()["small"].rejected == 3
 
 
 async def test_refused_submits_leave_nothing_behind() -> None:

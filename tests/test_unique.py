@@ -55,6 +55,28 @@ async def test_a_second_submit_while_queued_returns_the_same_handle() -> None:
     assert sorted(runs) == [(1, False), (1, True), (2, False)]
 
 
+async def test_submit_many_holds_unique_keys_as_submit_does() -> None:
+    async with JobRunner() as runner:
+        with anyio.fail_after(5):
+            held = await runner.submit(sync_user, 1)
+            handles = await runner.submit_many(
+                [sync_user.call(1), sync_user.call(2), sync_user.call(2), sync_user.call(3)]
+            )
+            assert handles[0] is held  # held by a job already there
+            assert handles[2] is handles[1]  # held by an earlier call of the batch
+            assert len({id(h) for h in handles}) == 3
+            assert sorted([await h for h in handles]) == [1, 2, 2, 3]
+            raising = sync_user.with_options(unique=Unique(key="k", on_conflict="raise"))
+            blocker = await runner.submit(raising, 9)
+            with pytest.raises(DuplicateJob, match="'k'"):  # the key is held already
+                await runner.submit_many([sync_user.call(5), raising.call(10)])
+            await blocker
+            with pytest.raises(DuplicateJob, match="an earlier call of this batch"):
+                await runner.submit_many([raising.call(11), raising.call(12)])
+            # All or nothing: the refused batches ran none of their jobs.
+            assert sorted(runs) == [(1, False), (2, False), (3, False), (9, False)]
+
+
 async def test_the_raise_policy_names_the_key_and_the_holder() -> None:
     async with JobRunner() as runner:
         with anyio.fail_after(5):
