@@ -2,12 +2,14 @@
 
 import asyncio
 
+import anyio
+
 from asyncjobs import JobCancelled, JobRunner, job
 
 
 @job
 async def fetch_title(url: str) -> str:
-    await asyncio.sleep(0.05)  # stands in for real I/O
+    await anyio.sleep(0.05)  # stands in for real I/O (asyncio.sleep works too, on asyncio)
     return f"title of {url}"
 
 
@@ -30,9 +32,9 @@ async def main() -> None:
         try:
             await later
         except JobCancelled as exc:
-            print("cancelled:", exc)
+            print("cancelled:", exc)  # -> cancelled: job ... was cancelled before it started
 
-        print(runner.queue_statistics()["default"])
+        print(runner.queue_statistics()["default"])  # -> QueueStatistics(name='default', ...
     # Leaving the block drains running work within the grace period, then stops.
 
 
