@@ -11,12 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
-
-if TYPE_CHECKING:
-    from ._handle import JobHandle
 
 T = TypeVar("T")
 
@@ -52,10 +49,11 @@ class VirtualClock(Clock, Protocol):
     async def autojump(
         self,
         work: Callable[[], Awaitable[T]],
-        running: Callable[[], tuple[JobHandle[Any], ...]],
+        running: Callable[[], tuple[Any, ...]],
     ) -> T:
         """Await ``work()``, moving time to the next deadline whenever all else is blocked
-        and the ``running()`` jobs wait on this clock (or have stopped making progress)."""
+        and the ``running()`` jobs (their handles) wait on this clock (or have stopped making
+        progress)."""
         ...
 
 

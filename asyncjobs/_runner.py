@@ -11,7 +11,6 @@ submitter's context, records the outcome, resolves the handle, then emits the ev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import enum
 import functools
@@ -80,6 +79,7 @@ from ._scheduler import Schedules
 from ._spawn import Event, event_factory, spawn_detached
 from ._states import TERMINAL_STATES, JobState
 from ._stats import JobStatistics, longest_window
+from ._threads import Threads
 from ._timers import Timer, TimerService
 from ._unique import OnConflict
 from .abc import JobPage, JobStore
@@ -123,9 +123,10 @@ def current_runner() -> JobRunner:
     """The runner that ``job.submit()`` submits to.
 
     That is the runner running the job the caller is in, else the runner whose ``async with``
-    block the caller is in; else, the one runner started on this thread's event loop (a runner entered in a web app's lifespan,
-    seen from its request handlers). Raises ``RunnerNotRunning`` if there is none, or if
-    several are running there and none is the caller's.
+    block the caller is in; else, the one runner started on this thread's event loop (a
+    runner entered in a web app's lifespan, seen from its request handlers). Raises
+    ``RunnerNotRunning`` if there is none, or if several are running there and none is the
+    caller's.
     """
     job = _current_job.get()
     if job is not None:  # in a job: the runner running it, whoever submitted it
@@ -388,11 +389,8 @@ class JobRunner:
 
         # Running jobs -> the cancel scope their handler runs in (None until it starts).
         self._running: dict[JobHandle[Any], anyio.CancelScope | None] = {}
-        # Sync jobs whose function is running in a worker thread (an ordered set; the thread
-        # removes its job itself, so a job stopped meanwhile stays here until it returns),
-        # and what shutdown waits on for them.
-        self._threads: dict[JobHandle[Any], None] = {}
-        self._threads_waiter: Event | None = None
+        # Sync jobs whose function is running in a worker thread (a stopped one's too).
+        self._threads: Threads[JobHandle[Any]] = Threads(anyio.Event)
         # Scheduled jobs -> the timer that makes them due.
         self._scheduled: dict[JobHandle[Any], Timer] = {}
         # Unique keys -> the job holding each; and the other way round, for release.
@@ -454,7 +452,7 @@ class JobRunner:
             )
         self._state = RunnerState.STARTING
         self._loop_thread = threading.get_ident()
-        self._new_event = event_factory()
+        self._new_event = self._threads.new_event = event_factory()
         self._stopped = anyio.Event()
         self._workers_done = anyio.Event()
         try:
@@ -724,9 +722,7 @@ class JobRunner:
         handles: list[JobHandle[Any]] = []
         for definition, queue, call in plan:
             if definition.options.unique is not None:
-                handles.append(
-                    await self._submit_unique(definition, queue, call.args, call.kwargs)
-                )
+                handles.append(await self._submit_unique(definition, queue, call.args, call.kwargs))
                 continue
             handle = self._new_handle(definition, call.args, call.kwargs, queue)
             await self._admit(handle, queue)
@@ -1173,7 +1169,14 @@ class JobRunner:
                     else:
                         result = await in_context(context, coro, first)
                 else:
-                    call = functools.partial(self._in_thread, handle, context, definition.fn)
+                    call = functools.partial(
+                        self._threads.call,
+                        handle,
+                        context,
+                        definition.fn,
+                        record.args,
+                        record.kwargs,
+                    )
                     result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
             finally:
                 if timer is not None:
@@ -1210,36 +1213,6 @@ class JobRunner:
         else:
             await self._finish(handle, state, result=result, error=error)
         return True
-
-    def _in_thread(
-        self, handle: JobHandle[Any], context: contextvars.Context, fn: Callable[..., Any]
-    ) -> Any:
-        """A sync job's function, in its worker thread. Python cannot stop a thread: once
-        the job is stopped its handle resolves at once, and this goes on until ``fn``
-        returns (or, if it calls ``anyio.from_thread.check_cancelled()``, raises)."""
-        record = handle._record
-        self._threads[handle] = None  # only a thread that got to run its job is counted
-        try:
-            return context.run(fn, *record.args, **record.kwargs)
-        finally:
-            self._threads.pop(handle, None)
-            waiter = self._threads_waiter  # read after the pop: shutdown sets it, then looks
-            if waiter is not None:
-                # If the loop has gone meanwhile, nobody waits any more.
-                with contextlib.suppress(Exception):
-                    anyio.from_thread.run_sync(waiter.set)
-
-    async def _wait_threads_until(self, deadline: float) -> bool:
-        """Wait until no job's thread is running, or the deadline passes; True if none."""
-        try:
-            while True:
-                waiter = self._threads_waiter = self._new_event()
-                if not self._threads:  # looked at after the waiter is set: see _in_thread
-                    return True
-                if not await self._wait_event_until(waiter, deadline):
-                    return False
-        finally:
-            self._threads_waiter = None
 
     @staticmethod
     def _log_failure(record: JobRecord, error: BaseException) -> None:
@@ -1574,7 +1547,7 @@ class JobRunner:
                     self._stop_job(handle, _SHUTDOWN)
                 deadline = clock.monotonic() + self._cancel_timeout
                 if await self._wait_quiet_until(deadline):
-                    await self._wait_threads_until(deadline)
+                    await self._threads.wait_until(deadline, self._wait_event_until)
                 for handle in running:
                     if not handle._done:
                         abandoned.append(handle._record.id)
@@ -1587,7 +1560,7 @@ class JobRunner:
                         await self._finish(
                             handle, JobState.INTERRUPTED, error=self._interrupted(handle)
                         )
-            for handle in list(self._threads):
+            for handle in self._threads.still_running():
                 if handle._done:  # stopped, but its thread has not returned
                     abandoned.append(handle._record.id)
                     logger.warning(

@@ -15,8 +15,8 @@ rejected      dropped by a full queue's policy (drop oldest/newest, custom)  (te
 
 A job enters ``scheduled``, ``queued``, ``running`` (caller-runs) or ``rejected`` at submit
 time, then moves only along ``TRANSITIONS``; a failed attempt with a retry left goes from
-``running`` back to ``scheduled`` until its retry is due. Every accepted job reaches exactly one terminal
-state.
+``running`` back to ``scheduled`` until its retry is due. Every accepted job reaches
+exactly one terminal state.
 
 The table describes one run of a job. A failed job (a dead letter) requeued by hand
 (``runner.dead_letters.requeue``) starts a new run under the same id: its record re-enters
