@@ -76,7 +76,8 @@ def test_every_python_block_runs_as_pasted(block: Block, tmp_path: Path) -> None
         out = run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path.name], tmp_path
         )
-        assert " passed" in out and "failed" not in out, out
+        assert " passed" in out, out
+        assert "failed" not in out, out
         return
     check_promises(block.code, run([sys.executable, "-c", block.code], tmp_path))
 
