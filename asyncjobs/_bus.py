@@ -428,21 +428,19 @@ class EventBus:
 
     def _note_drop(self, subscription: BusSubscription) -> None:
         """Say so in the log, the first time and then at most once a minute."""
+        handler = describe_callable(subscription.handler)
         self._faults.note(
-            ("dropped", subscription),
+            ("dropped", subscription.pattern, handler),  # names: no reference kept
             logging.WARNING,
             f"event bus subscription {subscription.pattern!r} -> "
-            f"{describe_callable(subscription.handler)} dropped an event: its buffer of "
+            f"{handler} dropped an event: its buffer of "
             f"{subscription._buffer_size} was full (on_full="
             f"{'drop_newest' if subscription._drop_newest else 'drop_oldest'}). Publishing "
             "outran its delivery; further drops are counted (subscription.statistics()) and "
             "summarised. A subscriber that must see every event (metrics, say) should be a "
             "runner listener (runner.subscribe), called as each event happens, or have a "
             "buffer as large as the largest burst",
-            what=(
-                f"event bus subscription {subscription.pattern!r} -> "
-                f"{describe_callable(subscription.handler)} dropped events"
-            ),
+            what=f"event bus subscription {subscription.pattern!r} -> {handler} dropped events",
         )
 
     async def _pump(self, subscription: BusSubscription) -> None:

@@ -10,6 +10,7 @@ and a last one when its owner closes (``flush``). Dropped bus events use it too.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Hashable
 
@@ -18,16 +19,34 @@ logger = logging.getLogger("asyncjobs")
 SUMMARY_INTERVAL = 60.0
 """Seconds between two summaries of the same repeated trouble."""
 
-_MAX_KINDS = 1024  # kinds of trouble remembered; the oldest is forgotten first
+_MAX_KINDS = 1024  # kinds of trouble remembered; the least recently seen is forgotten first
+_MAX_TEXT = 300  # characters of an error's text kept for a summary line
 
 
 def describe_callable(fn: object) -> str:
-    """A short, stable name for a callback (its qualified name, else its repr)."""
-    name = getattr(fn, "__qualname__", None)
-    module = getattr(fn, "__module__", None)
-    if isinstance(name, str):
+    """A short, stable name for a callback: its function's qualified name (through
+    ``functools.partial`` and bound methods), else its class's; never raises."""
+    try:
+        while isinstance(fn, functools.partial):
+            fn = fn.func
+        fn = getattr(fn, "__func__", fn)  # a bound method: its function
+        name = getattr(fn, "__qualname__", None)
+        if not isinstance(name, str):  # an instance with __call__: its class
+            fn = type(fn)
+            name = fn.__qualname__
+        module = getattr(fn, "__module__", None)
         return f"{module}.{name}" if isinstance(module, str) else name
-    return repr(fn)
+    except Exception:  # noqa: BLE001 - a name for a log line must not fail the caller
+        return type(fn).__qualname__
+
+
+def _text(error: BaseException) -> str:
+    """``str(error)``, cut short, and never raising (a user's ``__str__`` may)."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - see above
+        return "<unprintable error>"
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
 
 
 def _raised_at(error: BaseException) -> tuple[str, int] | None:
@@ -75,7 +94,7 @@ class RepeatLog:
             f"{kind} {name} raised on {on}; ignored (the same error from the same place "
             "again is counted and summarised, not logged each time)",
             what=f"{kind} {name} raised {error_type} again",
-            latest=f"on {on}: {error}",
+            latest=f"on {on}: {_text(error)}",
             exc_info=error,
         )
 
@@ -94,8 +113,10 @@ class RepeatLog:
         log a WARNING that ``what`` happened so many times. ``latest`` describes this
         occurrence for that summary."""
         now = self._now()
-        seen = self._seen.get(key)
-        if seen is None:
+        seen = self._seen.pop(key, None)
+        if seen is not None:
+            self._seen[key] = seen  # the most recently seen goes last: evicted last
+        else:
             if len(self._seen) >= _MAX_KINDS:
                 del self._seen[next(iter(self._seen))]
             self._seen[key] = _Repeats(what, now)

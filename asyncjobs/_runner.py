@@ -76,7 +76,7 @@ from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
 from ._schedule_events import ScheduleEvent
 from ._scheduler import Schedules
-from ._spawn import Event, event_factory, spawn_detached
+from ._spawn import Event, current_loop, event_factory, spawn_detached
 from ._states import TERMINAL_STATES, JobState
 from ._stats import JobStatistics, longest_window
 from ._threads import Threads
@@ -119,11 +119,20 @@ _TIMEOUT = "timeout"
 _live_runners: list[JobRunner] = []
 
 
+def _forget_runners_of_closed_loops() -> None:
+    """Drop runners whose asyncio loop has closed with their block still open (the loop
+    was torn down around them): they can never be current again."""
+    for runner in tuple(_live_runners):
+        is_closed = getattr(runner._loop, "is_closed", None)
+        if is_closed is not None and is_closed() and runner in _live_runners:
+            _live_runners.remove(runner)
+
+
 def current_runner() -> JobRunner:
     """The runner that ``job.submit()`` submits to.
 
     That is the runner running the job the caller is in, else the runner whose ``async with``
-    block the caller is in; else, the one runner started on this thread's event loop (a
+    block the caller is in; else, the one runner started on the running event loop (a
     runner entered in a web app's lifespan, seen from its request handlers). Raises
     ``RunnerNotRunning`` if there is none, or if several are running there and none is the
     caller's.
@@ -134,8 +143,10 @@ def current_runner() -> JobRunner:
     runner = _current_runner.get()
     if runner is not None:
         return runner
-    here = threading.get_ident()
-    found = [runner for runner in _live_runners if runner._loop_thread == here]
+    loop = current_loop()
+    # A tuple first: one C call, so another thread's runner starting or stopping meanwhile
+    # cannot shift this loop's runner past the scan.
+    found = [runner for runner in tuple(_live_runners) if runner._loop is loop]
     if len(found) == 1:
         return found[0]
     if not found:
@@ -381,6 +392,7 @@ class JobRunner:
         # one truth test per lifecycle step when nobody does.
         self._watched = False
         self._loop_thread = threading.get_ident()
+        self._loop: object | None = None  # the event loop it runs on, once started
         self._state = RunnerState.NEW
         self._accepting = False
         self._id_prefix = os.urandom(6).hex() + "-"
@@ -452,6 +464,7 @@ class JobRunner:
             )
         self._state = RunnerState.STARTING
         self._loop_thread = threading.get_ident()
+        self._loop = current_loop()
         self._new_event = self._threads.new_event = event_factory()
         self._stopped = anyio.Event()
         self._workers_done = anyio.Event()
@@ -473,6 +486,7 @@ class JobRunner:
             self._live_workers += 1
             spawn_detached(functools.partial(self._worker, index), f"asyncjobs-worker-{index}")
         self._runner_token = _current_runner.set(self)
+        _forget_runners_of_closed_loops()
         _live_runners.append(self)
         self._accepting = True
         self._state = RunnerState.STARTED
@@ -637,10 +651,8 @@ class JobRunner:
             if unique.on_conflict is OnConflict.RAISE:
                 raise DuplicateJob(key, held.handle.id)
             return held.handle
-        handle = self._new_handle(definition, args, kwargs, queue)
-        held = _Held(handle, self._clock.monotonic() + unique.ttl, self._new_event())
-        self._unique[key] = held
-        self._unique_keys[handle] = key
+        held = self._claim(definition, queue, args, kwargs, key)
+        handle = held.handle
         try:
             if definition.options.job_id is not None:
                 await self._check_new_id(definition.options.job_id)
@@ -651,6 +663,23 @@ class JobRunner:
         finally:
             self._unique_admitted(held)
         return handle
+
+    def _claim(
+        self,
+        definition: JobDefinition[Any, Any],
+        queue: JobQueue,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: str,
+    ) -> _Held:
+        """Make the job and let it hold ``key`` while it is admitted (no await here)."""
+        unique = definition.options.unique
+        assert unique is not None
+        handle = self._new_handle(definition, args, kwargs, queue)
+        held = _Held(handle, self._clock.monotonic() + unique.ttl, self._new_event())
+        self._unique[key] = held
+        self._unique_keys[handle] = key
+        return held
 
     def _live_holder(self, key: str) -> _Held | None:
         """The job holding a unique key, unless it has ended or its hold has run out."""
@@ -678,9 +707,10 @@ class JobRunner:
 
         All calls are validated first (arguments, queues, job ids, unique keys held with
         ``on_conflict="raise"``, and room in queues whose policy is ``raise``): if any is
-        refused, none is submitted. A unique job whose key is held (by a job already
-        running, or by an earlier call of the batch) gives the holder's handle, as
-        ``submit`` does.
+        refused, none is submitted. A unique job whose key is held (by a job already there,
+        even one still being admitted, or by an earlier call of the batch) gives the
+        holder's handle, as ``submit`` does, or with ``on_conflict="raise"`` refuses the
+        batch. The batch's keys are all taken before its first job is admitted.
         """
         batch = list(calls)
         for index, call in enumerate(batch):
@@ -691,7 +721,6 @@ class JobRunner:
         self._check_accepting()
         plan: list[tuple[JobDefinition[Any, Any], JobQueue, JobCall[Any]]] = []
         ids: set[str] = set()
-        keys: set[str] = set()
         for call in batch:
             definition = call.definition
             queue = self._queue_for(definition)
@@ -700,33 +729,72 @@ class JobRunner:
                 if job_id in ids:
                     raise DuplicateJobId(job_id)
                 ids.add(job_id)
-            unique = definition.options.unique
-            if unique is not None:
-                key = unique.key_for(definition.name, call.args, call.kwargs)
-                if unique.on_conflict is OnConflict.RAISE:
-                    held = self._live_holder(key)
-                    if held is not None:
-                        raise DuplicateJob(key, held.handle.id)
-                    if key in keys:
-                        raise DuplicateJob(key, "an earlier call of this batch")
-                keys.add(key)
             plan.append((definition, queue, call))
-        self._check_room(
-            (queue.name for _, queue, _ in plan),
-            lambda queue: queue.config.on_full is RejectPolicy.RAISE,
-            "the batch needs {count} places, {free} free",
-            count_refusal=True,
-        )
         for job_id in ids:
             await self._check_new_id(job_id)
+        self._check_accepting()
+        # From here to the first admission there is no await: the keys are looked at and
+        # taken at once, so no other submit can take one in between.
+        slots: list[JobHandle[Any] | _Held | None] = []  # a holder's handle, a claim, or new
+        claims: list[_Held] = []
+        try:
+            for definition, queue, call in plan:
+                unique = definition.options.unique
+                if unique is None:
+                    slots.append(None)
+                    continue
+                key = unique.key_for(definition.name, call.args, call.kwargs)
+                held = self._live_holder(key)
+                if held is None:
+                    held = self._claim(definition, queue, call.args, call.kwargs, key)
+                    claims.append(held)
+                    slots.append(held)
+                elif unique.on_conflict is OnConflict.RAISE:
+                    holder = "an earlier call of this batch" if held in claims else held.handle.id
+                    raise DuplicateJob(key, holder)
+                else:
+                    slots.append(held.handle)
+            self._check_room(
+                (
+                    queue.name
+                    for (_, queue, _), slot in zip(plan, slots, strict=True)
+                    if not isinstance(slot, JobHandle)
+                ),
+                lambda queue: queue.config.on_full is RejectPolicy.RAISE,
+                "the batch needs {count} places, {free} free",
+                count_refusal=True,
+            )
+        except BaseException:
+            for held in claims:
+                self._release_unique(held.handle)
+                self._unique_admitted(held)
+            raise
         handles: list[JobHandle[Any]] = []
-        for definition, queue, call in plan:
-            if definition.options.unique is not None:
-                handles.append(await self._submit_unique(definition, queue, call.args, call.kwargs))
-                continue
-            handle = self._new_handle(definition, call.args, call.kwargs, queue)
-            await self._admit(handle, queue)
-            handles.append(handle)
+        waiting = list(claims)  # claims whose admission has not settled yet
+        try:
+            for (definition, queue, call), slot in zip(plan, slots, strict=True):
+                if isinstance(slot, JobHandle):
+                    handles.append(slot)
+                    continue
+                if slot is None:
+                    handle = self._new_handle(definition, call.args, call.kwargs, queue)
+                    await self._admit(handle, queue)
+                else:
+                    handle = slot.handle
+                    waiting.remove(slot)
+                    try:
+                        await self._admit(handle, queue)
+                    except BaseException:
+                        self._release_unique(handle)
+                        raise
+                    finally:
+                        self._unique_admitted(slot)
+                handles.append(handle)
+        except BaseException:
+            for held in waiting:  # never admitted: let their keys go
+                self._release_unique(held.handle)
+                self._unique_admitted(held)
+            raise
         return handles
 
     def _check_room(
@@ -1475,8 +1543,9 @@ class JobRunner:
 
     def running_jobs(self) -> tuple[JobHandle[object], ...]:
         """The jobs running now: in a worker, in their submitter (``caller_runs``), or in
-        their ``before_run`` hooks."""
-        return tuple(self._running)
+        their ``before_run`` hooks. A job whose handler shutdown abandoned has ended (its
+        handle has resolved) and is not among them."""
+        return tuple(handle for handle in self._running if not handle._done)
 
     async def wait_idle(self) -> None:
         """Wait until no job is queued or running (scheduled jobs may remain)."""
@@ -1538,9 +1607,12 @@ class JobRunner:
             while idle:
                 idle.popleft().set()
             clock = self._clock
-            drained = await self._wait_quiet_until(clock.monotonic() + self._grace_period)
+            grace_ends = clock.monotonic() + self._grace_period
+            drained = await self._wait_quiet_until(grace_ends)
             abandoned: list[str] = []
-            if not drained:
+            if drained:  # threads of jobs stopped earlier get the rest of the grace period
+                await self._threads.wait_until(grace_ends, self._wait_event_until)
+            else:
                 await self._interrupt_ready()
                 running = list(self._running)
                 for handle in running:

@@ -11,6 +11,7 @@ The runner still starts, cancels, waits for and accounts for every task it spawn
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -18,15 +19,34 @@ from typing import Any, Protocol
 _live_asyncio_tasks: set[asyncio.Task[None]] = set()
 
 
+def current_loop() -> object | None:
+    """The running event loop: the asyncio loop, or trio's token for this run; None when
+    no loop runs in this thread. Two runs never share one."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    except (ImportError, RuntimeError):
+        return None
+
+
 def spawn_detached(fn: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
-    """Start ``fn()`` as a task of the running event loop (asyncio or trio)."""
+    """Start ``fn()`` as a task of the running event loop (asyncio or trio), in a context of
+    its own: an empty one, as trio gives its system tasks, not a copy of the caller's (a
+    bus delivery task started from inside a job would otherwise carry that job)."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is not None:
         # The coroutine itself, with no wrapper: one frame less each time the task resumes.
-        task = loop.create_task(fn(), name=name)
+        # Made inside an empty context, the task copies that one (create_task's context=
+        # argument is Python 3.11 and later).
+        task = contextvars.Context().run(loop.create_task, fn(), name=name)
         _live_asyncio_tasks.add(task)  # the loop only keeps weak references to tasks
         task.add_done_callback(_live_asyncio_tasks.discard)
         return

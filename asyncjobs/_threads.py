@@ -29,9 +29,10 @@ class Threads(Generic[K]):
 
     def __init__(self, new_event: Callable[[], Event]) -> None:
         self.new_event = new_event  # the loop's event maker, set again when the runner starts
-        # An ordered set, written from the worker threads (one dict operation at a time,
-        # under the GIL): a thread adds its job when it starts it and removes it when done.
-        self._running: dict[K, None] = {}
+        # Each running call, by a token of its own, to its job: one job can have several
+        # threads (an attempt that timed out still running beside its retry). Written from
+        # the worker threads, one dict operation at a time (atomic under the GIL).
+        self._running: dict[object, K] = {}
         self._waiter: Event | None = None  # set while shutdown waits for the threads
 
     def call(
@@ -43,11 +44,12 @@ class Threads(Generic[K]):
         kwargs: Mapping[str, Any],
     ) -> Any:
         """Run ``fn(*args, **kwargs)`` for ``job`` in ``context``; called in the thread."""
-        self._running[job] = None  # only a thread that got to run its job is counted
+        token = object()
+        self._running[token] = job  # only a thread that got to run its job is counted
         try:
             return context.run(fn, *args, **kwargs)
         finally:
-            self._running.pop(job, None)
+            del self._running[token]
             waiter = self._waiter  # read after the pop: wait_until sets it, then looks
             if waiter is not None:
                 # If the loop has gone meanwhile, nobody waits any more.
@@ -70,5 +72,5 @@ class Threads(Generic[K]):
             self._waiter = None
 
     def still_running(self) -> list[K]:
-        """The jobs whose function has not returned yet, oldest first."""
-        return list(self._running)
+        """The jobs whose function has not returned yet (in a thread or more), oldest first."""
+        return list(dict.fromkeys(tuple(self._running.values())))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
@@ -31,8 +32,8 @@ __all__ = ["FakeClock", "OutcomeRecorder", "run_until_idle"]
 
 T = TypeVar("T")
 
-# Seconds of real time that leaving a runner's block on a fake clock waits for running jobs
-# to make progress before it moves fake time on (see FakeClock.autojump).
+# Seconds of real time that running jobs (and other real-time work) get to make progress
+# before fake time moves on anyway (FakeClock.autojump, run_until_idle's settle).
 _SETTLE = 1.0
 
 
@@ -138,9 +139,10 @@ class FakeClock:
         running: Callable[[], tuple[JobHandle[object], ...]] = tuple,
     ) -> T:
         """Await ``work()`` while moving time on by itself, to the next deadline, whenever
-        every other task is blocked and the jobs ``running()`` names are sleeping on this
-        clock, or have made no progress for a second of real time (so a job awaiting real
-        I/O gets that long to finish).
+        every other task is blocked and nothing has moved for a second of real time: no job
+        of ``running()`` ended and nobody started sleeping on this clock. (Jobs that all
+        sleep on this clock are waiting for it: time moves on at once for them.) So a job
+        awaiting real I/O, or a bus subscriber delivering the last events, gets that second.
 
         A runner on this clock shuts down this way when its ``async with`` block is left:
         a block left while a job still runs (a failing assertion, say) ends within its
@@ -151,10 +153,8 @@ class FakeClock:
             while True:
                 await wait_all_tasks_blocked()
                 jobs = running()
-                if jobs and not self._asleep(jobs):
-                    with anyio.move_on_after(_SETTLE):  # real time
-                        await _until_one_ends_or_sleeps(jobs, self)
-                        continue
+                if not (jobs and self._asleep(jobs)) and await _moved(self, jobs, _SETTLE):
+                    continue
                 deadline = self.next_deadline()
                 if deadline is None:
                     await self._until_new_sleeper()
@@ -195,20 +195,22 @@ class FakeClock:
 
 
 async def run_until_idle(
-    runner: JobRunner, clock: FakeClock | None = None, *, jump_running: bool = False
+    runner: JobRunner, clock: FakeClock | None = None, *, settle: float | None = _SETTLE
 ) -> None:
     """Wait until no job is queued, running or (with a fake clock) scheduled.
 
     With a ``FakeClock``, time jumps to the next deadline (a delayed job, a retry's backoff,
     a schedule's next slot) whenever every task is blocked and no job is running, or every
     running job is itself sleeping on the fake clock (``clock.sleep_until``). Other running
-    jobs finish in real time first: a job awaiting real I/O, or a sync job in its thread, is
-    waited for, and its ``timeout`` (fake time) does not pass meanwhile.
+    jobs (awaiting real I/O, or a sync job busy in its thread) are given ``settle`` seconds of
+    real time to make progress (one of them ending, or starting to sleep on the fake clock)
+    before time jumps anyway: a job that waits for something only fake time brings (its own
+    timeout, a child job's delay) is not waited for in vain. Meanwhile their ``timeout``
+    (fake time) does not pass.
 
-    ``jump_running=True`` also jumps while jobs run, whenever every task is blocked: for a
-    job that waits for something only fake time brings (its own timeout, a child job's
-    delay, ``result(timeout=)``). A job awaiting real I/O then counts as blocked too, and
-    may see its timeout pass at once.
+    ``settle=None`` waits for running jobs however long they take; ``settle=0`` jumps at
+    once whenever every task is blocked (a job awaiting real I/O then counts as blocked
+    too, and may see its timeout pass at once).
 
     Bound it yourself (``with anyio.fail_after(5):``): a job that never ends never idles.
     """
@@ -222,8 +224,8 @@ async def run_until_idle(
         if clock is None:
             await runner.wait_idle()
             continue
-        if running and not jump_running and not clock._asleep(running):
-            await _until_one_ends_or_sleeps(running, clock)
+        moving = running and settle != 0 and not clock._asleep(running)
+        if moving and await _moved(clock, running, settle):
             continue
         deadline = clock.next_deadline()
         if deadline is None:
@@ -234,19 +236,23 @@ async def run_until_idle(
         await clock.advance(max(0.0, deadline - clock.monotonic()))
 
 
-async def _until_one_ends_or_sleeps(
-    handles: tuple[JobHandle[object], ...], clock: FakeClock
-) -> None:
-    """Wait, in real time, until one of these jobs has ended or someone sleeps on ``clock``."""
-    async with anyio.create_task_group() as group:
+async def _moved(
+    clock: FakeClock, handles: tuple[JobHandle[object], ...], within: float | None
+) -> bool:
+    """Wait ``within`` seconds of real time (None: for ever) for something to move: one of
+    these jobs ending, or someone starting to sleep on ``clock``. True if something did."""
+    with anyio.move_on_after(math.inf if within is None else within):
+        async with anyio.create_task_group() as group:
 
-        async def watch(wait: Callable[[], Awaitable[None]]) -> None:
-            await wait()
-            group.cancel_scope.cancel()
+            async def watch(wait: Callable[[], Awaitable[None]]) -> None:
+                await wait()
+                group.cancel_scope.cancel()
 
-        for handle in handles:
-            group.start_soon(watch, handle.wait)
-        group.start_soon(watch, clock._until_new_sleeper)
+            for handle in handles:
+                group.start_soon(watch, handle.wait)
+            group.start_soon(watch, clock._until_new_sleeper)
+        return True
+    return False
 
 
 class OutcomeRecorder:

@@ -370,3 +370,25 @@ async def test_nobody_listening_builds_no_events(monkeypatch: pytest.MonkeyPatch
             runner.bus.subscribe("post.*", lambda e: None)  # subscribed, not to job events
             await (await runner.submit(ok, 1))
     assert built == []
+
+
+async def test_a_fire_and_forget_delivery_does_not_run_in_the_publishing_jobs_context() -> None:
+    from asyncjobs import current_job
+
+    seen: list[object] = []
+    delivered = anyio.Event()
+
+    def on_thing(event: object) -> None:
+        seen.append(current_job())
+        delivered.set()
+
+    @job(name="tests.bus.publisher")
+    async def publisher(bus: EventBus) -> None:
+        bus.publish_nowait({"n": 1}, topic="app.thing")  # the first event starts the pump
+
+    async with EventBus() as bus, JobRunner(bus=bus) as runner:
+        bus.subscribe("app.*", on_thing)
+        with anyio.fail_after(5):
+            await (await runner.submit(publisher, bus))
+            await delivered.wait()
+    assert seen == [None]

@@ -3,6 +3,7 @@ events bounded (the first in full, repeats counted and summarised)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -160,3 +161,52 @@ async def test_dropped_bus_events_are_logged_once_then_summarised(
     (summary,) = records(caplog, logging.WARNING, "dropped events")
     assert "997 time(s)" in summary.getMessage()
     assert "998 in all" in summary.getMessage()
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+class CallableWithBadRepr:
+    def __call__(self, event: JobEvent) -> None:
+        raise Unprintable
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+async def test_a_callback_whose_error_or_repr_cannot_be_printed_is_still_isolated(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @job(name="tests.logging.one")
+    async def one() -> int:
+        return 1
+
+    caplog.set_level(logging.INFO, "asyncjobs")
+    async with JobRunner() as runner:
+        runner.subscribe(CallableWithBadRepr())
+        with anyio.fail_after(5):
+            handles = [await runner.submit(one) for _ in range(3)]
+            assert [await h for h in handles] == [1, 1, 1]
+    (first,) = records(caplog, logging.ERROR, "CallableWithBadRepr raised on")
+    assert first.exc_info is not None
+    closing = records(caplog, logging.WARNING, "CallableWithBadRepr raised Unprintable again")
+    assert closing
+    assert "<unprintable error>" in closing[-1].getMessage()
+
+
+def test_repeat_log_groups_partials_and_instances_by_what_they_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = RepeatLog(lambda: 0.0)
+
+    def handler(n: int, event: object) -> None: ...
+
+    caplog.set_level(logging.INFO, "asyncjobs")
+    for n in range(200):
+        error = ValueError(n)
+        log.callback_failed("listener", functools.partial(handler, n), error, "event")
+        log.callback_failed("listener", CallableWithBadRepr(), error, "event")
+    assert len(records(caplog, logging.ERROR, "raised on")) == 2
+    assert sorted(log.counts().values()) == [200, 200]

@@ -159,7 +159,7 @@ async def test_timeout_that_fails_for_good_calls_failure_hooks(clock: FakeClock)
     async with JobRunner(middleware=[Tracer("a", log)], clock=clock) as runner:
         with anyio.fail_after(5):
             handle = await runner.submit(sleepy)
-            await run_until_idle(runner, clock, jump_running=True)  # to its timeout
+            await run_until_idle(runner, clock, settle=0)  # to its timeout
             await handle.wait()
     assert handle.state is JobState.FAILED
     assert [entry[1:] for entry in log][-2:] == [

@@ -137,7 +137,7 @@ async def test_limits_hold_and_every_job_ends_exactly_once(
             for handle, kind in submitted:
                 if kind == "cancel_late" and not handle.done():
                     assert await handle.cancel() is True
-            await run_until_idle(runner, clock, jump_running=True)  # timeouts pass
+            await run_until_idle(runner, clock, settle=0)  # timeouts pass
 
             assert tracker.violations == []
             expected = {

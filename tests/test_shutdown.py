@@ -308,7 +308,9 @@ async def test_a_sync_job_that_checks_for_cancellation_ends_within_the_cancel_ti
     assert report.abandoned == ()
 
 
-async def test_a_cancelled_sync_job_whose_thread_still_runs_is_named_at_shutdown() -> None:
+async def test_a_cancelled_sync_jobs_thread_gets_the_grace_period_then_is_named(
+    clock: FakeClock,
+) -> None:
     import threading
 
     release = threading.Event()
@@ -319,7 +321,7 @@ async def test_a_cancelled_sync_job_whose_thread_still_runs_is_named_at_shutdown
         anyio.from_thread.run_sync(started.set)
         release.wait(timeout=30)
 
-    runner = JobRunner()
+    runner = JobRunner(clock=clock, grace_period=5)
     try:
         async with runner:
             handle = await runner.submit(ignores_cancel)
@@ -327,6 +329,11 @@ async def test_a_cancelled_sync_job_whose_thread_still_runs_is_named_at_shutdown
                 await started.wait()
                 assert await handle.cancel()
                 await handle.wait()  # resolved at once; the thread goes on
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(runner.shutdown)
+                    await anyio.wait_all_tasks_blocked()
+                    assert runner.state is RunnerState.STOPPING  # waiting for the thread
+                    await clock.advance(5)  # the grace period ends: the thread is named
         report = await runner.shutdown()
         assert report.drained
         assert (handle.state, report.interrupted, report.abandoned) == (
@@ -336,6 +343,35 @@ async def test_a_cancelled_sync_job_whose_thread_still_runs_is_named_at_shutdown
         )
     finally:
         release.set()
+
+
+async def test_a_cancelled_sync_job_that_stops_within_the_grace_period_is_not_named(
+    clock: FakeClock,
+) -> None:
+    import threading
+
+    started = anyio.Event()
+    stopped = threading.Event()
+
+    @job(name="tests.shutdown.stops_when_asked")
+    def stops_when_asked() -> None:
+        anyio.from_thread.run_sync(started.set)
+        try:
+            while not stopped.wait(0.001):
+                anyio.from_thread.check_cancelled()
+        finally:
+            stopped.set()
+
+    runner = JobRunner(clock=clock, grace_period=5)
+    async with runner:
+        handle = await runner.submit(stops_when_asked)
+        with anyio.fail_after(5):
+            await started.wait()
+            assert await handle.cancel()
+            await handle.wait()
+    report = await runner.shutdown()  # it waited, in real time, for the thread to end
+    assert stopped.is_set()
+    assert report.abandoned == ()
 
 
 async def test_a_job_whose_attempt_fails_during_shutdown_is_in_the_report(
@@ -407,3 +443,37 @@ async def test_a_sync_job_stopped_before_its_thread_started_is_not_abandoned(
     finally:
         release.set()
         limiter.total_tokens = tokens
+
+
+def test_a_job_with_two_threads_stays_tracked_until_both_return() -> None:
+    """An attempt that timed out can leave its thread running beside its retry's: the job
+    counts as still running in a thread until the last of them returns."""
+    import contextvars
+    import threading
+
+    from asyncjobs._threads import Threads
+
+    threads: Threads[str] = Threads(anyio.Event)
+    gates = [threading.Event(), threading.Event()]
+    started = [threading.Event(), threading.Event()]
+
+    def attempt(n: int) -> None:
+        started[n].set()
+        gates[n].wait(timeout=30)
+
+    workers = [
+        threading.Thread(
+            target=threads.call, args=("job-1", contextvars.copy_context(), attempt, (n,), {})
+        )
+        for n in (0, 1)
+    ]
+    for n, worker in enumerate(workers):
+        worker.start()
+        assert started[n].wait(timeout=5)
+    assert threads.still_running() == ["job-1"]
+    gates[0].set()
+    workers[0].join(timeout=5)
+    assert threads.still_running() == ["job-1"]  # the retry's thread still runs
+    gates[1].set()
+    workers[1].join(timeout=5)
+    assert threads.still_running() == []

@@ -8,7 +8,15 @@ import time
 import anyio
 import pytest
 
-from asyncjobs import JobHandle, JobInterrupted, JobRunner, JobState, JobTimedOut, job
+from asyncjobs import (
+    JobHandle,
+    JobInterrupted,
+    JobRunner,
+    JobState,
+    JobSucceeded,
+    JobTimedOut,
+    job,
+)
 from asyncjobs.testing import FakeClock, OutcomeRecorder, run_until_idle
 
 pytestmark = pytest.mark.anyio
@@ -47,11 +55,11 @@ async def test_a_job_awaiting_real_io_is_not_timed_out_by_run_until_idle(
     assert clock.monotonic() == 60
 
 
-async def test_jump_running_lets_a_running_job_time_out(clock: FakeClock) -> None:
+async def test_settle_zero_lets_a_running_job_time_out_at_once(clock: FakeClock) -> None:
     async with JobRunner(clock=clock) as runner:
         with anyio.fail_after(5):
             handle = await runner.submit(waits_forever)
-            await run_until_idle(runner, clock, jump_running=True)
+            await run_until_idle(runner, clock, settle=0)
             with pytest.raises(JobTimedOut):
                 await handle
     assert clock.monotonic() == 5
@@ -130,3 +138,64 @@ async def test_leaving_the_block_still_drains_work_that_can_run(clock: FakeClock
     assert await handle == "done"
     assert [await h for h in queued] == ["page"] * 3
     assert clock.monotonic() == 0
+
+
+async def test_leaving_the_block_with_an_abandoned_handler_and_a_stuck_subscriber_ends() -> None:
+    never = anyio.Event()
+
+    @job(name="tests.testing.ignores_cancel")
+    async def ignores_cancel() -> None:
+        with anyio.CancelScope(shield=True):
+            await never.wait()
+
+    async def stuck_subscriber(event: object) -> None:
+        await never.wait()
+
+    clock = FakeClock()
+    runner = JobRunner(clock=clock, grace_period=5, cancel_timeout=5)
+    with anyio.fail_after(10):
+        async with runner:
+            runner.bus.subscribe("job.**", stuck_subscriber)
+            handle = await runner.submit(ignores_cancel)
+            await anyio.wait_all_tasks_blocked()
+        report = await runner.shutdown()
+    assert report.abandoned == (handle.id,)
+    assert runner.running_jobs() == ()  # the abandoned handler runs on, but its job ended
+    assert clock.monotonic() == 15  # grace, cancel timeout, then the bus's close timeout
+    never.set()
+
+
+async def test_run_until_idle_moves_on_for_a_parent_awaiting_a_delayed_child(
+    clock: FakeClock,
+) -> None:
+    @job(name="tests.testing.child")
+    async def child() -> str:
+        return "child done"
+
+    @job(name="tests.testing.parent")
+    async def parent() -> str:
+        return await (await child.with_options(delay=5).submit())
+
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(parent)
+            await run_until_idle(runner, clock)  # no progress in real time: time moves on
+            assert await handle == "child done"
+    assert clock.monotonic() == 5
+
+
+async def test_leaving_the_block_lets_a_subscriber_doing_real_io_take_the_last_events() -> None:
+    seen: list[str] = []
+
+    async def slow_subscriber(event: JobSucceeded) -> None:
+        await anyio.sleep(0.01)  # real I/O, in real time
+        seen.append(event.job_id)
+
+    clock = FakeClock()
+    with anyio.fail_after(5):
+        async with JobRunner(clock=clock) as runner:
+            runner.bus.subscribe("job.succeeded", slow_subscriber)
+            handles = [await runner.submit(fetch.with_options(timeout=None)) for _ in range(5)]
+            for handle in handles:
+                await handle
+    assert sorted(seen) == sorted(h.id for h in handles)  # delivered, not dropped at close

@@ -77,6 +77,42 @@ async def test_submit_many_holds_unique_keys_as_submit_does() -> None:
             assert sorted(runs) == [(1, False), (2, False), (3, False), (9, False)]
 
 
+async def test_a_batch_takes_its_keys_before_it_admits_anything() -> None:
+    """A batch racing a submit of one of its keys is all or nothing: the batch takes every
+    key before its first await, so it either submits all its jobs or none."""
+    from asyncjobs import JobMiddleware
+
+    class Slow(JobMiddleware):
+        async def before_submit(self, handle: JobHandle[Any]) -> None:
+            await anyio.lowlevel.checkpoint()  # an await inside admission (an audit call, ...)
+
+    raising = sync_user.with_options(unique=Unique(key="race", on_conflict="raise"))
+    plain = sync_user.with_options(unique=None)
+    outcomes: dict[str, object] = {}
+    async with JobRunner(middleware=[Slow()]) as runner:
+        with anyio.fail_after(5):
+
+            async def batch() -> None:
+                try:
+                    outcomes["batch"] = await runner.submit_many([plain.call(1), raising.call(2)])
+                except DuplicateJob as exc:
+                    outcomes["batch"] = exc
+
+            async def single() -> None:
+                try:
+                    outcomes["single"] = await runner.submit(raising, 3)
+                except DuplicateJob as exc:
+                    outcomes["single"] = exc
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(batch)
+                tg.start_soon(single)
+            await runner.wait_idle()
+    batch_ok = isinstance(outcomes["batch"], list)
+    assert batch_ok != isinstance(outcomes["single"], JobHandle)  # exactly one took the key
+    assert ((1, False) in runs) == batch_ok  # the batch's plain job ran only with the batch
+
+
 async def test_the_raise_policy_names_the_key_and_the_holder() -> None:
     async with JobRunner() as runner:
         with anyio.fail_after(5):

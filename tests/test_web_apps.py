@@ -142,3 +142,23 @@ async def test_with_two_runners_and_neither_current_the_error_says_so() -> None:
             tg.start_soon(outsider)
     assert "2 JobRunners are running on this event loop" in str(errors[0])
     assert "runner.submit(" in str(errors[0])
+
+
+def test_a_runner_left_open_on_a_loop_that_ended_is_not_current_on_the_next() -> None:
+    import asyncio
+
+    async def leaves_it_open() -> JobRunner:
+        runner = JobRunner()
+        await runner.__aenter__()  # a lifespan whose exit never ran (a crash, a bug)
+        return runner
+
+    async def next_loop() -> str:
+        with pytest.raises(RunnerNotRunning, match="no JobRunner is running on this event loop"):
+            current_runner()
+        async with JobRunner() as runner:
+            assert current_runner() is runner  # the only one on this loop
+            return await (await greet.submit("eve"))
+
+    stale = asyncio.run(leaves_it_open())
+    assert asyncio.run(next_loop()) == "hello eve"
+    assert stale.state.value == "started"  # never shut down, and never picked up again

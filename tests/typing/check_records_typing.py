@@ -85,4 +85,4 @@ async def check(runner: JobRunner, clock: FakeClock) -> None:
     assert_type(schedule.created, datetime)
     assert_type(schedule.args, tuple[object, ...])
 
-    await run_until_idle(runner, clock, jump_running=True)
+    await run_until_idle(runner, clock, settle=0)
