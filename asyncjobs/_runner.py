@@ -652,17 +652,21 @@ class JobRunner:
                 raise DuplicateJob(key, held.handle.id)
             return held.handle
         held = self._claim(definition, queue, args, kwargs, key)
-        handle = held.handle
+        await self._admit_claimed(held, queue, definition.options.job_id)
+        return held.handle
+
+    async def _admit_claimed(self, held: _Held, queue: JobQueue, job_id: str | None) -> None:
+        """Admit the job of a claim (checking its given ``job_id`` first): its key is let go
+        if that fails, and submitters waiting on the claim look again either way."""
         try:
-            if definition.options.job_id is not None:
-                await self._check_new_id(definition.options.job_id)
-            await self._admit(handle, queue)
+            if job_id is not None:
+                await self._check_new_id(job_id)
+            await self._admit(held.handle, queue)
         except BaseException:
-            self._release_unique(handle)
+            self._release_unique(held.handle)
             raise
         finally:
             self._unique_admitted(held)
-        return handle
 
     def _claim(
         self,
@@ -782,13 +786,7 @@ class JobRunner:
                 else:
                     handle = slot.handle
                     waiting.remove(slot)
-                    try:
-                        await self._admit(handle, queue)
-                    except BaseException:
-                        self._release_unique(handle)
-                        raise
-                    finally:
-                        self._unique_admitted(slot)
+                    await self._admit_claimed(slot, queue, None)  # ids were checked above
                 handles.append(handle)
         except BaseException:
             for held in waiting:  # never admitted: let their keys go
