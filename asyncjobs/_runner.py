@@ -402,7 +402,7 @@ class JobRunner:
         # Running jobs -> the cancel scope their handler runs in (None until it starts).
         self._running: dict[JobHandle[Any], anyio.CancelScope | None] = {}
         # Sync jobs whose function is running in a worker thread (a stopped one's too).
-        self._threads: Threads[JobHandle[Any]] = Threads(anyio.Event)
+        self._threads: Threads[JobHandle[Any]] = Threads()
         # Scheduled jobs -> the timer that makes them due.
         self._scheduled: dict[JobHandle[Any], Timer] = {}
         # Unique keys -> the job holding each; and the other way round, for release.
@@ -465,7 +465,7 @@ class JobRunner:
         self._state = RunnerState.STARTING
         self._loop_thread = threading.get_ident()
         self._loop = current_loop()
-        self._new_event = self._threads.new_event = event_factory()
+        self._new_event = event_factory()
         self._stopped = anyio.Event()
         self._workers_done = anyio.Event()
         try:
@@ -741,6 +741,7 @@ class JobRunner:
         # taken at once, so no other submit can take one in between.
         slots: list[JobHandle[Any] | _Held | None] = []  # a holder's handle, a claim, or new
         claims: list[_Held] = []
+        handles: list[JobHandle[Any]] = []
         try:
             for definition, queue, call in plan:
                 unique = definition.options.unique
@@ -768,30 +769,21 @@ class JobRunner:
                 "the batch needs {count} places, {free} free",
                 count_refusal=True,
             )
-        except BaseException:
-            for held in claims:
-                self._release_unique(held.handle)
-                self._unique_admitted(held)
-            raise
-        handles: list[JobHandle[Any]] = []
-        waiting = list(claims)  # claims whose admission has not settled yet
-        try:
             for (definition, queue, call), slot in zip(plan, slots, strict=True):
                 if isinstance(slot, JobHandle):
                     handles.append(slot)
-                    continue
-                if slot is None:
+                elif slot is None:
                     handle = self._new_handle(definition, call.args, call.kwargs, queue)
                     await self._admit(handle, queue)
+                    handles.append(handle)
                 else:
-                    handle = slot.handle
-                    waiting.remove(slot)
                     await self._admit_claimed(slot, queue, None)  # ids were checked above
-                handles.append(handle)
+                    handles.append(slot.handle)
         except BaseException:
-            for held in waiting:  # never admitted: let their keys go
-                self._release_unique(held.handle)
-                self._unique_admitted(held)
+            for held in claims:
+                if held.admitting is not None:  # never admitted: let its key go
+                    self._release_unique(held.handle)
+                    self._unique_admitted(held)
             raise
         return handles
 
@@ -1609,7 +1601,7 @@ class JobRunner:
             drained = await self._wait_quiet_until(grace_ends)
             abandoned: list[str] = []
             if drained:  # threads of jobs stopped earlier get the rest of the grace period
-                await self._threads.wait_until(grace_ends, self._wait_event_until)
+                await self._threads.wait_until(grace_ends, self._new_event, self._wait_event_until)
             else:
                 await self._interrupt_ready()
                 running = list(self._running)
@@ -1617,7 +1609,9 @@ class JobRunner:
                     self._stop_job(handle, _SHUTDOWN)
                 deadline = clock.monotonic() + self._cancel_timeout
                 if await self._wait_quiet_until(deadline):
-                    await self._threads.wait_until(deadline, self._wait_event_until)
+                    await self._threads.wait_until(
+                        deadline, self._new_event, self._wait_event_until
+                    )
                 for handle in running:
                     if not handle._done:
                         abandoned.append(handle._record.id)

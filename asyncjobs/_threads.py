@@ -27,8 +27,7 @@ class Threads(Generic[K]):
     """The sync jobs (known by a key ``K``: the runner's job handles) whose function is
     running in a worker thread right now."""
 
-    def __init__(self, new_event: Callable[[], Event]) -> None:
-        self.new_event = new_event  # the loop's event maker, set again when the runner starts
+    def __init__(self) -> None:
         # Each running call, by a token of its own, to its job: one job can have several
         # threads (an attempt that timed out still running beside its retry). Written from
         # the worker threads, one dict operation at a time (atomic under the GIL).
@@ -57,13 +56,17 @@ class Threads(Generic[K]):
                     anyio.from_thread.run_sync(waiter.set)
 
     async def wait_until(
-        self, deadline: float, wait_event_until: Callable[[Event, float], Awaitable[bool]]
+        self,
+        deadline: float,
+        new_event: Callable[[], Event],
+        wait_event_until: Callable[[Event, float], Awaitable[bool]],
     ) -> bool:
-        """Wait until no job's thread is running, or ``deadline`` passes (``wait_event_until``
-        waits for an event on the runner's clock); True if none is running."""
+        """Wait until no job's thread is running, or ``deadline`` passes (``new_event`` makes
+        the loop's events; ``wait_event_until`` waits for one on the runner's clock); True
+        if none is running."""
         try:
             while True:
-                waiter = self._waiter = self.new_event()
+                waiter = self._waiter = new_event()
                 if not self._running:  # looked at after the waiter is set: see call()
                     return True
                 if not await wait_event_until(waiter, deadline):

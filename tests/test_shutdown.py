@@ -453,7 +453,7 @@ def test_a_job_with_two_threads_stays_tracked_until_both_return() -> None:
 
     from asyncjobs._threads import Threads
 
-    threads: Threads[str] = Threads(anyio.Event)
+    threads: Threads[str] = Threads()
     gates = [threading.Event(), threading.Event()]
     started = [threading.Event(), threading.Event()]
 
