@@ -26,15 +26,53 @@
         ├── JobCancelled                        did not produce a result of its own
         ├── JobTimedOut (TimeoutError)
         ├── JobRejected
-        └── JobInterrupted
+        ├── JobInterrupted
+        └── JobAborted                          the job raised a BaseException, not an error
 
-A job that raises makes ``await handle`` raise that same exception, not a wrapper.
-Cancellation exceptions of the event loop are never wrapped or subclassed.
+A job that raises an ``Exception`` makes ``await handle`` raise that same exception, not a
+wrapper. One that raises any other ``BaseException`` (``KeyboardInterrupt``, ``SystemExit``, a
+cancellation nobody asked for) fails with ``JobAborted``, whose ``__cause__`` is what it
+raised. Cancellation exceptions of the event loop are never wrapped or subclassed.
+
+Messages show a value through ``echo``: at most ``ECHO_LIMIT`` characters of its repr (a
+secret passed in the wrong field must not land whole in a log), and never fail.
 """
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
+
+ECHO_LIMIT = 80
+"""Characters of an offending value's repr that an error message shows."""
+
+_echo = reprlib.Repr()
+_echo.maxstring = _echo.maxother = ECHO_LIMIT
+_echo.maxlong = ECHO_LIMIT
+_echo.maxlevel = 3
+
+
+def echo(value: Any) -> str:
+    """A short repr of ``value`` for an error message: cut to about ``ECHO_LIMIT``
+    characters, and never raising (a repr that raises gives the type's name)."""
+    try:
+        text = _echo.repr(value)
+    except Exception:  # noqa: BLE001 - a message must not fail on the value it is about
+        text = f"<{type(value).__qualname__} object>"
+    if len(text) > ECHO_LIMIT + 5:  # reprlib leaves some reprs (of containers' parts) long
+        text = text[: ECHO_LIMIT - 3] + "..."
+    return text
+
+
+def echo_error(error: BaseException) -> str:
+    """``str(error)`` cut to ``ECHO_LIMIT`` characters; never raising."""
+    try:
+        text = str(error)
+        if not isinstance(text, str):
+            raise TypeError
+    except Exception:  # noqa: BLE001 - see echo
+        return f"<{type(error).__qualname__} whose str() raised>"
+    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 3] + "..."
 
 
 class AsyncJobsError(Exception):
@@ -48,7 +86,7 @@ class InvalidOption(AsyncJobsError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field}={value!r}: {reason}")
+        super().__init__(f"{field}={echo(value)}: {reason}")
 
 
 class InvalidOptionType(InvalidOption, TypeError):
@@ -65,7 +103,7 @@ class InvalidJob(AsyncJobsError, TypeError):
 
     def __init__(self, value: Any, reason: str) -> None:
         self.value = value
-        super().__init__(f"job={value!r}: {reason}")
+        super().__init__(f"job={echo(value)}: {reason}")
 
 
 class InvalidArguments(AsyncJobsError, TypeError):
@@ -73,7 +111,7 @@ class InvalidArguments(AsyncJobsError, TypeError):
 
     def __init__(self, job_name: str, reason: str) -> None:
         self.job_name = job_name
-        super().__init__(f"arguments for job {job_name!r} do not fit its signature: {reason}")
+        super().__init__(f"arguments for job {echo(job_name)} do not fit its signature: {reason}")
 
 
 class DuplicateJobName(AsyncJobsError, ValueError):
@@ -82,7 +120,7 @@ class DuplicateJobName(AsyncJobsError, ValueError):
     def __init__(self, name: str, existing: str, new: str) -> None:
         self.name = name
         super().__init__(
-            f"name={name!r}: already used by {existing}; cannot also register {new} "
+            f"name={echo(name)}: already used by {existing}; cannot also register {new} "
             "(pass a different name=...)"
         )
 
@@ -92,7 +130,7 @@ class DuplicateJobId(AsyncJobsError, ValueError):
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
-        super().__init__(f"job_id={job_id!r}: a job with this id already exists")
+        super().__init__(f"job_id={echo(job_id)}: a job with this id already exists")
 
 
 class DuplicateJob(AsyncJobsError):
@@ -101,7 +139,9 @@ class DuplicateJob(AsyncJobsError):
     def __init__(self, key: str, job_id: str) -> None:
         self.key = key
         self.job_id = job_id
-        super().__init__(f"unique key {key!r} is held by job {job_id!r}, still queued or running")
+        super().__init__(
+            f"unique key {echo(key)} is held by job {echo(job_id)}, still queued or running"
+        )
 
 
 class UnknownQueue(AsyncJobsError, LookupError):
@@ -109,7 +149,7 @@ class UnknownQueue(AsyncJobsError, LookupError):
 
     def __init__(self, queue: str, known: list[str]) -> None:
         self.queue = queue
-        super().__init__(f"queue={queue!r}: no such queue (configured: {', '.join(known)})")
+        super().__init__(f"queue={echo(queue)}: no such queue (configured: {', '.join(known)})")
 
 
 class JobNotFound(AsyncJobsError, LookupError):
@@ -118,7 +158,7 @@ class JobNotFound(AsyncJobsError, LookupError):
 
     def __init__(self, job_id: str, message: str | None = None) -> None:
         self.job_id = job_id
-        super().__init__(message or f"job_id={job_id!r}: no such job")
+        super().__init__(message or f"job_id={echo(job_id)}: no such job")
 
 
 class ResultExpired(JobNotFound):
@@ -128,7 +168,7 @@ class ResultExpired(JobNotFound):
     def __init__(self, job_id: str) -> None:
         super().__init__(
             job_id,
-            f"job_id={job_id!r}: the job finished and its record has expired (removed after "
+            f"job_id={echo(job_id)}: the job finished and its record has expired (removed after "
             "its retention time or count cap, or by a cleanup); see JobRunner's result_ttl "
             "and dead_letter_ttl, and the store's count caps",
         )
@@ -141,7 +181,7 @@ class JobStateError(AsyncJobsError):
     def __init__(self, job_id: str, state: str, reason: str) -> None:
         self.job_id = job_id
         self.state = state
-        super().__init__(f"job_id={job_id!r} is {state}: {reason}")
+        super().__init__(f"job_id={echo(job_id)} is {state}: {reason}")
 
 
 class ScheduleExists(AsyncJobsError, ValueError):
@@ -150,7 +190,7 @@ class ScheduleExists(AsyncJobsError, ValueError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(
-            f"a schedule named {name!r} exists already "
+            f"a schedule named {echo(name)} exists already "
             "(pass if_exists='replace' or 'keep', or remove it first)"
         )
 
@@ -160,7 +200,7 @@ class ScheduleNotFound(AsyncJobsError, LookupError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"no schedule named {name!r}")
+        super().__init__(f"no schedule named {echo(name)}")
 
 
 class QueueFull(AsyncJobsError):
@@ -170,7 +210,7 @@ class QueueFull(AsyncJobsError):
         self.queue = queue
         self.maxsize = maxsize
         tail = f" ({detail})" if detail else ""
-        super().__init__(f"queue={queue!r} is full: {maxsize} of {maxsize} places taken{tail}")
+        super().__init__(f"queue={echo(queue)} is full: {maxsize} of {maxsize} places taken{tail}")
 
 
 class RunnerNotRunning(AsyncJobsError, RuntimeError):
@@ -194,8 +234,10 @@ class EventDeliveryError(AsyncJobsError):
     def __init__(self, topic: str, errors: list[tuple[Any, BaseException]]) -> None:
         self.topic = topic
         self.errors = errors
-        names = ", ".join(f"{sub!r}: {type(exc).__name__}: {exc}" for sub, exc in errors)
-        super().__init__(f"topic={topic!r}: {len(errors)} subscriber(s) raised: {names}")
+        names = ", ".join(
+            f"{echo(sub)}: {type(exc).__name__}: {echo_error(exc)}" for sub, exc in errors
+        )
+        super().__init__(f"topic={echo(topic)}: {len(errors)} subscriber(s) raised: {names}")
 
 
 class ResultTimeout(AsyncJobsError, TimeoutError):
@@ -203,7 +245,9 @@ class ResultTimeout(AsyncJobsError, TimeoutError):
 
     def __init__(self, job_id: str, timeout: float) -> None:
         self.job_id = job_id
-        super().__init__(f"job {job_id!r} did not finish within timeout={timeout!r} seconds")
+        super().__init__(
+            f"job {echo(job_id)} did not finish within timeout={echo(timeout)} seconds"
+        )
 
 
 class JobOutcomeError(AsyncJobsError):
@@ -228,3 +272,11 @@ class JobRejected(JobOutcomeError):
 
 class JobInterrupted(JobOutcomeError):
     """Shutdown cut the job off before it finished (queued or running)."""
+
+
+class JobAborted(JobOutcomeError):
+    """The job raised a ``BaseException`` that is not an ``Exception``: ``KeyboardInterrupt``,
+    ``SystemExit``, a subclass of its own, or the event loop's cancellation exception when
+    nobody had cancelled it. The job failed (it is not retried); ``__cause__`` is what it
+    raised. Any of these but the cancellation is also raised from the runner's ``async with``
+    block, which it stops (see docs/errors-and-logging.md)."""

@@ -173,6 +173,9 @@ class Listeners:
         for listener, types in self._entries:
             if isinstance(event, types):
                 try:
-                    listener(event)
-                except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                    returned = listener(event)
+                except BaseException as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
                     self._faults.callback_failed("listener", listener, exc, repr(event))
+                else:
+                    if returned is not None:
+                        self._faults.returned("listener", listener, returned, repr(event))

@@ -1,7 +1,9 @@
 """Logging that stays bounded when the same thing goes wrong over and over.
 
 A faulty listener, hook, middleware, progress callback, reject handler or bus subscriber is
-isolated: its error never changes a job's outcome. It is also logged, but a callback that
+isolated: its error never changes a job's outcome. (A ``BaseException`` that is not an
+``Exception``, such as ``KeyboardInterrupt``, is logged the same way and then handed to the
+owner's ``escalate``: see ``_escalation``.) It is also logged, but a callback that
 raises on every job would otherwise write a traceback per job (tens of thousands a second
 in a burst). ``RepeatLog`` logs the first occurrence of each kind of trouble in full, counts
 the repeats, and writes one summary line for them at most once per ``interval`` seconds,
@@ -11,8 +13,11 @@ and a last one when its owner closes (``flush``). Dropped bus events use it too.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable, Hashable
+
+from ._escalation import escalates
 
 logger = logging.getLogger("asyncjobs")
 
@@ -46,7 +51,24 @@ def _text(error: BaseException) -> str:
         text = str(error)
     except Exception:  # noqa: BLE001 - see above
         return "<unprintable error>"
+    if not isinstance(text, str):  # a __str__ returning something else raised TypeError
+        return "<unprintable error>"
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def describe_error(error: BaseException, limit: int = 2000) -> str:
+    """``"TypeName: text"`` for a log line or a record, at most ``limit`` characters of text;
+    never raises: an error whose ``str()`` raises is described by its type name alone."""
+    name = type(error).__qualname__
+    try:
+        text = str(error)
+        if not isinstance(text, str):
+            raise TypeError
+    except Exception:  # noqa: BLE001 - describing an error must never fail
+        return f"{name} (its str() raised)"
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{name}: {text}" if text else name
 
 
 def _raised_at(error: BaseException) -> tuple[str, int] | None:
@@ -77,16 +99,38 @@ class RepeatLog:
     :param interval: seconds between two summary lines of one key.
     """
 
-    def __init__(self, now: Callable[[], float], *, interval: float = SUMMARY_INTERVAL) -> None:
+    def __init__(
+        self,
+        now: Callable[[], float],
+        *,
+        interval: float = SUMMARY_INTERVAL,
+        escalate: Callable[[BaseException], object] | None = None,
+    ) -> None:
         self._now = now
         self._interval = interval
         self._seen: dict[Hashable, _Repeats] = {}
+        self.escalate = escalate
+        """Called with each ``KeyboardInterrupt``, ``SystemExit`` or other non-``Exception``
+        a callback raised, after it is logged (the owner raises it from its block)."""
 
     def callback_failed(self, kind: str, callback: object, error: BaseException, on: str) -> None:
         """A user callback raised ``error`` and was isolated. ``kind`` says what it is
         ("listener", "job middleware", ...), ``on`` what it was called for."""
         name = describe_callable(callback)
         error_type = type(error).__qualname__
+        if escalates(error):
+            logger.error(
+                "%s %s raised %s on %s; the runner stops and raises it where its async with "
+                "block is left",
+                kind,
+                name,
+                error_type,
+                on,
+                exc_info=error,
+            )
+            if self.escalate is not None:
+                self.escalate(error)
+            return
         # One kind of trouble: this callback, this error type, raised at this line.
         self.note(
             (kind, name, type(error), _raised_at(error)),
@@ -96,6 +140,31 @@ class RepeatLog:
             what=f"{kind} {name} raised {error_type} again",
             latest=f"on {on}: {_text(error)}",
             exc_info=error,
+        )
+
+    def returned(self, kind: str, callback: object, value: object, on: str) -> None:
+        """A user callback whose return value is not used returned ``value`` (not None):
+        a coroutine is closed unawaited and logged as an error, anything else as a warning,
+        each once per callback and then summarised."""
+        name = describe_callable(callback)
+        if inspect.iscoroutine(value):
+            value.close()  # never awaited: close it so Python does not warn at collection
+            self.note(
+                (kind, name, "coroutine"),
+                logging.ERROR,
+                f"{kind} {name} returned a coroutine on {on}; it was not run: a {kind} is "
+                "called synchronously (make it a plain def, or start the work as a task)",
+                what=f"{kind} {name} returned a coroutine again",
+                latest=f"on {on}",
+            )
+            return
+        self.note(
+            (kind, name, "value"),
+            logging.WARNING,
+            f"{kind} {name} returned {type(value).__qualname__} on {on}; a {kind}'s return "
+            "value is ignored",
+            what=f"{kind} {name} returned a value again",
+            latest=f"on {on}",
         )
 
     def note(

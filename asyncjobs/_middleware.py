@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._context import run_in
 from ._errors import AsyncJobsError, InvalidOptionType
+from ._escalation import cancelled_here
 from ._faults import RepeatLog
 
 if TYPE_CHECKING:
@@ -129,7 +130,9 @@ class MiddlewareChain:
                     await run_in(context, hook(handle))
             except SkipJob as skip:
                 return skip
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            except BaseException as exc:
+                if cancelled_here(exc):
+                    raise
                 self._faults.callback_failed("job middleware", hook, exc, f"job {handle.id!r}")
         return None
 
@@ -147,5 +150,7 @@ class MiddlewareChain:
                     await hook(handle, *args)
                 else:
                     await run_in(context, hook(handle, *args))
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            except BaseException as exc:
+                if cancelled_here(exc):
+                    raise
                 self._faults.callback_failed("job middleware", hook, exc, f"job {handle.id!r}")

@@ -220,11 +220,16 @@ class ProgressChannel:
             follower._push(update)
         for callback in self.callbacks:  # a tuple: a callback may unsubscribe meanwhile
             try:
-                callback(update)
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                returned = callback(update)
+            except BaseException as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
                 self._faults.callback_failed(
                     "progress callback", callback, exc, f"update {update.sequence}"
                 )
+            else:
+                if returned is not None:
+                    self._faults.returned(
+                        "progress callback", callback, returned, f"update {update.sequence}"
+                    )
 
     def close(self) -> None:
         """The job ended: followers finish once they have read what they hold."""

@@ -10,7 +10,6 @@ submitter's context, records the outcome, resolves the handle, then emits the ev
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import enum
 import functools
@@ -45,6 +44,7 @@ from ._errors import (
     InvalidJob,
     InvalidOption,
     InvalidOptionType,
+    JobAborted,
     JobCancelled,
     JobInterrupted,
     JobNotFound,
@@ -57,6 +57,7 @@ from ._errors import (
     RunnerNotRunning,
     UnknownQueue,
 )
+from ._escalation import Escalation, cancel_requested, cancelled_here, escalates
 from ._events import (
     ENDED_EVENTS,
     JobDeadLettered,
@@ -68,7 +69,7 @@ from ._events import (
     Listeners,
     Subscription,
 )
-from ._faults import RepeatLog
+from ._faults import RepeatLog, describe_error
 from ._handle import JobHandle
 from ._middleware import JobMiddleware, MiddlewareChain
 from ._progress import Progress, next_progress
@@ -107,6 +108,8 @@ _RUNNING = JobState.RUNNING
 _SUCCEEDED = JobState.SUCCEEDED
 _FAILED = JobState.FAILED
 _INTERRUPTED = JobState.INTERRUPTED
+
+_KEPT_DEFINITIONS = 10_000  # dead letters' own definitions kept for a requeue
 
 _SHUTDOWN = "shutdown"
 _CANCEL = "cancel"
@@ -218,28 +221,19 @@ class ShutdownReport:
     left running, detached from the runner: handlers that ignored cancellation past the
     hard deadline (interrupted), and sync jobs whose worker thread had not returned, which
     Python cannot stop (interrupted by this shutdown, or cancelled or timed out before it).
-    On asyncio the interpreter waits for such a thread at exit.
+    On asyncio the interpreter waits for such a thread at exit. ``late``: jobs that ended
+    on their own, but only after the grace period was over, so shutdown could not act in
+    time: they held the event loop (blocking code in an ``async def``, such as
+    ``time.sleep``). ``hurried``: the shutdown was cancelled from outside (a cancel scope
+    around leaving the block, Ctrl-C under ``asyncio.run``), which cut the grace period
+    short: running jobs were cancelled at once.
     """
 
     drained: bool
     interrupted: tuple[str, ...]
     abandoned: tuple[str, ...]
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__qualname__}: {error}"
-
-
-def _is_cancel_request() -> bool:
-    """Is the current task being cancelled, as opposed to a handler raising the exception?"""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        return True  # not asyncio: trio's Cancelled cannot be raised by user code
-    if task is None:
-        return True
-    cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
-    return True if cancelling is None else bool(cancelling())
+    late: tuple[str, ...] = ()
+    hurried: bool = False
 
 
 def _queue_configs(queues: Mapping[str, int | QueueConfig] | None) -> dict[str, QueueConfig]:
@@ -380,8 +374,10 @@ class JobRunner:
             if bus is not None
             else EventBus(clock=self._clock, close_timeout=self._cancel_timeout)
         )
+        # A KeyboardInterrupt (or the like) from user code: raised from the block, once.
+        self._escalation = Escalation()
         # Failing user callbacks: the first of each kind logged in full, repeats summarised.
-        self._faults = RepeatLog(self._clock.monotonic)
+        self._faults = RepeatLog(self._clock.monotonic, escalate=self._escalation.raise_later)
         chain = MiddlewareChain(middleware, self._faults)
         self._hooks: MiddlewareChain | None = chain if chain.any else None
         # Submits of plain jobs to unbounded queues can skip _admit: no hooks to call, no
@@ -410,6 +406,10 @@ class JobRunner:
         self._unique_keys: dict[JobHandle[Any], str] = {}
         # Ids of dead letters being requeued right now (one requeue per id at a time).
         self._requeuing: set[str] = set()
+        # The definition a dead letter was submitted with, where it is not the registered
+        # one (``with_options``): requeued, it runs with those options again. The newest
+        # _KEPT_DEFINITIONS are kept; an older one requeues with the registered options.
+        self._dead_definitions: dict[str, JobDefinition[Any, Any]] = {}
         self._dead_letters = DeadLetters(self)
         self._schedules = Schedules(
             self, _validation.duration("scheduler_max_sleep", scheduler_max_sleep)
@@ -491,6 +491,7 @@ class JobRunner:
         self._accepting = True
         self._state = RunnerState.STARTED
         spawn_detached(self._run_schedules, "asyncjobs-scheduler")
+        self._escalation.enter()
         return self
 
     async def __aexit__(
@@ -498,20 +499,27 @@ class JobRunner:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
-        with anyio.CancelScope(shield=True):
+    ) -> bool:
+        # The block's cancellation by a KeyboardInterrupt or the like from user code (see
+        # _escalation) ends here, first: shutting down then gets its grace period. A
+        # cancellation from outside does not: it cuts the grace period short.
+        ours = self._escalation.close(exc_type, exc, tb)
+        try:
             if isinstance(self._clock, VirtualClock):
                 # Nobody moves a fake clock while the block's own task waits in shutdown:
                 # let it move itself, or a job still running would hang the block.
                 await self._clock.autojump(self.shutdown, self.running_jobs)
             else:
                 await self.shutdown()
+        finally:
             if self._runner_token is not None:
                 try:
                     _current_runner.reset(self._runner_token)
                 except ValueError:  # exited in another context than it entered
                     _current_runner.set(None)
                 self._runner_token = None
+            self._escalation.raise_kept()  # raised once, here, whatever else happened
+        return ours
 
     async def _run_schedules(self) -> None:
         # Jobs fired by schedules see this runner as current_runner(), on trio too (whose
@@ -1008,8 +1016,12 @@ class JobRunner:
             try:
                 outcome = policy(handle)
                 if inspect.isawaitable(outcome):
-                    await outcome
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                    outcome = await outcome
+                if outcome is not None:
+                    self._faults.returned("reject handler", policy, outcome, f"job {record.id!r}")
+            except BaseException as exc:
+                if cancelled_here(exc):
+                    raise
                 self._faults.callback_failed("reject handler", policy, exc, f"job {record.id!r}")
 
     async def _refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
@@ -1243,13 +1255,15 @@ class JobRunner:
         except anyio.get_cancelled_exc_class() as exc:
             if handle._stop_reason is not None:
                 raise  # ours: the worker's scope catches it
-            if _is_cancel_request():
+            if cancel_requested():
                 # The worker task itself is being cancelled (the event loop is closing).
                 await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
                 raise
-            error = exc  # a handler raised the cancellation exception on its own
-        except BaseException as exc:  # noqa: BLE001 - a handler's error never kills a worker
+            error = self._aborted(handle, exc)  # the handler raised it on its own
+        except Exception as exc:  # noqa: BLE001 - a handler's error never kills a worker
             error = exc
+        except BaseException as exc:  # noqa: BLE001 - see _aborted
+            error = self._aborted(handle, exc)
         if handle._stop_reason is not None:
             return False
         if hooks is not None and hooks.after_run:
@@ -1272,11 +1286,27 @@ class JobRunner:
             await self._finish(handle, state, result=result, error=error)
         return True
 
+    def _aborted(self, handle: JobHandle[Any], raised: BaseException) -> JobAborted:
+        """The job's failure when its handler raised a BaseException that is not an
+        Exception; all but a cancellation also stop the block (see ``_escalation``)."""
+        record = handle._record
+        if escalates(raised):
+            what = "; the runner stops and raises it where its async with block is left"
+            self._escalation.raise_later(raised)
+        else:
+            what = " though nobody had cancelled it"
+        error = JobAborted(
+            record.id,
+            f"job {record.id!r} raised {type(raised).__qualname__}{what}",
+        )
+        error.__cause__ = raised
+        return error
+
     @staticmethod
     def _log_failure(record: JobRecord, error: BaseException) -> None:
         """Every final failure logs this one WARNING, with the traceback if there is one."""
         logger.warning(
-            "job %s (%s) failed: %s", record.name, record.id, _describe(error), exc_info=error
+            "job %s (%s) failed: %s", record.name, record.id, describe_error(error), exc_info=error
         )
 
     async def _failed_for_good(self, handle: JobHandle[Any], error: BaseException) -> None:
@@ -1317,8 +1347,8 @@ class JobRunner:
     def _retry_delay(self, handle: JobHandle[Any], error: BaseException) -> float | None:
         """Seconds until the failed job's next attempt, or None if it has failed for good."""
         policy = handle._definition.options.retry
-        if policy is None:
-            return None
+        if policy is None or isinstance(error, (JobAborted, InvalidJob)):
+            return None  # a stop, or a mistake in the job: another attempt ends the same
         return policy.delay_after(handle._record.attempts, error)
 
     async def _retry(self, handle: JobHandle[Any], error: BaseException, delay: float) -> None:
@@ -1326,7 +1356,7 @@ class JobRunner:
         leaves its worker and waits, like a scheduled job, then re-enters its queue."""
         record = handle._record
         now = self._time()
-        text = _describe(error)
+        text = describe_error(error)
         # INFO, without the traceback: a retry is expected; the final failure logs a warning
         # with it, and record.traceback keeps it.
         logger.info(
@@ -1441,10 +1471,11 @@ class JobRunner:
         record.finished_at = self._time()
         record.result = result
         if error is not None:
-            record.error = _describe(error)
+            record.error = describe_error(error)
             handle._error = error
             if state is _FAILED:
                 record.traceback = "".join(traceback.format_exception(error))
+                self._keep_definition(handle)
             elif state is _INTERRUPTED and self._shutdown_interrupted is not None:
                 self._shutdown_interrupted.append(record.id)
         handle._done = True  # from here on, nothing else can finish this job
@@ -1460,6 +1491,21 @@ class JobRunner:
         # freed by reference counting alone, without waiting for the cycle collector.
         handle._context = None
         return True
+
+    def _keep_definition(self, handle: JobHandle[Any]) -> None:
+        """Remember a dead letter's definition if a requeue could not find it by name."""
+        definition = handle._definition
+        name = definition.name
+        registry = self._registry
+        if name in registry and registry.get(name) is definition:
+            return
+        if self._adhoc.get(definition.fn) is definition:
+            return
+        kept = self._dead_definitions
+        kept.pop(handle.id, None)
+        kept[handle.id] = definition
+        if len(kept) > _KEPT_DEFINITIONS:
+            del kept[next(iter(kept))]
 
     def _announce(self, handle: JobHandle[Any]) -> None:
         """The outcome is stored: resolve the handle, wake idle waiters, emit the event."""
@@ -1568,7 +1614,9 @@ class JobRunner:
         Returns within ``grace_period + cancel_timeout`` even if handlers ignore
         cancellation, plus the time the runner's own bus takes to deliver its last events
         (at most ``cancel_timeout`` more). Leaving the ``async with`` block calls it; calling
-        it again returns the same report.
+        it again returns the same report. Cancelled from outside, it cuts the grace period
+        short (running jobs are cancelled at once), finishes the rest shielded, and then
+        lets the cancellation go on.
         """
         if self._report is not None:
             return self._report
@@ -1585,6 +1633,7 @@ class JobRunner:
         self._schedules._stop_firing()
         # Every job that ends interrupted from now on, whichever path ends it (see _settle).
         interrupted = self._shutdown_interrupted = []
+        clock = self._clock
         with anyio.CancelScope(shield=True):
             for queue in self._queue_list:
                 while queue.space_waiters:
@@ -1596,13 +1645,34 @@ class JobRunner:
             idle = self._idle_workers
             while idle:
                 idle.popleft().set()
-            clock = self._clock
             grace_ends = clock.monotonic() + self._grace_period
+            grace_ends_at = self._time() + self._grace_period  # the same, on the wall clock
+            running_at_start = list(self._running)
+        hurried: BaseException | None = None
+        try:  # the only part a cancellation from outside may cut short
             drained = await self._wait_quiet_until(grace_ends)
-            abandoned: list[str] = []
             if drained:  # threads of jobs stopped earlier get the rest of the grace period
                 await self._threads.wait_until(grace_ends, self._new_event, self._wait_event_until)
-            else:
+        except anyio.get_cancelled_exc_class() as exc:
+            hurried, drained = exc, False
+            logger.warning("shutdown was cancelled: cancelling the running jobs at once")
+        with anyio.CancelScope(shield=True):
+            late = [
+                handle._record.id
+                for handle in running_at_start
+                if handle._done
+                and handle._record.state is not _INTERRUPTED
+                and (handle._record.finished_at or 0.0) > grace_ends_at
+            ]
+            if late:
+                drained = False
+                logger.warning(
+                    "job(s) %s ended only after the grace period was over: they held the "
+                    "event loop (blocking code in an async def?), so shutdown could not act",
+                    ", ".join(late),
+                )
+            abandoned: list[str] = []
+            if not drained:
                 await self._interrupt_ready()
                 running = list(self._running)
                 for handle in running:
@@ -1638,7 +1708,11 @@ class JobRunner:
                         handle._record.state.value,
                     )
             report = ShutdownReport(
-                drained=drained, interrupted=tuple(interrupted), abandoned=tuple(abandoned)
+                drained=drained,
+                interrupted=tuple(interrupted),
+                abandoned=tuple(abandoned),
+                late=tuple(late),
+                hurried=hurried is not None,
             )
             self._report = report
             if self._rewatch in self._bus._watchers:
@@ -1658,6 +1732,8 @@ class JobRunner:
                     _live_runners.remove(self)
                 self._state = RunnerState.STOPPED
                 self._stopped.set()
+        if hurried is not None:
+            raise hurried
         return report
 
     async def _interrupt_waiting(self, handle: JobHandle[Any]) -> None:
@@ -1708,7 +1784,7 @@ class JobRunner:
                 raise JobStateError(
                     job_id, record.state.value, "only failed jobs (dead letters) can be requeued"
                 )
-            definition = self._definition_named(record.name)
+            definition = self._dead_definitions.get(job_id) or self._definition_named(record.name)
             queue = self._queues.get(record.queue)
             if queue is None:
                 raise UnknownQueue(record.queue, list(self._queues))
@@ -1717,7 +1793,9 @@ class JobRunner:
                     assert queue.maxsize is not None
                     raise QueueFull(queue.name, queue.maxsize, "no place for a requeued job")
                 await self._wait_for_space(queue)
-            return await self._requeue_into(record, definition, queue)
+            handle = await self._requeue_into(record, definition, queue)
+            self._dead_definitions.pop(job_id, None)
+            return handle
         finally:
             self._requeuing.discard(job_id)
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio.from_thread
+
+from ._errors import InvalidJob
 
 if TYPE_CHECKING:
     from ._spawn import Event
@@ -42,11 +45,21 @@ class Threads(Generic[K]):
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
     ) -> Any:
-        """Run ``fn(*args, **kwargs)`` for ``job`` in ``context``; called in the thread."""
+        """Run ``fn(*args, **kwargs)`` for ``job`` in ``context``; called in the thread.
+        A coroutine returned is a mistake (an async function not declared so): it is
+        closed unrun and ``InvalidJob`` raised."""
         token = object()
         self._running[token] = job  # only a thread that got to run its job is counted
         try:
-            return context.run(fn, *args, **kwargs)
+            result = context.run(fn, *args, **kwargs)
+            if inspect.iscoroutine(result):
+                result.close()  # never awaited: no "never awaited" warning at collection
+                raise InvalidJob(
+                    fn,
+                    "a plain function that returned a coroutine, which was not run: declare "
+                    "it async def so that the runner awaits it",
+                )
+            return result
         finally:
             del self._running[token]
             waiter = self._waiter  # read after the pop: wait_until sets it, then looks

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from . import _validation
-from ._errors import InvalidOption, InvalidOptionType
+from ._errors import InvalidOption, InvalidOptionType, echo_error
 
 
 class OnConflict(str, enum.Enum):
@@ -65,13 +65,28 @@ class Unique:
         if isinstance(key, str):
             return key
         if key is None:
-            text = repr((args, sorted(kwargs.items())))
+            try:
+                text = repr((args, sorted(kwargs.items())))
+                if not isinstance(text, str):
+                    raise TypeError(f"repr() returned {type(text).__qualname__}")
+            except Exception as exc:
+                raise InvalidOption(
+                    "unique.key",
+                    None,
+                    f"the default key is made from the repr of job {name!r}'s arguments, and "
+                    f"that raised {type(exc).__qualname__}: {echo_error(exc)}; give "
+                    "Unique(key=...) a string or a function of the arguments",
+                ) from exc
             digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
             return f"{name}:{digest}"
         try:
             made = key(*args, **kwargs)
         except Exception as exc:
-            raise InvalidOption("unique.key", key, f"the key function raised {exc!r}") from exc
+            raise InvalidOption(
+                "unique.key",
+                key,
+                f"the key function raised {type(exc).__qualname__}: {echo_error(exc)}",
+            ) from exc
         if not isinstance(made, str) or not made:
             raise InvalidOptionType(
                 "unique.key", made, "the key function must return a non-empty string"

@@ -341,15 +341,32 @@ async def test_a_requeued_unique_job_takes_its_key_again(clock: FakeClock) -> No
 
 
 async def test_a_dead_letter_of_an_unknown_job_cannot_be_requeued(clock: FakeClock) -> None:
+    # A failed record this runner did not run (a store filled before it started) of a
+    # job its registry does not have.
+    store = MemoryJobStore()
+    await store.add(
+        JobRecord(id="old-1", name="sync", queue="default", state=JobState.FAILED, attempts=1)
+    )
+    async with JobRunner(clock=clock, store=store) as runner:
+        with pytest.raises(InvalidJob, match="'sync': no job of this name is registered"):
+            await runner.dead_letters.requeue("old-1")
+        assert (await runner.dead_letters.get("old-1")).state is JobState.FAILED
+
+
+async def test_a_dead_letter_of_a_job_from_another_registry_requeues_as_submitted(
+    clock: FakeClock,
+) -> None:
     elsewhere = JobRegistry()
     body = Switch()
     sync = define(elsewhere, "sync", body)
     async with JobRunner(clock=clock) as runner:  # not given the job's registry
-        handle = await runner.submit(sync)
+        handle = await runner.submit(sync, 5)
         await settle(runner, clock)
-        with pytest.raises(InvalidJob, match="'sync': no job of this name is registered"):
-            await runner.dead_letters.requeue(handle.id)
-        assert (await runner.dead_letters.get(handle.id)).state is JobState.FAILED
+        assert handle.state is JobState.FAILED
+        body.broken = False
+        again = await runner.dead_letters.requeue(handle.id)
+        await settle(runner, clock)
+        assert await again == 5
 
 
 async def test_an_ad_hoc_function_can_be_requeued(clock: FakeClock) -> None:

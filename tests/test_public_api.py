@@ -86,6 +86,7 @@ EXPECTED = {
     "JobEvent",
     "JobFailed",
     "JobHandle",
+    "JobAborted",
     "JobInterrupted",
     "JobInterruptedEvent",
     "JobNotFound",
@@ -144,7 +145,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 29
+    assert len(errors) == 30
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 

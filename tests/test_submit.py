@@ -96,32 +96,6 @@ async def test_the_jobs_own_exception_is_raised() -> None:
         assert (stats.processed, stats.failed) == (1, 1)
 
 
-async def test_base_exceptions_from_handlers_do_not_kill_workers() -> None:
-    @job
-    async def exits() -> None:
-        raise SystemExit(3)
-
-    @job
-    async def raises_cancelled_on_its_own() -> None:
-        raise anyio.get_cancelled_exc_class()()
-
-    async with JobRunner(queues={"default": 1}) as runner:
-        with anyio.fail_after(5):
-            first = await runner.submit(exits)
-            with pytest.raises(SystemExit):
-                await first
-            if anyio.get_cancelled_exc_class() is not BaseException:
-                try:
-                    second = await runner.submit(raises_cancelled_on_its_own)
-                    await second.wait()
-                    assert second.state is JobState.FAILED
-                except TypeError:  # trio refuses to construct Cancelled directly
-                    pass
-            # The single worker survived both and still runs jobs.
-            assert await (await runner.submit(add, 1, 1)) == 2
-        assert runner.pool_statistics().capacity == 1
-
-
 async def test_context_variables_flow_from_submitter_to_job() -> None:
     seen: list[str] = []
 
