@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from . import _validation
 from ._errors import InvalidOptionType
@@ -40,6 +41,7 @@ class JobHandle(Generic[R]):
         "_runner",
         "_context",
         "_error",
+        "_error_tb",
         "_done",
         "_waiter",
         "_stop_reason",
@@ -59,6 +61,9 @@ class JobHandle(Generic[R]):
         self._runner = runner
         self._context = context
         self._error: BaseException | None = None
+        # Its traceback as the job left it: each raise starts from it again, instead of
+        # growing by every awaiter's frames.
+        self._error_tb: TracebackType | None = None
         self._done = False
         self._waiter: Event | None = None
         self._stop_reason: str | None = None
@@ -108,18 +113,27 @@ class JobHandle(Generic[R]):
                 await self.wait()
             else:
                 await self._runner._wait_handle(self, timeout)
-        return self._outcome()
-
-    def _outcome(self) -> R:
-        if self._error is not None:
-            raise self._error
+        error = self._error
+        if error is not None:
+            tb = self._error_tb
+            del self  # see _raise
+            try:
+                _raise(error, tb)
+            finally:
+                del error, tb
         return self._record.result  # type: ignore[return-value]  # the job's own R
 
     def __await__(self) -> Generator[Any, Any, R]:
         if not self._done:
             yield from self.wait().__await__()
-        if self._error is not None:  # as _outcome(), inlined: awaited once per job
-            raise self._error
+        error = self._error
+        if error is not None:
+            tb = self._error_tb
+            del self  # see _raise
+            try:
+                _raise(error, tb)
+            finally:
+                del error, tb
         return self._record.result  # type: ignore[return-value]  # the job's own R
 
     def latest_progress(self) -> Progress | None:
@@ -169,3 +183,14 @@ class JobHandle(Generic[R]):
     def __repr__(self) -> str:
         record = self._record
         return f"<JobHandle {record.name!r} id={record.id!r} state={record.state.value}>"
+
+
+def _raise(error: BaseException, tb: TracebackType | None) -> NoReturn:
+    """Raise a job's error with its traceback as the job left it. The frames it passes
+    through on the handle's side hold neither the error nor the handle (callers drop
+    ``self`` first): either would make a cycle (error -> traceback -> frame -> error) that
+    only the cycle collector frees."""
+    try:
+        raise error.with_traceback(tb)
+    finally:
+        del error, tb

@@ -80,8 +80,9 @@ from ._scheduler import Schedules
 from ._spawn import Event, current_loop, event_factory, spawn_detached
 from ._states import TERMINAL_STATES, JobState
 from ._stats import JobStatistics, longest_window
-from ._threads import Threads
+from ._threads import Threads, unwrap
 from ._timers import Timer, TimerService
+from ._tracebacks import trim
 from ._unique import OnConflict
 from .abc import JobPage, JobStore
 from .storage.memory import MemoryJobStore
@@ -1239,15 +1240,10 @@ class JobRunner:
                     else:
                         result = await in_context(context, coro, first)
                 else:
-                    call = functools.partial(
-                        self._threads.call,
-                        handle,
-                        context,
-                        definition.fn,
-                        record.args,
-                        record.kwargs,
+                    call = self._threads.call(
+                        handle, context, definition.fn, record.args, record.kwargs
                     )
-                    result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                    result = unwrap(await anyio.to_thread.run_sync(call, abandon_on_cancel=True))
             finally:
                 if timer is not None:
                     timer.cancel()
@@ -1259,11 +1255,11 @@ class JobRunner:
                 # The worker task itself is being cancelled (the event loop is closing).
                 await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
                 raise
-            error = self._aborted(handle, exc)  # the handler raised it on its own
+            error = self._aborted(handle, trim(exc))  # the handler raised it on its own
         except Exception as exc:  # noqa: BLE001 - a handler's error never kills a worker
-            error = exc
+            error = trim(exc)
         except BaseException as exc:  # noqa: BLE001 - see _aborted
-            error = self._aborted(handle, exc)
+            error = self._aborted(handle, trim(exc))
         if handle._stop_reason is not None:
             return False
         if hooks is not None and hooks.after_run:
@@ -1473,6 +1469,7 @@ class JobRunner:
         if error is not None:
             record.error = describe_error(error)
             handle._error = error
+            handle._error_tb = error.__traceback__
             if state is _FAILED:
                 record.traceback = "".join(traceback.format_exception(error))
                 self._keep_definition(handle)

@@ -44,29 +44,11 @@ class Threads(Generic[K]):
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
-    ) -> Any:
-        """Run ``fn(*args, **kwargs)`` for ``job`` in ``context``; called in the thread.
-        A coroutine returned is a mistake (an async function not declared so): it is
-        closed unrun and ``InvalidJob`` raised."""
-        token = object()
-        self._running[token] = job  # only a thread that got to run its job is counted
-        try:
-            result = context.run(fn, *args, **kwargs)
-            if inspect.iscoroutine(result):
-                result.close()  # never awaited: no "never awaited" warning at collection
-                raise InvalidJob(
-                    fn,
-                    "a plain function that returned a coroutine, which was not run: declare "
-                    "it async def so that the runner awaits it",
-                )
-            return result
-        finally:
-            del self._running[token]
-            waiter = self._waiter  # read after the pop: wait_until sets it, then looks
-            if waiter is not None:
-                # If the loop has gone meanwhile, nobody waits any more.
-                with contextlib.suppress(Exception):
-                    anyio.from_thread.run_sync(waiter.set)
+    ) -> Callable[[], Any]:
+        """The function to run in a worker thread for ``job``: ``fn(*args, **kwargs)`` in
+        ``context``. A coroutine returned is a mistake (an async function not declared so):
+        it is closed unrun and ``InvalidJob`` raised."""
+        return _ThreadCall(self, job, context, fn, args, kwargs)
 
     async def wait_until(
         self,
@@ -87,6 +69,89 @@ class Threads(Generic[K]):
         finally:
             self._waiter = None
 
+    def _ended(self, token: object) -> None:
+        """A thread call is over (called in its thread)."""
+        del self._running[token]
+        waiter = self._waiter  # read after the pop: wait_until sets it, then looks
+        if waiter is not None:
+            # If the loop has gone meanwhile, nobody waits any more.
+            with contextlib.suppress(Exception):
+                anyio.from_thread.run_sync(waiter.set)
+
     def still_running(self) -> list[K]:
         """The jobs whose function has not returned yet (in a thread or more), oldest first."""
         return list(dict.fromkeys(tuple(self._running.values())))
+
+
+class _ThreadCall(Generic[K]):
+    """One sync job's call, run in a worker thread. It lets go of the job and its context
+    once called: the thread's frames (the event loop library's among them) hold this object
+    and stay reachable from an error's traceback, and must not lead back to the job's
+    handle, which holds the error (a cycle only the cycle collector would free)."""
+
+    __slots__ = ("_threads", "_job", "_context", "_fn", "_args", "_kwargs")
+
+    def __init__(
+        self,
+        threads: Threads[K],
+        job: K,
+        context: contextvars.Context,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        self._threads = threads
+        self._job: K | None = job
+        self._context: contextvars.Context | None = context
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+
+    def __call__(self) -> Any:
+        """Call the function; its error comes back as a ``Raised`` value (see ``unwrap``)."""
+        threads, job, context = self._threads, self._job, self._context
+        assert job is not None, "a thread call runs once"
+        assert context is not None, "a thread call runs once"
+        self._job = self._context = None
+        token = object()
+        threads._running[token] = job  # only a thread that got to run its job is counted
+        del job
+        fn = self._fn
+        try:
+            result = context.run(fn, *self._args, **self._kwargs)
+            if inspect.iscoroutine(result):
+                result.close()  # never awaited: no "never awaited" warning at collection
+                raise InvalidJob(
+                    fn,
+                    "a plain function that returned a coroutine, which was not run: declare "
+                    "it async def so that the runner awaits it",
+                )
+        except BaseException as exc:  # noqa: BLE001 - handed back as a value, see Raised
+            del context  # holds current_job: the job's handle
+            return Raised(exc)
+        finally:
+            threads._ended(token)
+        return result
+
+
+class Raised:
+    """A sync job's error, handed back from its thread as a value rather than raised: the
+    thread library's frames (trio's keep the outcome of the call) stay reachable from the
+    error's traceback, and must not hold the error themselves. ``unwrap`` empties it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error: BaseException | None = error
+
+
+def unwrap(result: Any) -> Any:
+    """The thread call's result, or its error raised."""
+    if type(result) is not Raised:
+        return result
+    error, result.error = result.error, None
+    assert error is not None, "a Raised is unwrapped once"
+    try:
+        raise error
+    finally:
+        del error
