@@ -463,7 +463,7 @@ def test_a_job_with_two_threads_stays_tracked_until_both_return() -> None:
 
     workers = [
         threading.Thread(
-            target=threads.call, args=("job-1", contextvars.copy_context(), attempt, (n,), {})
+            target=threads.call("job-1", contextvars.copy_context(), attempt, (n,), {})
         )
         for n in (0, 1)
     ]
