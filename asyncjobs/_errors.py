@@ -20,6 +20,8 @@
     ├── RunnerNotRunning (RuntimeError)         used before start or after shutdown
     ├── BusNotRunning (RuntimeError)            an event bus used before start or after close
     ├── NotInJob (RuntimeError)                 a job-only call made outside a running job
+    ├── JobDeadlock (RuntimeError)              a job waits for a job that can never start
+    ├── JobNestingError (RecursionError)        jobs submitted from jobs, nested too deep
     ├── EventDeliveryError                      subscribers raised during an awaited publish
     ├── ResultTimeout (TimeoutError)            waiting for a result took too long
     └── JobOutcomeError                         raised by ``await handle`` when the job
@@ -224,6 +226,33 @@ class BusNotRunning(AsyncJobsError, RuntimeError):
 class NotInJob(AsyncJobsError, RuntimeError):
     """A call that only makes sense inside a running job (``report_progress``) was made
     outside one, or after the job ended."""
+
+
+class JobDeadlock(AsyncJobsError, RuntimeError):
+    """A job waited for another job that can never start: every place that could run it is
+    held by a job that is itself waiting (for example parents awaiting their children in the
+    parents' own queue, with its concurrency used up by parents). Raised from the waiting
+    job's ``await``, which it can catch; the awaited job stays queued."""
+
+    def __init__(self, job_id: str, awaited_id: str, reason: str) -> None:
+        self.job_id = job_id
+        self.awaited_id = awaited_id
+        super().__init__(f"job {echo(job_id)} waits for job {echo(awaited_id)}: {reason}")
+
+
+class JobNestingError(AsyncJobsError, RecursionError):
+    """A job submitted from inside a running job nests deeper than the runner's
+    ``max_depth``: a job that submits itself (or its parent) without end."""
+
+    def __init__(self, name: str, depth: int) -> None:
+        self.name = name
+        self.depth = depth
+        super().__init__(
+            f"job {echo(name)} would nest {depth} jobs deep, past the runner's max_depth (jobs "
+            "submitted from running jobs, each from the one before): a job that submits "
+            "itself without end? Give the submit a delay or a time to start a new line, use "
+            "a schedule for work that repeats, or raise JobRunner(max_depth=...)"
+        )
 
 
 class EventDeliveryError(AsyncJobsError):

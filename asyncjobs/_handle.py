@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from . import _validation
+from ._context import current_job_var
 from ._errors import InvalidOptionType
 from ._progress import (
     DEFAULT_BUFFER,
@@ -46,6 +47,7 @@ class JobHandle(Generic[R]):
         "_waiter",
         "_stop_reason",
         "_progress",
+        "_depth",
         "__weakref__",
     )
 
@@ -68,6 +70,7 @@ class JobHandle(Generic[R]):
         self._waiter: Event | None = None
         self._stop_reason: str | None = None
         self._progress: ProgressChannel | None = None  # made for the first follower
+        self._depth = 0  # jobs submitted from running jobs, each from the one before
 
     @property
     def id(self) -> str:
@@ -98,13 +101,29 @@ class JobHandle(Generic[R]):
         return self._done
 
     async def wait(self) -> None:
-        """Wait until the job is done, whatever the outcome; never raises the job's error."""
+        """Wait until the job is done, whatever the outcome; never raises the job's error.
+
+        Called from a running job of the same runner, it raises ``JobDeadlock`` if the
+        wait could never end (see docs/jobs.md, jobs that submit jobs)."""
         if self._done:
             return
+        parent = current_job_var.get()
+        if parent is not None and parent._runner is self._runner and not parent._done:
+            await self._runner._wait_in_job(parent, self)
+        else:
+            await self._event().wait()
+
+    def _event(self) -> Event:
+        """The event set when the job is done (made for the first waiter)."""
         waiter = self._waiter
         if waiter is None:
             waiter = self._waiter = self._runner._new_event()
-        await waiter.wait()
+        return waiter
+
+    async def _wait_event(self) -> None:
+        """Wait for the job to be done, as ``wait`` but never a deadlock check."""
+        if not self._done:
+            await self._event().wait()
 
     async def result(self, timeout: float | None = None) -> R:
         """The job's result; waits for it (at most ``timeout`` seconds: ``ResultTimeout``)."""

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar, overload
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -36,7 +37,14 @@ from ._bus import BusState, EventBus
 from ._clock import Clock, SystemClock, VirtualClock
 from ._context import current_job_var, in_context
 from ._dead_letters import DeadLetters
-from ._definition import JobCall, JobDefinition, JobRegistry, default_registry, make_definition
+from ._definition import (
+    JobCall,
+    JobDefinition,
+    JobOptions,
+    JobRegistry,
+    default_registry,
+    make_definition,
+)
 from ._errors import (
     BusNotRunning,
     DuplicateJob,
@@ -47,6 +55,7 @@ from ._errors import (
     JobAborted,
     JobCancelled,
     JobInterrupted,
+    JobNestingError,
     JobNotFound,
     JobRejected,
     JobStateError,
@@ -84,6 +93,7 @@ from ._threads import Threads, unwrap
 from ._timers import Timer, TimerService
 from ._tracebacks import trim
 from ._unique import OnConflict
+from ._waits import JobWaits
 from .abc import JobPage, JobStore
 from .storage.memory import MemoryJobStore
 
@@ -110,6 +120,7 @@ _SUCCEEDED = JobState.SUCCEEDED
 _FAILED = JobState.FAILED
 _INTERRUPTED = JobState.INTERRUPTED
 
+_YIELD_EVERY = 32  # jobs a worker runs back to back before it lets the event loop run others
 _KEPT_DEFINITIONS = 10_000  # dead letters' own definitions kept for a requeue
 
 _SHUTDOWN = "shutdown"
@@ -293,6 +304,9 @@ class JobRunner:
     :param scheduler_max_sleep: the longest (seconds) the scheduler of ``runner.schedules``
         sleeps before it reads the wall clock again; it bounds how late a slot fires after
         the wall clock jumps or the machine wakes from sleep. Default one minute.
+    :param max_depth: the deepest jobs may nest, a job submitted from a running job being
+        one deeper than it (``JobNestingError`` past it); a submit with a delay or a time
+        starts at depth zero again. None: no limit. Default 1000.
 
     Expired records are removed by a sweep that runs every tenth of the shorter retention
     time (at least every minute, at most every second); reading one afterwards raises
@@ -319,8 +333,12 @@ class JobRunner:
         bus: EventBus | None = None,
         middleware: Iterable[JobMiddleware] = (),
         scheduler_max_sleep: float | timedelta = 60.0,
+        max_depth: int | None = 1000,
     ) -> None:
         configs = _queue_configs(queues)
+        self._max_depth = (
+            None if max_depth is None else _validation.positive_int("max_depth", max_depth)
+        )
         try:
             self._selection = Selection(selection)
         except ValueError:
@@ -407,6 +425,14 @@ class JobRunner:
         self._unique_keys: dict[JobHandle[Any], str] = {}
         # Ids of dead letters being requeued right now (one requeue per id at a time).
         self._requeuing: set[str] = set()
+        # Jobs running in their submitter's task (caller_runs), not in a worker.
+        self._in_callers: set[JobHandle[Any]] = set()
+        # Untimed waits of jobs for jobs, to catch the waits that could never end.
+        self._waits = JobWaits(
+            lambda: self._running.keys() - self._in_callers,
+            lambda: self._live_workers,
+            lambda queue: self._queues[queue].concurrency,
+        )
         # The definition a dead letter was submitted with, where it is not the registered
         # one (``with_options``): requeued, it runs with those options again. The newest
         # _KEPT_DEFINITIONS are kept; an older one requeues with the registered options.
@@ -742,6 +768,7 @@ class JobRunner:
                 if job_id in ids:
                     raise DuplicateJobId(job_id)
                 ids.add(job_id)
+            self._depth_for(definition.options)  # refused now, before any is admitted
             plan.append((definition, queue, call))
         for job_id in ids:
             await self._check_new_id(job_id)
@@ -858,6 +885,7 @@ class JobRunner:
         queue: JobQueue,
     ) -> JobHandle[Any]:
         options = definition.options
+        depth = self._depth_for(options)
         record = JobRecord._new(
             options.job_id or f"{self._id_prefix}{next(self._id_counter)}",
             definition.name,
@@ -876,7 +904,21 @@ class JobRunner:
             context = self._last_context
         else:
             self._last_context = context
-        return JobHandle(record, definition, self, context)
+        handle: JobHandle[Any] = JobHandle(record, definition, self, context)
+        if depth:
+            handle._depth = depth
+        return handle
+
+    def _depth_for(self, options: JobOptions) -> int:
+        """How deep a job submitted now nests: one deeper than the running job submitting
+        it, or zero (submitted from outside a job, or to start later)."""
+        parent = _current_job.get()
+        if parent is None or parent._runner is not self or options.delay or options.at:
+            return 0
+        depth = parent._depth + 1
+        if self._max_depth is not None and depth > self._max_depth:
+            raise JobNestingError(parent.name, depth)
+        return depth
 
     async def _admit(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         """Take an accepted-or-rejected decision for a new job and carry it out."""
@@ -1059,8 +1101,12 @@ class JobRunner:
         if self._watched:
             self._emit_submitted(handle)
         concluded = False
-        with anyio.CancelScope() as scope:
-            concluded = await self._run(handle, queue, scope, in_caller=True)
+        self._in_callers.add(handle)
+        try:
+            with anyio.CancelScope() as scope:
+                concluded = await self._run(handle, queue, scope, in_caller=True)
+        finally:
+            self._in_callers.discard(handle)
         if not concluded:
             await self._conclude_stopped(handle)
 
@@ -1071,6 +1117,8 @@ class JobRunner:
         if idle:
             # The most recently parked worker: its frames are likeliest still in cache.
             idle.pop().set()
+        if not new:
+            self._waits.requeued(handle)  # a job awaiting it may now wait for ever
 
     async def _persist(self, record: JobRecord) -> None:
         """Write a non-terminal change; a failing store is logged, never fatal to a job."""
@@ -1140,6 +1188,7 @@ class JobRunner:
         # cancelling it. The worker then leaves the scope, concludes the stopped job outside
         # it, and opens a fresh scope. This saves creating a scope for every job.
         idle = self._idle_workers
+        budget = _YIELD_EVERY
         try:
             while True:
                 stopped: JobHandle[Any] | None = None
@@ -1167,8 +1216,14 @@ class JobRunner:
                             queue.running -= 1  # the slot pop() took
                         # A parked worker must not keep its last job alive.
                         stopped = None
+                        budget -= 1
+                        if not budget:
+                            break  # jobs that never wait would keep the loop from others
                 if stopped is not None:  # stopped, by a return or by the scope catching it
                     await self._conclude_stopped(stopped)
+                elif not budget:
+                    budget = _YIELD_EVERY
+                    await anyio.lowlevel.checkpoint()  # outside the job scope: no stop lands
         except BaseException as exc:
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 raise
@@ -1571,8 +1626,14 @@ class JobRunner:
 
     async def _wait_handle(self, handle: JobHandle[Any], timeout: float) -> None:  # noqa: ASYNC109
         seconds = _validation.duration("timeout", timeout)
-        if not await self._within(self._clock.monotonic() + seconds, handle.wait):
+        # A timed wait ends by itself: never a deadlock, so not through _wait_in_job.
+        if not await self._within(self._clock.monotonic() + seconds, handle._wait_event):
             raise ResultTimeout(handle._record.id, seconds)
+
+    async def _wait_in_job(self, parent: JobHandle[Any], handle: JobHandle[Any]) -> None:
+        """A running job's code waits for ``handle`` (no timeout): raises ``JobDeadlock``
+        if the wait could never end."""
+        await self._waits.wait(parent, handle, handle._event())
 
     def running_jobs(self) -> tuple[JobHandle[object], ...]:
         """The jobs running now: in a worker, in their submitter (``caller_runs``), or in

@@ -88,6 +88,8 @@ EXPECTED = {
     "JobHandle",
     "JobAborted",
     "JobInterrupted",
+    "JobNestingError",
+    "JobDeadlock",
     "JobInterruptedEvent",
     "JobNotFound",
     "JobOptions",
@@ -145,7 +147,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 30
+    assert len(errors) == 32
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 
