@@ -62,6 +62,7 @@ from ._errors import (
     ScheduleExists,
     ScheduleNotFound,
     UnknownQueue,
+    WrongEventLoop,
 )
 from ._events import (
     JobCancelledEvent,
@@ -243,6 +244,7 @@ __all__ = [
     "TopicMetrics",
     "Unique",
     "UnknownQueue",
+    "WrongEventLoop",
     "WindowStatistics",
     "__version__",
     "current_job",

@@ -20,6 +20,7 @@
     ├── RunnerNotRunning (RuntimeError)         used before start or after shutdown
     ├── BusNotRunning (RuntimeError)            an event bus used before start or after close
     ├── NotInJob (RuntimeError)                 a job-only call made outside a running job
+    ├── WrongEventLoop (RuntimeError)           a runner used from another thread's loop
     ├── JobDeadlock (RuntimeError)              a job waits for a job that can never start
     ├── JobNestingError (RecursionError)        jobs submitted from jobs, nested too deep
     ├── EventDeliveryError                      subscribers raised during an awaited publish
@@ -226,6 +227,19 @@ class BusNotRunning(AsyncJobsError, RuntimeError):
 class NotInJob(AsyncJobsError, RuntimeError):
     """A call that only makes sense inside a running job (``report_progress``) was made
     outside one, or after the job ended."""
+
+
+class WrongEventLoop(AsyncJobsError, RuntimeError):
+    """A runner (or one of its handles) was used from a thread other than the one whose
+    event loop runs it. asyncjobs is not thread-safe: call it on its own loop."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} from another thread: the runner runs on its own thread's event loop, and "
+            "is not thread-safe. From another thread, run the call on the runner's loop: "
+            "asyncio.run_coroutine_threadsafe(runner.submit(...), loop).result() on "
+            "asyncio, or anyio.from_thread.run(runner.submit, ...) from a thread anyio started"
+        )
 
 
 class JobDeadlock(AsyncJobsError, RuntimeError):

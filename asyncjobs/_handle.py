@@ -107,6 +107,7 @@ class JobHandle(Generic[R]):
         wait could never end (see docs/jobs.md, jobs that submit jobs)."""
         if self._done:
             return
+        self._runner._check_thread("a job handle awaited")
         parent = current_job_var.get()
         if parent is not None and parent._runner is self._runner and not parent._done:
             await self._runner._wait_in_job(parent, self)
@@ -123,6 +124,7 @@ class JobHandle(Generic[R]):
     async def _wait_event(self) -> None:
         """Wait for the job to be done, as ``wait`` but never a deadlock check."""
         if not self._done:
+            self._runner._check_thread("a job handle awaited")
             await self._event().wait()
 
     async def result(self, timeout: float | None = None) -> R:
@@ -131,6 +133,7 @@ class JobHandle(Generic[R]):
             if timeout is None:
                 await self.wait()
             else:
+                self._runner._check_thread("a job handle awaited")
                 await self._runner._wait_handle(self, timeout)
         error = self._error
         if error is not None:

@@ -57,10 +57,16 @@ class Progress:
     timestamp: float = 0.0
 
 
+MAX_TEXT = 1000
+"""Characters a progress message or step keeps; a longer one is cut, ending in "..."."""
+
+
 def _text(field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidOptionType(field, value, "expected a string")
-    return value
+    # Progress goes into records, events, logs and every follower's buffer: keep it small
+    # whatever a job (or the input it echoes) puts in it.
+    return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 3] + "..."
 
 
 def next_progress(

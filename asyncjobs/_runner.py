@@ -65,6 +65,7 @@ from ._errors import (
     ResultTimeout,
     RunnerNotRunning,
     UnknownQueue,
+    WrongEventLoop,
 )
 from ._escalation import Escalation, cancel_requested, cancelled_here, escalates
 from ._events import (
@@ -120,6 +121,10 @@ _SUCCEEDED = JobState.SUCCEEDED
 _FAILED = JobState.FAILED
 _INTERRUPTED = JobState.INTERRUPTED
 
+MAX_WORKERS = 10_000
+"""The most workers a runner has (each is a task, started with the runner)."""
+
+_get_ident = threading.get_ident
 _YIELD_EVERY = 32  # jobs a worker runs back to back before it lets the event loop run others
 _KEPT_DEFINITIONS = 10_000  # dead letters' own definitions kept for a requeue
 
@@ -276,7 +281,8 @@ class JobRunner:
 
     :param queues: queue name -> concurrency, or -> ``QueueConfig``. Default: one queue,
         ``"default"``, running up to 10 jobs at once, unbounded.
-    :param max_workers: workers in all; default: the sum of the queues' concurrency.
+    :param max_workers: workers in all, at most ``MAX_WORKERS`` (10,000); default: the sum
+        of the queues' concurrency, up to that.
     :param selection: ``"strict"`` or ``"weighted"`` choice among queues (see ``Selection``).
     :param store: where records are kept; default ``MemoryJobStore()``.
     :param clock: the clock for delays, timeouts and timestamps; default the system clock.
@@ -344,9 +350,16 @@ class JobRunner:
         except ValueError:
             raise InvalidOption("selection", selection, "expected 'strict' or 'weighted'") from None
         total = sum(c.concurrency for c in configs.values())
-        self._max_workers = (
-            total if max_workers is None else _validation.positive_int("max_workers", max_workers)
-        )
+        if max_workers is not None:
+            _validation.positive_int("max_workers", max_workers)
+            if max_workers > MAX_WORKERS:
+                raise InvalidOption(
+                    "max_workers",
+                    max_workers,
+                    f"at most {MAX_WORKERS:,} (each worker is a task; for more jobs at once "
+                    "than that, await I/O in the jobs rather than adding workers)",
+                )
+        self._max_workers = min(total, MAX_WORKERS) if max_workers is None else max_workers
         if store is not None and not isinstance(store, JobStore):
             raise InvalidOptionType("store", store, "expected a JobStore (see asyncjobs.abc)")
         if clock is not None and not isinstance(clock, Clock):
@@ -636,6 +649,8 @@ class JobRunner:
         priority, delay, at, timeout or job_id) or any function. Bad input raises before
         anything is created. A full queue applies its ``on_full`` policy.
         """
+        if _get_ident() != self._loop_thread:
+            raise WrongEventLoop("runner.submit called")
         definition = job if isinstance(job, JobDefinition) else self._definition_for(job)
         definition.check_arguments(args, kwargs)
         if not self._accepting:
@@ -751,6 +766,8 @@ class JobRunner:
         holder's handle, as ``submit`` does, or with ``on_conflict="raise"`` refuses the
         batch. The batch's keys are all taken before its first job is admitted.
         """
+        if _get_ident() != self._loop_thread:
+            raise WrongEventLoop("runner.submit_many called")
         batch = list(calls)
         for index, call in enumerate(batch):
             if not isinstance(call, JobCall):
@@ -1582,6 +1599,8 @@ class JobRunner:
     # ----------------------------------------------------------------- cancelling
 
     async def _cancel(self, handle: JobHandle[Any]) -> bool:
+        if _get_ident() != self._loop_thread:
+            raise WrongEventLoop("a job cancelled")
         if handle._done:
             return False
         record = handle._record
@@ -1601,6 +1620,7 @@ class JobRunner:
 
         Raises ``JobNotFound`` for an id this runner is not running or holding.
         """
+        self._check_thread("runner.cancel called")
         for handle in itertools.chain(self._running, self._scheduled):
             if handle._record.id == job_id:
                 return await self._cancel(handle)
@@ -1629,6 +1649,11 @@ class JobRunner:
         # A timed wait ends by itself: never a deadlock, so not through _wait_in_job.
         if not await self._within(self._clock.monotonic() + seconds, handle._wait_event):
             raise ResultTimeout(handle._record.id, seconds)
+
+    def _check_thread(self, what: str) -> None:
+        """Refuse a call from a thread other than the loop's (WrongEventLoop)."""
+        if _get_ident() != self._loop_thread:
+            raise WrongEventLoop(what)
 
     async def _wait_in_job(self, parent: JobHandle[Any], handle: JobHandle[Any]) -> None:
         """A running job's code waits for ``handle`` (no timeout): raises ``JobDeadlock``

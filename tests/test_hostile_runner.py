@@ -4,7 +4,9 @@ cancelled from outside."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -19,8 +21,10 @@ from asyncjobs import (
     Retry,
     RunnerState,
     Unique,
+    WrongEventLoop,
     current_runner,
     job,
+    report_progress,
 )
 from asyncjobs.testing import FakeClock, run_until_idle
 
@@ -222,3 +226,103 @@ async def test_an_explicit_shutdown_cancelled_from_outside_still_completes() -> 
     assert handle.state is JobState.INTERRUPTED
     assert (await runner.shutdown()).hurried is True
     assert asyncjobs_task_names() == []
+
+
+async def test_a_runner_used_from_another_thread_refuses_with_a_typed_error() -> None:
+    gate = anyio.Event()
+
+    @job
+    async def waits() -> int:
+        await gate.wait()
+        return 7
+
+    async with JobRunner() as runner:
+        handle = await runner.submit(waits)
+        outcomes: dict[str, str] = {}
+
+        def elsewhere() -> None:
+            # A thread with an event loop of its own, as a sync framework's might have.
+            async def attempt(name: str, call: Callable[[], Awaitable[object]]) -> None:
+                try:
+                    await call()
+                except WrongEventLoop as exc:
+                    outcomes[name] = str(exc)
+
+            async def all_of_them() -> None:
+                await attempt("submit", lambda: runner.submit(add, 1, 2))
+                await attempt("submit_many", lambda: runner.submit_many([add.call(1, 2)]))
+                await attempt("await", lambda: handle)
+                await attempt("result", lambda: handle.result(timeout=1))
+                await attempt("cancel", lambda: runner.cancel(handle.id))
+                await attempt("handle.cancel", handle.cancel)
+
+            asyncio.run(all_of_them())
+
+        with anyio.fail_after(10):
+            await anyio.to_thread.run_sync(elsewhere)
+            assert sorted(outcomes) == sorted(
+                ["submit", "submit_many", "await", "result", "cancel", "handle.cancel"]
+            )
+            assert all("another thread" in text for text in outcomes.values())
+            # Nothing changed: the job still runs, and only the one job was submitted.
+            assert handle.state is JobState.RUNNING
+            gate.set()
+            assert await handle == 7
+        assert runner.queue_statistics()["default"].enqueued == 1
+
+
+async def test_a_job_submitted_from_a_task_that_never_entered_the_block_submits_children() -> None:
+    @job
+    async def parent() -> int:
+        return await (await add.submit(2, 3))
+
+    async with JobRunner() as runner:
+        results: list[int] = []
+
+        async def handler() -> None:  # as a web request's task would
+            results.append(await (await runner.submit(parent)))
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                group.start_soon(handler)
+    assert results == [5]
+
+
+def test_an_error_message_echoes_only_the_start_of_an_offending_value() -> None:
+    secret = "s3cr3t-" + "x" * 10_000
+    with pytest.raises(InvalidOption) as caught:
+        JobRunner(grace_period=secret)  # type: ignore[arg-type]
+    text = str(caught.value)
+    assert text.startswith("grace_period='s3cr3t-")
+    assert len(text) < 300
+    assert caught.value.value == secret  # the whole value stays on the error for code
+
+
+def test_an_error_message_survives_a_value_whose_repr_raises() -> None:
+    with pytest.raises(InvalidOption, match=r"grace_period=<Unrepresentable "):
+        JobRunner(grace_period=Unrepresentable())  # type: ignore[arg-type]
+
+
+def test_workers_are_bounded() -> None:
+    with pytest.raises(InvalidOption, match="max_workers"):
+        JobRunner(max_workers=10**9)
+    # A huge concurrency from configuration does not start a task per place.
+    runner = JobRunner(queues={"default": 10**9})
+    assert runner.pool_statistics().capacity == 10_000  # the documented most
+
+
+async def test_a_long_progress_message_is_cut() -> None:
+    @job
+    async def chatty() -> None:
+        report_progress(message="m" * 100_000, step="s" * 5000)
+
+    async with JobRunner() as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(chatty)
+            await handle
+    progress = handle.latest_progress()
+    assert progress is not None
+    assert progress.message is not None
+    assert progress.step is not None
+    assert len(progress.message) == len(progress.step) == 1000
+    assert progress.message.endswith("...")

@@ -122,6 +122,7 @@ EXPECTED = {
     "SystemClock",
     "TRANSITIONS",
     "UnknownQueue",
+    "WrongEventLoop",
     "__version__",
     "current_job",
     "current_runner",
@@ -147,7 +148,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 32
+    assert len(errors) == 33
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 
