@@ -1452,6 +1452,8 @@ class JobRunner:
         record.scheduled_for = now + delay
         if not self._accepting:
             # Shutdown has begun: the job keeps its remaining attempts and ends interrupted.
+            # It ran and ended (no longer RUNNING, so _settle would not count it).
+            self._queues[record.queue].processed += 1
             await self._finish(handle, JobState.INTERRUPTED, error=self._interrupted(handle))
             return
         if self._stats is not None:

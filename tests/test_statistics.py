@@ -13,6 +13,7 @@ from asyncjobs import (
     InvalidOptionType,
     JobRegistry,
     JobRunner,
+    JobState,
     Retry,
     WindowStatistics,
     job,
@@ -152,3 +153,23 @@ async def test_bad_windows_and_statistics_turned_off(clock: FakeClock) -> None:
             runner.job_statistics()
     with pytest.raises(InvalidOption, match="statistics_window=-1"):
         JobRunner(statistics_window=-1)
+
+
+async def test_an_attempt_failing_during_shutdown_with_a_retry_left_counts_as_processed() -> None:
+    # Found by the model test (tests/test_model.py): it ran and ended (interrupted, its
+    # retry not taken), so it is processed; dequeued = processed + retried + running.
+    clock = FakeClock()
+
+    @job(retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=1)))
+    async def flaky() -> None:
+        await clock.sleep_until(clock.monotonic() + 1)
+        raise ConnectionError("refused")
+
+    runner = JobRunner(clock=clock, grace_period=5)
+    with anyio.fail_after(10):
+        async with runner:
+            handle = await runner.submit(flaky)
+            await clock.advance(0)
+    assert handle.state is JobState.INTERRUPTED
+    stats = runner.queue_statistics()["default"]
+    assert (stats.dequeued, stats.processed, stats.retried, stats.failed) == (1, 1, 0, 0)
