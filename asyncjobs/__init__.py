@@ -35,6 +35,7 @@ from ._definition import AsyncJob, JobCall, JobDefinition, JobOptions, JobRegist
 from ._errors import (
     AsyncJobsError,
     BusNotRunning,
+    CallNextTwice,
     DuplicateJob,
     DuplicateJobId,
     DuplicateJobName,
@@ -133,6 +134,7 @@ __all__ = [
     "Attempt",
     "Backoff",
     "BusNotRunning",
+    "CallNextTwice",
     "BusState",
     "BusStatistics",
     "BusSubscription",

@@ -12,10 +12,26 @@ Two ways to publish:
   ``on_full`` policy: ``drop_oldest`` (the default: the newest events are kept) or
   ``drop_newest``; drops are counted in ``statistics()``.
 
-Handlers may be plain functions or coroutine functions. Middleware wraps every delivery, in
-both ways, in the order given: the first middleware is the outermost, so it sees the
-delivery first and its result last. Job lifecycle events are published fire-and-forget under
-``job.*`` topics by the runner.
+Handlers may be plain functions or coroutine functions (a plain function's return value
+other than None, or an awaitable, is logged: nobody reads it). Middleware wraps every
+delivery, in both ways, in the order given: the first middleware is the outermost, so it
+sees the delivery first and its result last. Its ``call_next`` passes the delivery on once;
+a second call (or one after the middleware returned) raises ``CallNextTwice`` into it and is
+logged, so a subscriber never gets one publish twice. Job lifecycle events are published
+fire-and-forget under ``job.*`` topics by the runner.
+
+Counting: every pair of an event and a matching subscription ends counted once, as
+``delivered``, ``failed`` (the handler or a middleware raised) or ``dropped`` (a full
+buffer, an unsubscribe, the bus closing, or the delivery cancelled under way).
+
+A ``KeyboardInterrupt``, ``SystemExit`` or other ``BaseException`` that is neither an
+``Exception`` nor a cancellation, raised by a subscriber or a middleware, fails its delivery
+like an error (the other subscribers still get the event, delivery tasks go on); it is
+logged, then handed on (see ``_escalation``): out of the ``async with EventBus()`` block,
+whose task is cancelled and which raises it, once, after closing; to ``start``'s
+``escalate``; or, started with neither, from ``aclose()``. A cancellation of the delivering
+task itself (the bus closing, the publisher cancelled) goes on as a cancellation; one that
+user code raised on its own is an ordinary failure.
 """
 
 from __future__ import annotations
@@ -27,13 +43,20 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import anyio
 
 from . import _topics, _validation
 from ._clock import Clock, SystemClock
-from ._errors import BusNotRunning, EventDeliveryError, InvalidOption, InvalidOptionType
+from ._errors import (
+    BusNotRunning,
+    CallNextTwice,
+    EventDeliveryError,
+    InvalidOption,
+    InvalidOptionType,
+)
+from ._escalation import Escalation, cancelled_here, escalates
 from ._faults import RepeatLog, describe_callable
 from ._spawn import spawn_detached
 from ._unsubscribe import UnsubscribeOnExit
@@ -64,9 +87,9 @@ class Delivery:
 
 CallNext = Callable[[Delivery], Awaitable[None]]
 BusMiddleware = Callable[[Delivery, CallNext], Awaitable[None]]
-"""``async def middleware(delivery, call_next)``: call ``await call_next(delivery)`` to pass
-the delivery on (to the next middleware, and at the end to the handler), or don't, to drop
-it."""
+"""``async def middleware(delivery, call_next)``: call ``await call_next(delivery)`` once to
+pass the delivery on (to the next middleware, and at the end to the handler), or don't, to
+drop it. A second call raises ``CallNextTwice``."""
 
 
 class OnFull(str, enum.Enum):
@@ -98,23 +121,37 @@ class BusStatistics(NamedTuple):
     subscriptions: int
 
 
-async def _call_handler(delivery: Delivery) -> None:
-    outcome = delivery.subscription.handler(delivery.event)
-    if inspect.isawaitable(outcome):
-        await outcome
+_FRESH, _CALLED, _OVER = 0, 1, 2
 
 
-def _chain(middleware: tuple[BusMiddleware, ...]) -> CallNext:
-    call: CallNext = _call_handler
-    for outer in reversed(middleware):
+class _Walk:
+    """One delivery's way through the middleware: who raised what came out of it."""
 
-        def step(
-            delivery: Delivery, _outer: BusMiddleware = outer, _next: CallNext = call
-        ) -> Awaitable[None]:
-            return _outer(delivery, _next)
+    __slots__ = ("culprit", "error")
 
-        call = step
-    return call
+    def __init__(self) -> None:
+        self.culprit: object = None  # the middleware that raised ``error``; None: the handler
+        self.error: BaseException | None = None
+
+
+class _CallNext:
+    """The ``call_next`` one middleware gets for one delivery: it passes the delivery on
+    once, while the middleware runs."""
+
+    __slots__ = ("_bus", "_index", "_walk", "_state")
+
+    def __init__(self, bus: EventBus, index: int, walk: _Walk) -> None:
+        self._bus = bus
+        self._index = index  # the next layer's
+        self._walk = walk
+        self._state = _FRESH
+
+    def __call__(self, delivery: Delivery) -> Awaitable[None]:
+        # A plain method returning the next step's coroutine: one frame less per layer.
+        if self._state is not _FRESH:
+            self._bus._refuse(self._index - 1, delivery, late=self._state is _OVER)
+        self._state = _CALLED
+        return self._bus._through(delivery, self._index, self._walk)
 
 
 class BusSubscription(UnsubscribeOnExit):
@@ -130,6 +167,7 @@ class BusSubscription(UnsubscribeOnExit):
         "_buffer_size",
         "_drop_newest",
         "_pumping",
+        "_inflight",
         "_active",
         "delivered",
         "failed",
@@ -152,6 +190,7 @@ class BusSubscription(UnsubscribeOnExit):
         self._buffer: deque[Delivery] = deque()
         self._drop_newest = on_full is OnFull.DROP_NEWEST
         self._pumping = False
+        self._inflight = False  # its pump is delivering one (not yet counted)
         self._active = True
         self.delivered = 0
         self.failed = 0
@@ -193,7 +232,8 @@ class BusState(str, enum.Enum):
 
 
 class EventBus:
-    """Publish and subscribe by topic, inside one process. Use as ``async with EventBus()``.
+    """Publish and subscribe by topic, inside one process. Use as ``async with EventBus()``
+    (or ``start()`` and ``aclose()``).
 
     :param middleware: wrappers around every delivery, outermost first (see ``BusMiddleware``
         and the built-ins ``LoggingMiddleware``, ``RecoveryMiddleware``, ``TimingMiddleware``,
@@ -217,12 +257,22 @@ class EventBus:
         close_timeout: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
-        chain = tuple(middleware)
+        if isinstance(middleware, (str, bytes)) or not isinstance(middleware, Iterable):
+            raise InvalidOptionType(
+                "middleware", middleware, "expected a list of middleware (callables)"
+            )
+        try:
+            chain = tuple(middleware)
+        except Exception as exc:  # a hostile iterable: refused, typed
+            raise InvalidOptionType(
+                "middleware", middleware, f"could not be read as a list ({type(exc).__name__})"
+            ) from exc
         for item in chain:
             if not callable(item):
                 raise InvalidOptionType("middleware", item, "expected a callable middleware")
-        self._middleware = chain
-        self._deliver = _chain(chain)
+        # Typed as returning anything: a middleware's return value is checked (it should
+        # be None).
+        self._middleware: tuple[Callable[[Delivery, CallNext], Awaitable[object]], ...] = chain
         self._buffer = _validation.positive_int("buffer", buffer)
         self._on_full = _on_full(on_full)
         self._close_timeout = _validation.non_negative_duration("close_timeout", close_timeout)
@@ -230,13 +280,15 @@ class EventBus:
             raise InvalidOptionType("clock", clock, "expected a Clock (see asyncjobs.Clock)")
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._faults = RepeatLog(self._clock.monotonic)
+        self._block: Escalation | None = None  # the async with block's, while in it
+        self._kept: Escalation | None = None  # start()ed with no escalate: aclose raises
         self._state = BusState.NEW
         self._subscriptions: tuple[BusSubscription, ...] = ()
         self._routes: dict[str, tuple[BusSubscription, ...]] = {}
         self._watchers: list[Callable[[], None]] = []
         self._pumps = 0
         self._drained: anyio.Event | None = None
-        self._scopes: set[anyio.CancelScope] = set()
+        self._scopes: dict[anyio.CancelScope, BusSubscription] = {}  # pumps' scopes
         self._published = 0
         self._delivered = 0
         self._failed = 0
@@ -250,7 +302,11 @@ class EventBus:
         return self._state
 
     async def __aenter__(self) -> EventBus:
-        self.start()
+        self._start_once()
+        block = Escalation()
+        self._faults.escalate = block.raise_later
+        block.enter()
+        self._block = block
         return self
 
     async def __aexit__(
@@ -259,17 +315,46 @@ class EventBus:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        block, self._block = self._block, None
+        if block is None:  # not entered by this block (a bug in the caller's code)
+            await self.aclose()
+            return
+        try:
+            await self.aclose()
+        except BaseException as error:
+            block.exit(type(error), error, error.__traceback__)
+            raise
+        # Raises the first KeyboardInterrupt, SystemExit or other stopping exception a
+        # subscriber or middleware raised, once the bus has closed.
+        block.exit(exc_type, exc, tb)
 
-    def start(self) -> None:
-        """Start taking events (``async with`` does this)."""
+    def start(self, *, escalate: Callable[[BaseException], object] | None = None) -> None:
+        """Start taking events (``async with`` does this).
+
+        :param escalate: called with each ``KeyboardInterrupt``, ``SystemExit`` or other
+            ``BaseException`` that is not an ``Exception`` (nor a cancellation) raised by a
+            subscriber or a middleware, once it is logged (a runner owning the bus passes
+            its own). If None, the bus keeps the first one and ``aclose()`` raises it at its
+            end, once the bus has closed.
+        """
+        self._start_once()
+        if escalate is None:
+            self._kept = Escalation()  # never entered: it only keeps the error
+            escalate = self._kept.raise_later
+        self._faults.escalate = escalate
+
+    def _start_once(self) -> None:
         if self._state is not BusState.NEW:
             raise BusNotRunning(f"this bus is {self._state.value}; an EventBus starts once")
         self._state = BusState.RUNNING
 
     async def aclose(self) -> None:
         """Stop taking events, let buffered ones drain for ``close_timeout``, then cancel the
-        deliveries still under way. Calling it again does nothing."""
+        deliveries still under way. Calling it again does nothing.
+
+        A bus started with ``start()`` and no ``escalate`` then raises the first stopping
+        exception (``KeyboardInterrupt``, ``SystemExit``, ...) a subscriber or middleware
+        raised, if any."""
         if self._state is BusState.CLOSED:
             return
         self._state = BusState.CLOSED
@@ -277,20 +362,32 @@ class EventBus:
             if self._pumps:
                 self._drained = anyio.Event()
                 await self._wait_drained(self._clock.monotonic() + self._close_timeout)
-            for scope in list(self._scopes):
+            cut = 0
+            for scope, sub in list(self._scopes.items()):
                 scope.cancel()
+                if sub._inflight:  # counted here, so the counts are whole when we return
+                    sub._inflight = False
+                    sub.dropped += 1
+                    self._dropped += 1
+                    cut += 1
         left = sum(len(sub._buffer) for sub in self._subscriptions)
-        if left or self._scopes:
+        if left or cut:
             logger.warning(
-                "event bus closed with %d event(s) undelivered after close_timeout=%s",
-                left,
+                "event bus closed with %d event(s) undelivered after close_timeout=%s "
+                "(%d delivery(ies) under way cancelled, %d buffered event(s) dropped)",
+                left + cut,
                 self._close_timeout,
+                cut,
+                left,
             )
         for sub in self._subscriptions:
             sub.dropped += len(sub._buffer)
             self._dropped += len(sub._buffer)
             sub._buffer.clear()
         self._faults.flush()
+        kept, self._kept = self._kept, None
+        if kept is not None and kept.error is not None:
+            raise kept.error
 
     async def _wait_drained(self, deadline: float) -> None:
         assert self._drained is not None
@@ -391,18 +488,38 @@ class EventBus:
         name = self._topic_of(event, topic)
         self._published += 1
         errors: list[tuple[BusSubscription, BaseException]] = []
-        for subscription in self._route(name):
-            if not subscription._active:
-                continue
-            try:
-                await self._deliver(Delivery(name, event, subscription))
-            except Exception as exc:  # noqa: BLE001 - reported back, after everyone had it
-                subscription.failed += 1
-                self._failed += 1
-                errors.append((subscription, exc))
-            else:
-                subscription.delivered += 1
-                self._delivered += 1
+        stops: list[tuple[str, object, BaseException]] = []
+        try:
+            for subscription in self._route(name):
+                if not subscription._active:  # unsubscribed by an earlier subscriber
+                    subscription.dropped += 1
+                    self._dropped += 1
+                    continue
+                delivery = Delivery(name, event, subscription)
+                walk = _Walk() if self._middleware else None
+                try:
+                    if walk is None:
+                        await self._call_handler(delivery)
+                    else:
+                        await self._through(delivery, 0, walk)
+                except BaseException as error:  # reported back, after everyone had it
+                    if cancelled_here(error):
+                        subscription.dropped += 1  # cut off under way: not delivered
+                        self._dropped += 1
+                        raise
+                    subscription.failed += 1
+                    self._failed += 1
+                    errors.append((subscription, error))
+                    if escalates(error):
+                        stops.append((*self._blame(delivery, walk, error), error))
+                else:
+                    subscription.delivered += 1
+                    self._delivered += 1
+        finally:
+            # Handed on once every subscriber had the event (handing on cancels the block
+            # this publish may run in, which would cut the later subscribers off).
+            for kind, callback, stop in stops:
+                self._faults.callback_failed(kind, callback, stop, repr(name))
         if errors:
             raise EventDeliveryError(name, errors)
 
@@ -447,28 +564,114 @@ class EventBus:
         """Deliver a subscription's buffered events in order, then end."""
         buffer = subscription._buffer
         scope = anyio.CancelScope()
-        self._scopes.add(scope)
+        self._scopes[scope] = subscription
         try:
             with scope:
                 while buffer:
                     delivery = buffer.popleft()
+                    walk = _Walk() if self._middleware else None
+                    subscription._inflight = True
                     try:
-                        await self._deliver(delivery)
-                    except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
-                        subscription.failed += 1
-                        self._failed += 1
-                        self._faults.callback_failed(
-                            "event subscriber", subscription.handler, exc, repr(delivery.topic)
-                        )
+                        if walk is None:
+                            await self._call_handler(delivery)
+                        else:
+                            await self._through(delivery, 0, walk)
+                    except BaseException as error:  # isolated; RepeatLog logs it
+                        if cancelled_here(error):
+                            raise  # to the scope, which ends this pump (counted as dropped)
+                        if subscription._inflight:  # else aclose counted it as dropped
+                            subscription._inflight = False
+                            subscription.failed += 1
+                            self._failed += 1
+                        if not isinstance(error, CallNextTwice):  # logged when refused
+                            kind, callback = self._blame(delivery, walk, error)
+                            self._faults.callback_failed(
+                                kind, callback, error, repr(delivery.topic)
+                            )
                     else:
-                        subscription.delivered += 1
-                        self._delivered += 1
+                        if subscription._inflight:
+                            subscription._inflight = False
+                            subscription.delivered += 1
+                            self._delivered += 1
         finally:
-            self._scopes.discard(scope)
+            if subscription._inflight:  # cancelled, not by aclose (the loop closing)
+                subscription._inflight = False
+                subscription.dropped += 1
+                self._dropped += 1
+            self._scopes.pop(scope, None)
             subscription._pumping = False
             self._pumps -= 1
             if not self._pumps and self._drained is not None:
                 self._drained.set()
+
+    # ----------------------------------------------------------------- delivering
+
+    async def _through(self, delivery: Delivery, index: int, walk: _Walk) -> None:
+        """Middleware ``index`` on, then the handler; notes in ``walk`` who raised."""
+        middleware = self._middleware
+        if index == len(middleware):
+            try:
+                await self._call_handler(delivery)
+            except BaseException as error:
+                walk.culprit, walk.error = None, error
+                raise
+            return
+        layer = middleware[index]
+        call_next = _CallNext(self, index + 1, walk)
+        try:
+            returned = await layer(delivery, call_next)
+        except BaseException as error:
+            if error is not walk.error:  # its own, not one passed on from further in
+                walk.culprit, walk.error = layer, error
+            raise
+        finally:
+            call_next._state = _OVER
+        if returned is not None:
+            self._middleware_returned(layer, returned, delivery.topic)
+
+    async def _call_handler(self, delivery: Delivery) -> None:
+        handler = delivery.subscription.handler
+        outcome = handler(delivery.event)
+        if outcome is not None:
+            if inspect.isawaitable(outcome):
+                await outcome
+            else:  # a plain function's return value: nobody reads it
+                self._faults.returned("bus subscriber", handler, outcome, repr(delivery.topic))
+
+    def _middleware_returned(self, layer: object, value: object, topic: str) -> None:
+        if not inspect.iscoroutine(value):
+            self._faults.returned("bus middleware", layer, value, repr(topic))
+            return
+        value.close()  # never awaited: close it so Python does not warn at collection
+        name = describe_callable(layer)
+        self._faults.note(
+            ("bus middleware", name, "coroutine"),
+            logging.ERROR,
+            f"bus middleware {name} returned a coroutine on {topic!r} instead of awaiting it; "
+            "it was not run (write 'await call_next(delivery)', not 'return call_next(...)')",
+            what=f"bus middleware {name} returned a coroutine again",
+            latest=f"on {topic!r}",
+        )
+
+    def _refuse(self, index: int, delivery: Delivery, *, late: bool) -> NoReturn:
+        layer = self._middleware[index]
+        name = describe_callable(layer)
+        error = CallNextTwice(name, delivery.topic, late=late)
+        self._faults.note(
+            ("bus middleware", name, "call_next twice"),
+            logging.ERROR,
+            f"{error}; the middleware is faulty and this error is raised into it",
+            what=f"bus middleware {name} called call_next twice again",
+            latest=f"on {delivery.topic!r}",
+        )
+        raise error
+
+    @staticmethod
+    def _blame(delivery: Delivery, walk: _Walk | None, error: BaseException) -> tuple[str, object]:
+        """What raised ``error`` out of a delivery: a middleware, or else the handler."""
+        if walk is not None and walk.error is error and walk.culprit is not None:
+            return "bus middleware", walk.culprit
+        return "bus subscriber", delivery.subscription.handler
 
     def statistics(self) -> BusStatistics:
         """A snapshot of the bus's counters (published, delivered, failed, dropped, ...)."""
@@ -482,7 +685,12 @@ class EventBus:
 
 
 def _on_full(value: Any) -> OnFull:
-    try:
-        return OnFull(value)
-    except ValueError:
-        raise InvalidOption("on_full", value, "expected 'drop_oldest' or 'drop_newest'") from None
+    if isinstance(value, OnFull):
+        return value
+    if not isinstance(value, str):
+        raise InvalidOptionType("on_full", value, "expected 'drop_oldest' or 'drop_newest'")
+    text = str.__str__(value)  # its characters, whatever a subclass's __eq__ or __hash__ do
+    for policy in OnFull:
+        if policy.value == text:
+            return policy
+    raise InvalidOption("on_full", value, "expected 'drop_oldest' or 'drop_newest'")

@@ -24,6 +24,7 @@
     ├── JobDeadlock (RuntimeError)              a job waits for a job that can never start
     ├── JobNestingError (RecursionError)        jobs submitted from jobs, nested too deep
     ├── EventDeliveryError                      subscribers raised during an awaited publish
+├── CallNextTwice (RuntimeError)            a bus middleware passed one delivery on twice
     ├── ResultTimeout (TimeoutError)            waiting for a result took too long
     └── JobOutcomeError                         raised by ``await handle`` when the job
         ├── JobCancelled                        did not produce a result of its own
@@ -266,6 +267,22 @@ class JobNestingError(AsyncJobsError, RecursionError):
             "submitted from running jobs, each from the one before): a job that submits "
             "itself without end? Give the submit a delay or a time to start a new line, use "
             "a schedule for work that repeats, or raise JobRunner(max_depth=...)"
+        )
+
+
+class CallNextTwice(AsyncJobsError, RuntimeError):
+    """A bus middleware called ``call_next`` a second time for one delivery, or after it had
+    returned. The call is refused (the subscriber gets each event at most once); the
+    middleware is logged as faulty, and this is raised into it."""
+
+    def __init__(self, middleware: str, topic: str, *, late: bool) -> None:
+        self.middleware = middleware
+        self.topic = topic
+        when = "after it had returned" if late else "a second time"
+        super().__init__(
+            f"bus middleware {middleware} called call_next {when} for one delivery of "
+            f"{echo(topic)}; refused: a subscriber gets an event once (call call_next once to "
+            "pass the delivery on, or not at all to drop it)"
         )
 
 

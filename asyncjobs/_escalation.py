@@ -48,8 +48,9 @@ def cancel_requested() -> bool:
 
 def cancelled_here(error: BaseException) -> bool:
     """Is ``error`` the current task's own cancellation (which must propagate), rather
-    than something user code raised?"""
-    return is_cancellation(error) and cancel_requested()
+    than something user code raised? (On trio, an ``asyncio.CancelledError`` is always
+    the user's.)"""
+    return isinstance(error, anyio.get_cancelled_exc_class()) and cancel_requested()
 
 
 def escalates(error: BaseException) -> bool:

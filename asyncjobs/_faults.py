@@ -120,8 +120,8 @@ class RepeatLog:
         error_type = type(error).__qualname__
         if escalates(error):
             logger.error(
-                "%s %s raised %s on %s; the runner stops and raises it where its async with "
-                "block is left",
+                "%s %s raised %s on %s; its owner (the runner, or the event bus) stops and "
+                "raises it where its async with block is left",
                 kind,
                 name,
                 error_type,

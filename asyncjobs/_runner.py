@@ -515,7 +515,7 @@ class JobRunner:
             self._state = RunnerState.STOPPED
             raise
         if self._owns_bus:
-            self._bus.start()
+            self._bus.start(escalate=self._escalation.raise_later)
         self._bus._watchers.append(self._rewatch)
         self._rewatch()
         self._timer_scope = anyio.CancelScope()

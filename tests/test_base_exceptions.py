@@ -305,3 +305,20 @@ async def test_callbacks_returning_a_value_are_noticed(caplog: pytest.LogCapture
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "returned a coroutine" in text
     assert "returned int" in text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_subscriber_on_the_runners_own_bus_that_raises_one(
+    kind: type[BaseException],
+) -> None:
+    def subscriber(event: object) -> None:
+        raise kind
+
+    handles: list[JobHandle[int]] = []
+
+    async def body(runner: JobRunner) -> None:
+        runner.bus.subscribe("job.succeeded", subscriber)
+        handles.append(await runner.submit(add, 3, 4))
+
+    await _block_raises(kind, body)  # raised once, by the runner's block; it stopped
+    assert await handles[0] == 7

@@ -283,7 +283,9 @@ async def test_close_cancels_deliveries_that_outlast_close_timeout(clock: FakeCl
 
                 group.start_soon(push_time)
             await cancelled.wait()
-    assert bus.statistics().dropped == 1  # the second never started
+    # The first was cut off under way, the second never started: both count as dropped.
+    assert bus.statistics().dropped == 2
+    assert bus.statistics().delivered == bus.statistics().failed == 0
 
 
 @job(name="tests.bus.ok")
@@ -392,3 +394,31 @@ async def test_a_fire_and_forget_delivery_does_not_run_in_the_publishing_jobs_co
             await (await runner.submit(publisher, bus))
             await delivered.wait()
     assert seen == [None]
+
+
+async def test_each_event_reaches_each_subscription_as_one_count() -> None:
+    """delivered + failed + dropped is the number of (event, matching subscription) pairs,
+    whatever happened to them: an unsubscribe during an awaited publish, a full buffer, a
+    raising handler."""
+    subscriptions: list[Any] = []
+
+    def unsubscribes_the_next(event: Any) -> None:
+        subscriptions[1].unsubscribe()
+
+    def raises(event: Any) -> None:
+        raise ValueError("no")
+
+    async with EventBus(buffer=2) as bus:
+        with anyio.fail_after(5):
+            subscriptions.append(bus.subscribe("a", unsubscribes_the_next))
+            subscriptions.append(bus.subscribe("a", lambda e: None))
+            subscriptions.append(bus.subscribe("a", raises))
+            with pytest.raises(EventDeliveryError):
+                await bus.publish({}, topic="a")  # the second was unsubscribed before its turn
+            for _ in range(3):
+                bus.publish_nowait({}, topic="a")  # one more than the buffers hold
+    assert subscriptions[1].statistics()[2:] == (0, 0, 1)
+    stats = bus.statistics()
+    assert stats.published == 4
+    assert (stats.delivered, stats.failed, stats.dropped) == (3, 3, 3)
+    assert stats.delivered + stats.failed + stats.dropped == 3 + 2 * 3

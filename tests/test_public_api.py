@@ -40,6 +40,7 @@ EXPECTED = {
     "TimingMiddleware",
     "TopicMetrics",
     "BusNotRunning",
+    "CallNextTwice",
     "EventDeliveryError",
     "NotInJob",
     "JobDeadLettered",
@@ -148,7 +149,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 33
+    assert len(errors) == 34
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 
