@@ -1,4 +1,5 @@
-"""A schedule's record, its policies, and the scheduler's statistics.
+"""A schedule's record, its state, and the scheduler's statistics (its policies are in
+``_schedule_policies``, and importable from here).
 
 The record is what a store keeps (``asyncjobs.abc.ScheduleStore``): what to run, when, and
 what happened so far. ``last_slot_at`` is the latest slot the schedule is done with (fired,
@@ -14,50 +15,11 @@ from typing import NamedTuple
 import attrs
 
 from ._definition import JobOptions
+from ._schedule_policies import IfExists as IfExists
+from ._schedule_policies import Misfire as Misfire
+from ._schedule_policies import Overlap as Overlap
 from ._states import JobState
 from ._triggers import Timetable, Trigger, time_zone
-
-
-class Misfire(str, enum.Enum):
-    """What a schedule does with slots that came due while it could not fire them (the
-    runner was stopped or busy, the machine slept, the wall clock jumped, it was paused).
-
-    * ``COALESCE`` (default): run once, for the latest of the missed slots; the others
-      count as missed.
-    * ``CATCH_UP``: run every missed slot, oldest first, one after another: each waits for
-      the run before it to end (``overlap`` is for a run still going from before).
-
-    Either way a slot later than ``misfire_grace`` seconds does not run at all (it counts
-    as missed); without a grace time there is no limit.
-    """
-
-    COALESCE = "coalesce"
-    CATCH_UP = "catch_up"
-
-
-class Overlap(str, enum.Enum):
-    """What a slot does when the job of the schedule's previous run has not finished.
-
-    * ``SKIP`` (default): the slot is skipped (counted in ``skipped_overlaps``).
-    * ``QUEUE``: the slot waits and fires the moment the previous run ends; at most one
-      slot waits, a further one is skipped.
-    * ``ALLOW``: the slot fires anyway; runs overlap.
-    """
-
-    SKIP = "skip"
-    QUEUE = "queue"
-    ALLOW = "allow"
-
-
-class IfExists(str, enum.Enum):
-    """What ``schedules.add`` does when the name is taken: ``RAISE`` (``ScheduleExists``),
-    ``KEEP`` the existing schedule, or ``REPLACE`` what it runs and when, keeping its
-    history (last slot, counts, pause) so re-adding it at every start never re-fires a
-    slot."""
-
-    RAISE = "raise"
-    KEEP = "keep"
-    REPLACE = "replace"
 
 
 class ScheduleState(str, enum.Enum):

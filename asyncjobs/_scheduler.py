@@ -1,19 +1,20 @@
 """``runner.schedules``: cron, interval and one-shot schedules that submit ordinary jobs.
 
-One task per runner sleeps until the soonest schedule is due, then fires it. Each fire
-writes the schedule's record first (``last_slot_at``: the slot is done) and submits the job
-after, so a slot fires at most once, across restarts too when the store keeps schedules.
-The task sleeps on the runner's monotonic clock but decides on wall time, and never sleeps
-longer than ``scheduler_max_sleep`` (a minute by default) before reading the wall clock
-again: a jump of the clock or a suspended machine is noticed within that time, and no
-slot ever fires before its wall-clock time.
+One task per runner sleeps until the soonest schedule is due, then hands it to ``Firing``
+(``_schedule_firing``), which fires it: each fire writes the schedule's record first
+(``last_slot_at``: the slot is done) and submits the job after, in a task of its own, so a
+slot fires at most once (across restarts too when the store keeps schedules), and a submit
+that waits for room in a full queue holds up no other schedule. The task sleeps on the
+runner's monotonic clock but decides on wall time, and never sleeps longer than
+``scheduler_max_sleep`` (a minute by default) before reading the wall clock again: a jump
+of the clock or a suspended machine is noticed within that time, and no slot ever fires
+before its wall-clock time.
 """
 
 from __future__ import annotations
 
 import builtins
 import logging
-import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -42,14 +43,12 @@ from ._schedule import (
 from ._schedule_events import (
     ScheduleAdded,
     ScheduleEvent,
-    ScheduleFired,
-    ScheduleMissed,
     SchedulePaused,
     ScheduleRemoved,
     ScheduleResumed,
     ScheduleUpdated,
 )
-from ._states import JobState
+from ._schedule_firing import Entry, Firing
 from ._triggers import (
     Cron,
     Interval,
@@ -57,6 +56,7 @@ from ._triggers import (
     Timetable,
     Trigger,
     aware,
+    clipped,
     make_trigger,
     time_zone,
     zone_name,
@@ -75,31 +75,23 @@ function that takes none."""
 # Marks an argument of ``update`` that was not given.
 _KEEP: Any = object()
 
-# Slots one pass fires or counts for one schedule, so a long gap never holds the loop:
-# catching up goes on in the next pass, and a count of missed slots stops here.
-_BATCH = 1000
 # Wall time is read as a float of epoch seconds, good to about a microsecond: a fire within
 # that of its time counts as on time (sleeping to it can land a rounding error short).
 _EPSILON = 1e-6
+# The longest schedule name taken (it is in every log line and event of the schedule).
+MAX_NAME = 200
+
+_Entry = Entry[ScheduleRecord]  # a loaded schedule (see _schedule_firing)
+
+
+def _short(value: Any) -> Any:
+    """``value``, or only the start of a long string (an error message repeats it; no
+    name or policy is that long)."""
+    return clipped(value) if isinstance(value, str) and len(value) > MAX_NAME else value
 
 
 def _epoch(field: str, value: Any) -> float | None:
     return None if value is None else aware(field, value).timestamp()
-
-
-class _Entry:
-    """A loaded schedule: its record (the engine's copy), the job it submits, and the jobs
-    it has running."""
-
-    __slots__ = ("record", "definition", "timetable", "running", "pending", "waiting")
-
-    def __init__(self, record: ScheduleRecord, definition: JobDefinition[Any, Any]) -> None:
-        self.record = record
-        self.definition = definition
-        self.timetable = record.timetable()
-        self.running: set[JobHandle[Any]] = set()
-        self.pending: float | None = None  # a slot waiting for the running job (QUEUE)
-        self.waiting = False  # catching up: the next missed slot waits for the running job
 
 
 class Schedules:
@@ -114,18 +106,17 @@ class Schedules:
         self._runner = runner
         self._max_sleep = max_sleep
         self._entries: dict[str, _Entry] = {}
-        self._rng = random.Random()
-        self._lock: anyio.Lock | None = None
+        self._firing: Firing[ScheduleRecord] = Firing(
+            submit=runner.submit,
+            now=lambda: runner.clock.time(),
+            save=self._save,
+            emit=self._emit,
+            poke=self._poke,
+        )
         self._poked = False
-        self._stopping = False
         self._sleep_scope: anyio.CancelScope | None = None
         self._loop_scope: anyio.CancelScope | None = None
-        self._group: anyio.abc.TaskGroup | None = None
         self._done: anyio.Event | None = None
-        self._fired = 0
-        self._missed = 0
-        self._skipped = 0
-        self._refused = 0
 
     # ----------------------------------------------------------------- lifecycle (runner)
 
@@ -143,7 +134,7 @@ class Schedules:
         """Load the stored schedules (the runner is starting)."""
         from .abc import ScheduleStore
 
-        self._lock = anyio.Lock()
+        self._firing.open()
         self._done = anyio.Event()
         store = self._runner.store
         if not isinstance(store, ScheduleStore):
@@ -159,32 +150,40 @@ class Schedules:
                     record.job,
                 )
                 continue
-            self._entries[record.name] = _Entry(record, definition._with(record.options))
+            self._entries[record.name] = Entry(record, definition._with(record.options))
 
     async def _main(self) -> None:
         assert self._done is not None
         try:
             async with anyio.create_task_group() as group:
-                self._group = group
+                self._firing.group = group
                 with anyio.CancelScope() as scope:
                     self._loop_scope = scope
-                    if self._stopping:  # shutdown came before this task first ran
+                    if self._firing.stopping:  # shutdown came before this task first ran
                         scope.cancel()
                     await self._loop()
         finally:
-            self._group = None
+            self._firing.group = None
             self._done.set()
 
     def _stop_firing(self) -> None:
-        """No more fires (the runner is shutting down); watchers of running jobs go on."""
-        self._stopping = True
+        """No more fires (the runner is shutting down). Watchers of running jobs go on, and
+        so do fires waiting for room in a queue: the runner refuses them now."""
+        self._firing.stopping = True
         if self._loop_scope is not None:
             self._loop_scope.cancel()
 
     async def _closed(self) -> None:
-        """Wait for the watchers of the schedules' jobs (every job has ended by now)."""
-        if self._done is not None:
+        """Wait for the watchers of the schedules' jobs (every job has ended by now) and
+        the fires' submits (refused by now); if the wait is cut short, stop them."""
+        if self._done is None:
+            return
+        try:
             await self._done.wait()
+        finally:
+            group = self._firing.group
+            if group is not None and not self._done.is_set():
+                group.cancel_scope.cancel()
 
     # ----------------------------------------------------------------- the loop
 
@@ -195,20 +194,21 @@ class Schedules:
             self._sleep_scope.cancel()
 
     async def _loop(self) -> None:
-        assert self._lock is not None
         clock = self._runner.clock
+        firing = self._firing
         while True:
             self._poked = False
-            async with self._lock:
+            async with firing.lock:
                 now = clock.time() + _EPSILON
                 soonest: float | None = None
                 for entry in list(self._entries.values()):
                     record = entry.record
-                    if record.paused or record.next_run_at is None or entry.waiting:
+                    if not firing.ready(entry):
                         continue
+                    assert record.next_run_at is not None
                     if record.next_run_at <= now:
                         try:
-                            await self._fire_due(entry, now)
+                            await firing.fire_due(entry, now)
                         except Exception:  # a store that fails: never stop the scheduler
                             logger.exception(
                                 "schedule %r failed to fire; trying again in %s s",
@@ -217,7 +217,7 @@ class Schedules:
                             )
                             record.next_run_at = now + self._max_sleep
                     fire = record.next_run_at
-                    if not record.paused and fire is not None:
+                    if firing.ready(entry) and fire is not None:
                         soonest = fire if soonest is None else min(soonest, fire)
             if self._poked:
                 continue
@@ -229,235 +229,6 @@ class Schedules:
                     wait = min(max(0.0, soonest - clock.time()), self._max_sleep)
                     await clock.sleep_until(clock.monotonic() + wait)
             self._sleep_scope = None
-
-    def _planned(self, record: ScheduleRecord, slot: float) -> float:
-        """When ``slot`` was meant to fire: with jitter for the cursor's slot."""
-        if slot == record.next_slot_at and record.next_run_at is not None:
-            return record.next_run_at
-        return slot
-
-    def _late(self, record: ScheduleRecord, slot: float, now: float) -> bool:
-        grace = record.misfire_grace
-        return grace is not None and now - self._planned(record, slot) > grace
-
-    def _advance(self, entry: _Entry, after: float) -> None:
-        """Move the cursor to the first slot after ``after`` (None: finished)."""
-        record = entry.record
-        record.next_slot_at = entry.timetable.next_after(after)
-        if record.max_runs is not None and record.runs >= record.max_runs:
-            record.next_slot_at = None
-        self._set_fire(record)
-
-    def _set_fire(self, record: ScheduleRecord) -> None:
-        slot = record.next_slot_at
-        if slot is None:
-            record.next_run_at = None
-        elif record.jitter:
-            record.next_run_at = slot + self._rng.uniform(0.0, record.jitter)
-        else:
-            record.next_run_at = slot
-
-    def _count(self, timetable: Timetable, first: float, last: float) -> int:
-        """Slots from ``first`` to ``last`` (both slots), counted up to ``_BATCH``."""
-        trigger = timetable.trigger
-        if isinstance(trigger, Interval):
-            return round((last - first) / trigger.seconds) + 1
-        count = 1
-        slot: float | None = first
-        while count < _BATCH:
-            slot = timetable.next_after(slot) if slot is not None else None
-            if slot is None or slot > last:
-                break
-            count += 1
-        return count
-
-    async def _fire_due(self, entry: _Entry, now: float) -> None:
-        record = entry.record
-        first = record.next_slot_at
-        assert first is not None
-        if record.misfire is Misfire.COALESCE:
-            latest = max(first, entry.timetable.last_at_or_before(now) or first)
-            count = self._count(entry.timetable, first, latest) if latest != first else 1
-            if self._late(record, latest, now):
-                await self._miss(entry, first, count, "late", last=latest)
-                return
-            if count > 1:
-                await self._miss(entry, first, count - 1, "coalesced", last=None)
-            await self._take(entry, latest, now)
-            return
-        slot: float | None = first
-        missed_from = first
-        missed = 0
-        fired = False
-        for _ in range(_BATCH):
-            if slot is None or slot > now:
-                break
-            if self._late(record, slot, now):
-                missed_from = slot if not missed else missed_from
-                missed += 1
-                record.last_slot_at = slot
-                slot = entry.timetable.next_after(slot)
-                continue
-            if missed:
-                await self._miss(entry, missed_from, missed, "late", last=None)
-                missed = 0
-            record.next_slot_at = slot
-            if fired and self._unfinished(entry):
-                # Catching up runs the missed slots one after another, whatever overlap
-                # says: this one waits for the run this pass started to end (overlap is
-                # for a run still going from before).
-                record.next_run_at = slot
-                entry.waiting = True
-                break
-            fired = True
-            await self._take(entry, slot, now)  # moves the cursor on
-            slot = record.next_slot_at
-        if missed:
-            assert record.last_slot_at is not None
-            await self._miss(entry, missed_from, missed, "late", last=record.last_slot_at)
-
-    async def _miss(
-        self,
-        entry: _Entry,
-        first: float,
-        count: int,
-        reason: str,
-        *,
-        last: float | None,
-        error: str | None = None,
-    ) -> None:
-        """Count ``count`` slots from ``first`` as missed; with ``last``, the cursor moves
-        past it and the record is written."""
-        record = entry.record
-        if reason == "overlap":
-            record.skipped_overlaps += count
-            self._skipped += count
-        elif reason != "refused":
-            record.misses += count
-            self._missed += count
-        logger.log(
-            logging.WARNING if reason in ("late", "refused") else logging.INFO,
-            "schedule %r: %d slot(s) from %s did not run (%s)%s",
-            record.name,
-            count,
-            datetime.fromtimestamp(first, record.zone).isoformat(),
-            reason,
-            f": {error}" if error else "",
-        )
-        if last is not None:
-            record.last_slot_at = max(record.last_slot_at or last, last)
-            self._advance(entry, last)
-            await self._save(record)
-        self._emit(
-            ScheduleMissed,
-            record.name,
-            first_slot_at=first,
-            count=count,
-            reason=reason,
-            error=error,
-        )
-
-    @staticmethod
-    def _unfinished(entry: _Entry) -> bool:
-        """Whether a job the schedule submitted has not finished."""
-        return any(not handle.done() for handle in entry.running)
-
-    @classmethod
-    def _busy(cls, entry: _Entry) -> bool:
-        """Whether a job of the schedule has not finished, and overlap would matter."""
-        return entry.record.overlap is not Overlap.ALLOW and cls._unfinished(entry)
-
-    async def _take(self, entry: _Entry, slot: float, now: float) -> None:
-        """The slot is due and on time: fire it, unless the previous run still goes."""
-        record = entry.record
-        if self._busy(entry):
-            if record.overlap is Overlap.QUEUE and entry.pending is None:
-                entry.pending = slot  # fires when the running job ends; not done yet
-                self._advance(entry, slot)
-                return
-            if record.overlap is not Overlap.ALLOW:
-                await self._miss(entry, slot, 1, "overlap", last=slot)
-                return
-        await self._fire(entry, slot, now)
-
-    async def _fire(
-        self, entry: _Entry, slot: float | None, now: float, *, advance: bool = True
-    ) -> JobHandle[Any] | None:
-        """Submit the schedule's job for ``slot`` (None: ``run_now``); ``advance`` moves
-        the cursor past the slot (a slot that waited for an overlap is behind it)."""
-        record = entry.record
-        if slot is not None:
-            record.last_slot_at = max(record.last_slot_at or slot, slot)
-            record.runs += 1
-            if advance:
-                self._advance(entry, slot)
-        else:
-            record.manual_runs += 1
-        record.last_run_at = self._runner.clock.time()  # ``now`` has a tolerance added
-        await self._save(record)  # the slot is done before its job exists: at most once
-        try:
-            handle = await self._runner.submit(entry.definition, *record.args, **record.kwargs)
-        except AsyncJobsError as exc:
-            self._refused += 1
-            record.last_outcome = JobState.REJECTED
-            if slot is not None:
-                record.runs -= 1
-                if advance and record.next_slot_at is None and record.max_runs is not None:
-                    self._advance(entry, slot)  # the refused run does not count
-            await self._save(record)
-            await self._miss(
-                entry, slot if slot is not None else now, 1, "refused", last=None, error=str(exc)
-            )
-            if slot is None:
-                raise
-            return None
-        if slot is not None:
-            self._fired += 1
-        record.last_job_id = handle.id
-        record.last_outcome = None
-        entry.running.add(handle)
-        if self._group is not None:
-            self._group.start_soon(self._watch, entry, handle)
-        await self._save(record)
-        self._emit(ScheduleFired, record.name, slot_at=slot, job_id=handle.id)
-        return handle
-
-    async def _watch(self, entry: _Entry, handle: JobHandle[Any]) -> None:
-        """Note the outcome of a schedule's job; fire a slot that waited for it."""
-        await handle.wait()
-        try:
-            await self._watched(entry, handle)
-        except Exception:  # a store that fails: never stop the scheduler
-            logger.exception("schedule %r failed to note its job's outcome", entry.record.name)
-
-    async def _watched(self, entry: _Entry, handle: JobHandle[Any]) -> None:
-        assert self._lock is not None
-        async with self._lock:
-            entry.running.discard(handle)
-            if self._entries.get(entry.record.name) is not entry:
-                return  # removed meanwhile
-            record = entry.record
-            if entry.waiting and not self._unfinished(entry):
-                entry.waiting = False
-                self._poke()  # catching up goes on
-            if record.last_job_id == handle.id:
-                record.last_outcome = handle.state
-                await self._save(record)
-            slot = entry.pending
-            if slot is not None and not entry.running:
-                if self._stopping:
-                    return  # shutting down: the slot stays undone
-                entry.pending = None
-                now = self._runner.clock.time()
-                if self._late(record, slot, now):
-                    record.last_slot_at = max(record.last_slot_at or slot, slot)
-                    await self._miss(entry, slot, 1, "late", last=None)
-                    await self._save(record)
-                else:
-                    await self._fire(entry, slot, now, advance=False)
-                    if record.max_runs is not None and record.runs >= record.max_runs:
-                        record.next_slot_at = record.next_run_at = None
-                        await self._save(record)
 
     async def _save(self, record: ScheduleRecord) -> None:
         await self._store().update_schedule(record)
@@ -499,15 +270,25 @@ class Schedules:
         ``if_exists``: see ``IfExists``. Returns a snapshot of the record.
 
         Everything is checked here, before anything is stored: a bad expression, an
-        unknown time zone, a naive datetime, a timetable that never fires raise
-        ``InvalidSchedule`` (naming the field and value); arguments that do not fit the
-        job raise ``InvalidArguments``; an unknown queue ``UnknownQueue``.
+        unknown time zone, a naive datetime, a timetable that never fires (or whose first
+        run is past the year 9999), an expression or interval over 512 characters,
+        a zone name over 64 raise ``InvalidSchedule`` (naming the field and value, of a
+        long value its start); a name over 200 characters ``InvalidOption``;
+        arguments that do not fit the job raise ``InvalidArguments``; an unknown queue
+        ``UnknownQueue``.
         """
         self._runner._check_accepting()
         store = self._store()
-        policy = _validation.member(IfExists, "if_exists", if_exists)
+        policy = _validation.member(IfExists, "if_exists", _short(if_exists))
+        name = _validation.name("name", name)
+        if len(name) > MAX_NAME:
+            raise InvalidOption(
+                "name",
+                clipped(name),
+                f"too long: a schedule name has at most {MAX_NAME} characters",
+            )
         record, definition = self._build(
-            _validation.name("name", name),
+            name,
             job,
             trigger,
             timezone=timezone,
@@ -520,13 +301,12 @@ class Schedules:
             overlap=overlap,
             paused=paused,
         )
-        assert self._lock is not None
-        async with self._lock:
+        async with self._firing.lock:
             old = self._entries.get(name)
             if old is None:
                 self._start_cursor(record, None)
                 await store.add_schedule(record)
-                self._entries[name] = _Entry(record, definition)
+                self._entries[name] = Entry(record, definition)
             elif policy is IfExists.RAISE:
                 raise ScheduleExists(name)
             elif policy is IfExists.KEEP:
@@ -535,7 +315,7 @@ class Schedules:
                 self._keep_history(record, old.record)
                 self._start_cursor(record, old.record)
                 await store.update_schedule(record)
-                self._replace(old, record, definition)
+                old.replace(record, definition)
             self._poke()
             self._emit(ScheduleAdded, name, next_run_at=record.next_run_at)
             return record.snapshot()
@@ -593,26 +373,53 @@ class Schedules:
             anchor_at=anchor,
             max_runs=max_runs,
             jitter=_validation.non_negative_duration("jitter", given["jitter"]),
-            misfire=_validation.member(Misfire, "misfire", given["misfire"]),
+            misfire=_validation.member(Misfire, "misfire", _short(given["misfire"])),
             misfire_grace=_validation.optional_duration("misfire_grace", given["misfire_grace"]),
-            overlap=_validation.member(Overlap, "overlap", given["overlap"]),
+            overlap=_validation.member(Overlap, "overlap", _short(given["overlap"])),
             paused=paused,
             created_at=now,
         )
         first = record.timetable().next_after(now)
         if first is None:
-            raise self._never_fires(made, given)
+            raise self._never_fires(record, now, given)
+        try:  # every time of the record reads as a datetime in its zone (years 1 to 9999)
+            datetime.fromtimestamp(first, zone)
+            datetime.fromtimestamp(first + record.jitter, zone)
+        except (OverflowError, ValueError, OSError):
+            raise self._out_of_range(record, first, given) from None
         return record, definition
 
-    def _never_fires(self, trigger: Trigger, given: Mapping[str, Any]) -> InvalidSchedule:
+    @staticmethod
+    def _never_fires(
+        record: ScheduleRecord, now: float, given: Mapping[str, Any]
+    ) -> InvalidSchedule:
+        trigger = record.trigger
+        if Timetable(trigger, record.anchor_at).next_after(now) is None:  # the trigger alone
+            if isinstance(trigger, Once):
+                return InvalidSchedule("at", trigger.at, "is in the past: the schedule never fires")
+            assert isinstance(trigger, Cron)
+            return InvalidSchedule(
+                "cron", trigger.expression, "matches no date (for example 30 February): never fires"
+            )
         if given["end"] is not None:
             return InvalidSchedule("end", given["end"], "no slot comes before it: never fires")
-        if isinstance(trigger, Once):
-            return InvalidSchedule("at", trigger.at, "is in the past: the schedule never fires")
-        assert isinstance(trigger, Cron)
-        return InvalidSchedule(
-            "cron", trigger.expression, "matches no date (for example 30 February): never fires"
-        )
+        return InvalidSchedule("start", given["start"], "no slot comes after it: never fires")
+
+    @staticmethod
+    def _out_of_range(
+        record: ScheduleRecord, first: float, given: Mapping[str, Any]
+    ) -> InvalidSchedule:
+        reason = "puts the first run past the year 9999"
+        try:
+            datetime.fromtimestamp(first, record.zone)
+        except (OverflowError, ValueError, OSError):
+            trigger = record.trigger
+            if isinstance(trigger, Interval):
+                return InvalidSchedule("every", trigger.every, reason)
+            if isinstance(trigger, Once):
+                return InvalidSchedule("at", trigger.at, reason)
+            return InvalidSchedule("start", given["start"], reason)
+        return InvalidSchedule("jitter", given["jitter"], reason)
 
     def _start_cursor(self, record: ScheduleRecord, old: ScheduleRecord | None) -> None:
         """Place a new or changed record's cursor. An unchanged timetable keeps its place
@@ -628,7 +435,7 @@ class Schedules:
         record.next_slot_at = record.timetable().next_after(after)
         if record.max_runs is not None and record.runs >= record.max_runs:
             record.next_slot_at = None
-        self._set_fire(record)
+        self._firing.set_fire(record)
 
     @staticmethod
     def _keep_history(record: ScheduleRecord, old: ScheduleRecord) -> None:
@@ -646,22 +453,14 @@ class Schedules:
         record.misses = old.misses
         record.skipped_overlaps = old.skipped_overlaps
 
-    @staticmethod
-    def _replace(
-        entry: _Entry, record: ScheduleRecord, definition: JobDefinition[Any, Any]
-    ) -> None:
-        entry.record = record
-        entry.definition = definition
-        entry.timetable = record.timetable()
-        if record.next_slot_at is None:
-            entry.pending = None
-
     def _entry(self, name: str) -> _Entry:
         self._runner._check_accepting()
+        if not isinstance(name, str):
+            raise InvalidOptionType("name", name, "expected a schedule's name (a string)")
         try:
             return self._entries[name]
         except KeyError:
-            raise ScheduleNotFound(name) from None
+            raise ScheduleNotFound(_short(name)) from None
 
     async def get(self, name: str) -> ScheduleRecord:
         """A snapshot of the schedule's record. Raises ``ScheduleNotFound``."""
@@ -672,7 +471,9 @@ class Schedules:
     ) -> builtins.list[ScheduleRecord]:
         """Snapshots of every schedule (of one ``state``, if given), in the order added."""
         self._runner._check_accepting()
-        wanted = None if state is None else _validation.member(ScheduleState, "state", state)
+        wanted = (
+            None if state is None else _validation.member(ScheduleState, "state", _short(state))
+        )
         return [
             e.record.snapshot()
             for e in self._entries.values()
@@ -720,8 +521,7 @@ class Schedules:
             if value is not _KEEP
         }
         entry = self._entry(name)
-        assert self._lock is not None
-        async with self._lock:
+        async with self._firing.lock:
             entry = self._entry(name)
             old = entry.record
             given = self._given(old, entry.definition)
@@ -737,7 +537,7 @@ class Schedules:
             self._keep_history(record, old)
             self._start_cursor(record, old)
             await self._store().update_schedule(record)
-            self._replace(entry, record, definition)
+            entry.replace(record, definition)
             self._poke()
             self._emit(ScheduleUpdated, name, next_run_at=record.next_run_at)
             return record.snapshot()
@@ -770,15 +570,14 @@ class Schedules:
     async def pause(self, name: str) -> ScheduleRecord:
         """Stop firing until ``resume``. Slots that come due meanwhile are misfires: on
         resume, the schedule's ``misfire`` policy and grace time decide what runs."""
-        assert self._lock is not None
-        async with self._lock:
+        async with self._firing.lock:
             entry = self._entry(name)
             record = entry.record
             if not record.paused:
                 record.paused = True
                 if entry.pending is not None:
                     slot, entry.pending = entry.pending, None
-                    await self._miss(entry, slot, 1, "overlap", last=None)
+                    await self._firing.miss(entry, slot, 1, "overlap", last=None)
                     record.last_slot_at = max(record.last_slot_at or slot, slot)
                 await self._save(record)
                 self._emit(SchedulePaused, name)
@@ -786,8 +585,7 @@ class Schedules:
 
     async def resume(self, name: str) -> ScheduleRecord:
         """Fire again; slots missed while paused follow the misfire policy."""
-        assert self._lock is not None
-        async with self._lock:
+        async with self._firing.lock:
             entry = self._entry(name)
             record = entry.record
             if record.paused:
@@ -800,22 +598,20 @@ class Schedules:
     async def run_now(self, name: str) -> JobHandle[object]:
         """Submit the schedule's job now, outside its timetable: no slot is used, and pause,
         overlap and ``max_runs`` do not apply (it counts in ``manual_runs``). Returns the
-        job's handle; a refused submit raises as ``runner.submit`` would."""
-        assert self._lock is not None
-        async with self._lock:
-            entry = self._entry(name)
-            handle = await self._fire(entry, None, self._runner.clock.time())
-            assert handle is not None
-            return handle
+        job's handle; a refused submit raises as ``runner.submit`` would, and a full queue
+        whose policy is ``block`` makes this call wait (no schedule waits with it)."""
+        handle = await self._firing.run_now(self._entry(name))
+        assert isinstance(handle, JobHandle)
+        return handle
 
     async def remove(self, name: str) -> None:
         """Remove the schedule; its jobs already submitted go on. ``ScheduleNotFound``
         if there is none of that name."""
-        assert self._lock is not None
-        async with self._lock:
-            self._entry(name)
+        async with self._firing.lock:
+            entry = self._entry(name)
             await self._store().delete_schedule(name)
             del self._entries[name]
+            self._firing.forget(entry)
             self._poke()
             self._emit(ScheduleRemoved, name)
 
@@ -826,8 +622,8 @@ class Schedules:
             active=states.count(ScheduleState.ACTIVE),
             paused=states.count(ScheduleState.PAUSED),
             finished=states.count(ScheduleState.FINISHED),
-            fired=self._fired,
-            missed=self._missed,
-            skipped_overlaps=self._skipped,
-            refused=self._refused,
+            fired=self._firing.fired,
+            missed=self._firing.missed,
+            skipped_overlaps=self._firing.skipped,
+            refused=self._firing.refused,
         )

@@ -6,14 +6,20 @@ the latest slot at or before ``t``. Both return None when there is none.
 
 Cron slots follow local wall-clock time in the trigger's time zone (the rule for daylight
 saving is on ``Cron``); intervals are fixed lengths of real time, unaffected by time zones.
+
+Input is bounded: a trigger string has at most ``MAX_TEXT`` characters and a time zone name
+at most ``_MAX_ZONE``, and an error echoes at most a prefix of what it was given. Working out
+a cron slot costs a few lookups in croniter, however dense the expression and however near
+a change of the zone's UTC offset; croniter gives up on an expression after 50 years
+without a match, which counts as never firing.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import zoneinfo
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -23,11 +29,20 @@ from croniter import CroniterBadDateError, CroniterError, croniter
 from . import _validation
 from ._errors import InvalidOptionType, InvalidSchedule
 
-# The largest amount a daylight-saving (or other offset) change moves local time by: two
-# hours covers every zone in the tz database today (most move one hour, Lord Howe half).
-_SHIFT = timedelta(hours=3)
-# Cron slots are whole seconds: a time inside a second belongs to that second.
-_SECOND = timedelta(seconds=1)
+# More than a daylight-saving (or other offset) change moves local time by, in seconds:
+# every zone in the tz database today moves one hour or less (Lord Howe half an hour).
+# Two changes of one zone are always further apart than this, and changes that cancel
+# out within it are not seen.
+_SHIFT = 3 * 3600
+# Naive local times are handled as seconds from this (naive) moment.
+_EPOCH = datetime(1970, 1, 1)
+# Errors of datetime arithmetic outside years 1-9999 (and of the platform's time functions).
+_OUT_OF_RANGE = (OverflowError, ValueError, OSError)
+# The longest trigger string (a cron expression, "@every ...") and time zone name taken,
+# and how much of a refused one an error message repeats.
+MAX_TEXT = 512
+_MAX_ZONE = 64
+_ECHO = 40
 _ALIASES = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
@@ -42,6 +57,23 @@ _FIELDS = (
 )
 _SECOND_FIELD = ("second", "0-59")
 _EVERY_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+# croniter's random values ("R", "R(0-29)", "R/5"): drawn again each time it parses.
+_RANDOM = re.compile(r"r(\(\d+-\d+\))?(/\d+)?", re.IGNORECASE)
+
+
+def clipped(text: str) -> str:
+    """``text``, or its first characters if it is long (for an error message)."""
+    if len(text) <= _ECHO:
+        return text
+    return f"{text[:_ECHO]}... ({len(text):,} characters)"
+
+
+def bounded_text(field: str, value: str, limit: int, what: str) -> None:
+    """Refuse a string longer than ``limit``, echoing only its start."""
+    if len(value) > limit:
+        raise InvalidSchedule(
+            field, clipped(value), f"too long: {what} has at most {limit} characters"
+        )
 
 
 def time_zone(field: str, value: Any) -> zoneinfo.ZoneInfo | timezone:
@@ -50,11 +82,12 @@ def time_zone(field: str, value: Any) -> zoneinfo.ZoneInfo | timezone:
         return value
     if not isinstance(value, str):
         raise InvalidOptionType(field, value, "expected an IANA time zone name or a ZoneInfo")
+    bounded_text(field, value, _MAX_ZONE, "a time zone name")
     if value.upper() == "UTC":
         return timezone.utc
     try:
         return zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidSchedule(
             field, value, "unknown time zone (expected an IANA name such as 'Europe/Berlin')"
         ) from None
@@ -73,23 +106,38 @@ def zone_name(zone: tzinfo) -> str:
     return "UTC" if zone is timezone.utc else str(zone)
 
 
-def _parses(expression: str, seconds: bool) -> bool:
+def _parsed(expression: str, seconds: bool) -> croniter | None:
     try:
-        croniter(expression, datetime(2000, 1, 1), second_at_beginning=seconds)
+        return croniter(expression, _EPOCH, second_at_beginning=seconds)
     except (CroniterError, ValueError):
-        return False
-    return True
+        return None
+
+
+def _field_names(seconds: bool) -> tuple[tuple[str, str], ...]:
+    return ((_SECOND_FIELD,) if seconds else ()) + _FIELDS
 
 
 def _bad_field(fields: list[str], seconds: bool) -> str:
     """Which field of a refused expression is wrong, and what it allows."""
-    names = ((_SECOND_FIELD,) if seconds else ()) + _FIELDS
-    for index, (name, allowed) in enumerate(names):
+    for index, (name, allowed) in enumerate(_field_names(seconds)):
         alone = ["*"] * len(fields)
         alone[index] = fields[index]
-        if not _parses(" ".join(alone), seconds):
+        if _parsed(" ".join(alone), seconds) is None:
             return f"the {name} field {fields[index]!r} is not valid (allowed: {allowed})"
     return "not a valid expression: its fields do not combine"
+
+
+def _random_field(fields: list[str], seconds: bool) -> str | None:
+    """Why a field that draws a random value is refused (None: none does)."""
+    if len(fields) == 1:
+        return None  # an alias
+    for (name, _), field in zip(_field_names(seconds), fields, strict=True):
+        if any(_RANDOM.fullmatch(part) for part in field.split(",")):
+            return (
+                f"the {name} field {field!r} draws a random value (R), which would change "
+                "each time the expression is read: write the value itself"
+            )
+    return None
 
 
 @attrs.define(frozen=True)
@@ -98,22 +146,30 @@ class Cron:
 
     Five fields (minute hour day month weekday), or six with seconds first
     (``"*/10 * * * * *"``: every ten seconds), or an alias: ``@hourly``, ``@daily``
-    (``@midnight``), ``@weekly``, ``@monthly``, ``@yearly`` (``@annually``).
+    (``@midnight``), ``@weekly``, ``@monthly``, ``@yearly`` (``@annually``). A day of the
+    month and a day of the week both given match either (as in Vixie cron):
+    ``0 0 13 * FRI`` fires on every 13th and every Friday. At most ``MAX_TEXT``
+    characters; croniter's random values (``R``) are refused.
 
-    Daylight saving: each local time the expression names fires once. A local time that a
-    spring-forward skips fires as far after the jump as it was into the gap (02:30 in a
-    02:00 -> 03:00 jump fires at 03:30 local, the same instant as 01:30 before it); a local
-    time that a fall-back repeats fires at its first occurrence only.
+    Daylight saving: the fields name local wall-clock times, and each local time the
+    expression names fires once. A local time that a spring-forward skips fires as far
+    after the jump as it was into the gap (02:30 in a 02:00 -> 03:00 jump fires at 03:30
+    local, the same instant as 01:30 before it); a local time that a fall-back repeats
+    fires at its first occurrence only. So ``*/15 * * * *`` in a zone that falls back an
+    hour does not fire in the repeated hour: 75 minutes pass between two of its slots. A
+    fixed length of real time is an ``Interval``.
     """
 
     expression: str
     timezone: str = "UTC"
     _zone: tzinfo = attrs.field(init=False, eq=False, repr=False)
-    _seconds: bool = attrs.field(init=False, eq=False, repr=False)
+    # The parsed expression; each lookup works on a copy, so a Cron can be shared.
+    _matcher: croniter = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.expression, str):
             raise InvalidOptionType("cron", self.expression, "expected a cron expression string")
+        bounded_text("cron", self.expression, MAX_TEXT, "a cron expression")
         expression = " ".join(self.expression.split())
         fields = expression.split(" ")
         if not (len(fields) == 1 and fields[0].lower() in _ALIASES) and len(fields) not in (5, 6):
@@ -124,68 +180,114 @@ class Cron:
                 "or an alias such as @hourly",
             )
         seconds = len(fields) == 6
-        if not _parses(expression, seconds):
+        random_field = _random_field(fields, seconds)
+        if random_field is not None:
+            raise InvalidSchedule("cron", self.expression, random_field)
+        matcher = _parsed(expression, seconds)
+        if matcher is None:
             raise InvalidSchedule("cron", self.expression, _bad_field(fields, seconds))
         zone = time_zone("timezone", self.timezone)
         object.__setattr__(self, "expression", expression)
         object.__setattr__(self, "timezone", zone_name(zone))
         object.__setattr__(self, "_zone", zone)
-        object.__setattr__(self, "_seconds", seconds)
+        object.__setattr__(self, "_matcher", matcher)
 
     def __str__(self) -> str:
         return f"cron {self.expression!r} ({self.timezone})"
 
-    def _walk(self, start: datetime, *, backwards: bool = False) -> Iterator[datetime]:
-        """Naive local slot times after (or before) the naive local time ``start``."""
+    # Slots are whole seconds. Local wall-clock times are naive datetimes; a local time
+    # maps to the instant it has with fold=0 (before a change: see the rule above).
+    # Around a change the local times before it and after it form two regions, each with
+    # its own UTC offset; the slot is the best of the regions' first (or last) matches,
+    # each one croniter lookup. A region of local times ends where fold=0 starts to
+    # mean the new offset: the change plus the larger of the two offsets.
+
+    def _match(self, local: datetime, *, backwards: bool) -> datetime | None:
+        """The first matching local time after ``local`` (or before it), or None."""
+        matcher = copy.copy(self._matcher)
         try:
-            it = croniter(self.expression, start, second_at_beginning=self._seconds)
-            step = it.get_prev if backwards else it.get_next
-            while True:
-                yield step(datetime)
-        except CroniterBadDateError:
-            return  # no slot in the years croniter searches: the expression never fires
+            found: datetime
+            if backwards:
+                found = matcher.get_prev(datetime, start_time=local)
+            else:
+                found = matcher.get_next(datetime, start_time=local)
+        except (CroniterBadDateError, *_OUT_OF_RANGE):
+            return None  # none in the 50 years croniter searches, or past year 9999
+        return found
 
     def _instant(self, local: datetime) -> float:
-        """The epoch time of a naive local time (fold=0: before the change, see above)."""
-        return local.replace(tzinfo=self._zone, fold=0).timestamp()
+        return local.replace(tzinfo=self._zone).timestamp()
 
-    def _local(self, t: float) -> datetime:
-        return datetime.fromtimestamp(t, self._zone).replace(tzinfo=None)
+    def _offset(self, t: int) -> int:
+        offset = datetime.fromtimestamp(t, self._zone).utcoffset()
+        return 0 if offset is None else int(offset.total_seconds())
+
+    def _regions(self, t: int) -> list[tuple[int, int | None, int | None]]:
+        """The regions of local time around ``t``: (offset, first, end) with first and end
+        in naive seconds (None: unbounded), one region unless the offset changes within
+        ``_SHIFT`` of ``t``."""
+        before, after = self._offset(t - _SHIFT), self._offset(t + _SHIFT)
+        if before == after:
+            return [(before, None, None)]
+        low, high = t - _SHIFT, t + _SHIFT  # the change is in (low, high]: find it
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._offset(middle) == before:
+                low = middle
+            else:
+                high = middle
+        boundary = high + max(before, after)
+        return [(before, None, boundary), (after, boundary, None)]
 
     def _near_change(self, t: float) -> bool:
-        """Whether the zone's UTC offset changes within ``_SHIFT`` of ``t``."""
-        zone = self._zone
-        before = datetime.fromtimestamp(t - _SHIFT.total_seconds(), zone).utcoffset()
-        after = datetime.fromtimestamp(t + _SHIFT.total_seconds(), zone).utcoffset()
-        return before != after
+        t = math.floor(t)
+        return self._offset(t - _SHIFT) != self._offset(t + _SHIFT)
+
+    # A slot found far from t can still be near a change (a spring-forward maps the local
+    # times it skips up to its length late, past slots after it): then the best slot is
+    # within half of _SHIFT of the one found, and that change is within _SHIFT of there,
+    # so looking from there settles it.
 
     def next_after(self, t: float) -> float | None:
-        near = self._near_change(t)
-        # Slots are whole seconds: start from the second t is in. (Rounding t to the
-        # microsecond could carry a time just before a slot onto the slot itself.)
-        start = self._local(math.floor(t))
-        if near:  # a slot in a skipped hour maps later than slots after it: look back first
-            start -= _SHIFT
-        for local in self._walk(start):
-            instant = self._instant(local)
-            if instant > t:
-                return instant
-        return None
+        now = math.floor(t)
+        try:
+            slot = self._next_near(now)
+            if slot is not None and self._near_change(slot):
+                slot = self._next_near(max(now, math.floor(slot) - _SHIFT // 2))
+        except _OUT_OF_RANGE:
+            return None
+        return slot
+
+    def _next_near(self, t: int) -> float | None:
+        best: float | None = None
+        for offset, first, end in self._regions(t):
+            after = t + offset if first is None else max(t + offset, first - 1)
+            local = self._match(_EPOCH + timedelta(seconds=after), backwards=False)
+            if local is None or (end is not None and local >= _EPOCH + timedelta(seconds=end)):
+                continue
+            slot = self._instant(local)
+            best = slot if best is None else min(best, slot)
+        return best
 
     def last_at_or_before(self, t: float) -> float | None:
-        near = self._near_change(t)
-        local_t = self._local(math.floor(t))
-        start = local_t + _SECOND + (_SHIFT if near else timedelta(0))
+        now = math.floor(t)
+        try:
+            slot = self._last_near(now)
+            if slot is not None and self._near_change(slot):
+                slot = self._last_near(min(now, math.floor(slot) + _SHIFT // 2))
+        except _OUT_OF_RANGE:
+            return None
+        return slot
+
+    def _last_near(self, t: int) -> float | None:
         best: float | None = None
-        floor = local_t - _SHIFT
-        for local in self._walk(start, backwards=True):
-            instant = self._instant(local)
-            if instant <= t:
-                if not near:
-                    return instant
-                best = instant if best is None else max(best, instant)
-            if local < floor and best is not None:
-                break
+        for offset, first, end in self._regions(t):
+            upto = t + offset if end is None else min(t + offset, end - 1)
+            local = self._match(_EPOCH + timedelta(seconds=upto + 1), backwards=True)
+            if local is None or (first is not None and local < _EPOCH + timedelta(seconds=first)):
+                continue
+            slot = self._instant(local)
+            best = slot if best is None else max(best, slot)
         return best
 
 
@@ -229,6 +331,7 @@ Trigger = Cron | Interval | Once
 def parse_every(text: str) -> timedelta:
     """``"1h30m"`` (the part after ``@every``) as a timedelta."""
     text = text.strip()
+    bounded_text("every", text, MAX_TEXT, "an interval")
     body = text.replace(" ", "")
     total = 0.0
     pos = 0
@@ -308,6 +411,20 @@ class Timetable:
             return self._bounded(slot)
         at = trigger.at.timestamp()
         return self._bounded(at if at > t else None)
+
+    def count(self, first: float, last: float, limit: int) -> int:
+        """How many slots there are from the slot ``first`` to the slot ``last``, both
+        counted: exactly for an interval, else up to ``limit``."""
+        if isinstance(self.trigger, Interval):
+            return round((last - first) / self.trigger.seconds) + 1
+        count = 1
+        slot: float | None = first
+        while count < limit:
+            slot = self.next_after(slot) if slot is not None else None
+            if slot is None or slot > last:
+                break
+            count += 1
+        return count
 
     def last_at_or_before(self, t: float) -> float | None:
         """The latest slot at or before ``t`` (within the bounds), or None."""

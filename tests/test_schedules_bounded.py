@@ -1,0 +1,192 @@
+"""Schedule input is bounded in size and cost: overlong expressions, intervals, time zones
+and names are refused with a typed error that names the field and repeats only the start
+of the value (as do the errors for long policies and unknown names); expressions that
+match no date, or only rarely, are settled at ``add``; nothing a schedule asks for reaches
+past the years datetime can hold."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import anyio
+import pytest
+
+from asyncjobs import (
+    Cron,
+    InvalidOption,
+    InvalidOptionType,
+    InvalidSchedule,
+    JobRunner,
+    Once,
+    ScheduleNotFound,
+    job,
+)
+from asyncjobs.testing import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+UTC = timezone.utc
+
+
+@job(name="tests.schedules_bounded.tick")
+async def tick() -> None:
+    pass
+
+
+LONG_CRON = "*  " * 400  # 1,200 characters (whitespace counts: it is what was given)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "options", "field", "length"),
+    [
+        (LONG_CRON + "* * * * *", {}, "cron", 1_200 + 9),
+        ("@every " + "1s" * 5_000, {}, "every", 10_000),
+        ("@hourly", {"timezone": "Europe/" + "x" * 100_000}, "timezone", 100_007),
+    ],
+)
+async def test_overlong_schedule_strings_are_refused_echoing_only_their_start(
+    clock: FakeClock, trigger: str, options: dict[str, Any], field: str, length: int
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with pytest.raises(InvalidSchedule) as caught:
+            await runner.schedules.add("long", tick, trigger, **options)
+        error = caught.value
+        assert error.field == field
+        assert f"({length:,} characters)" in str(error)
+        assert "too long" in str(error)
+        assert len(str(error)) < 200
+        assert await runner.schedules.list() == []
+        await runner.schedules.add("long", tick, "@daily")
+        with pytest.raises(InvalidSchedule) as caught:
+            await runner.schedules.update("long", trigger=trigger, **options)
+        assert caught.value.field == field
+        assert (await runner.schedules.get("long")).trigger == Cron("@daily")
+
+
+def test_a_cron_object_is_bounded_too() -> None:
+    with pytest.raises(InvalidSchedule) as caught:
+        Cron("0," * 1_000 + "0 * * * *")
+    assert caught.value.field == "cron"
+    assert str(caught.value).startswith("cron='0,0,0,")
+    longest = ",".join(["0"] * 251) + " * * * *"  # 509 characters: taken
+    assert Cron(longest).next_after(0) == 60 * 60
+
+
+async def test_an_overlong_schedule_name_is_refused(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with pytest.raises(InvalidOption) as caught:
+            await runner.schedules.add("n" * 10_000, tick, "@daily")
+        assert caught.value.field == "name"
+        assert "(10,000 characters)" in str(caught.value)
+        assert len(str(caught.value)) < 200
+        assert (await runner.schedules.add("n" * 200, tick, "@daily")).name == "n" * 200
+
+
+async def test_long_names_and_policies_are_echoed_only_in_part(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        schedules = runner.schedules
+        long = "x" * 100_000
+        refusals: list[tuple[Any, str]] = []
+        for field, call in (
+            ("misfire", lambda: schedules.add("s", tick, "@daily", misfire=long)),
+            ("overlap", lambda: schedules.add("s", tick, "@daily", overlap=long)),
+            ("if_exists", lambda: schedules.add("s", tick, "@daily", if_exists=long)),
+            ("state", lambda: schedules.list(state=long)),
+        ):
+            with pytest.raises(InvalidOption) as caught:
+                await call()
+            refusals.append((caught.value, field))
+        with pytest.raises(ScheduleNotFound) as missing:
+            await schedules.get(long)
+        for error, field in refusals:
+            assert error.field == field
+            assert "(100,000 characters)" in str(error)
+            assert len(str(error)) < 300
+        assert len(str(missing.value)) < 100
+        with pytest.raises(InvalidOptionType, match="name"):
+            await schedules.get(["s"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 0 30 2 *",  # 30 February
+        "0 0 31 4,6,9,11 *",  # the 31st of a 30-day month
+        "0 0 30,31 2 *",
+        "* * * 31 2 *",  # six fields: every second of a day that never comes
+        "0 0 31 2 1#5",  # a nth weekday narrows the day of month: both must match
+        "0 0 31 2 L5",
+    ],
+)
+async def test_an_expression_that_matches_no_date_is_refused_at_add(
+    clock: FakeClock, expression: str
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            with pytest.raises(InvalidSchedule, match="matches no date") as caught:
+                await runner.schedules.add("never", tick, expression)
+        assert (caught.value.field, caught.value.value) == ("cron", expression)
+        assert await runner.schedules.list() == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "first"),
+    [
+        ("0 0 29 2 *", datetime(2028, 2, 29, tzinfo=UTC)),
+        ("0 0 29 2 1#5", datetime(2044, 2, 29, tzinfo=UTC)),  # a fifth Monday in February
+        ("0 0 13 * FRI", datetime(2026, 1, 2, tzinfo=UTC)),  # the 13th, or any Friday
+        ("0 0 31 * *", datetime(2026, 1, 31, tzinfo=UTC)),
+        ("0 0 L 2 *", datetime(2026, 2, 28, tzinfo=UTC)),
+    ],
+)
+async def test_rare_and_combined_days_are_taken_and_fire_when_they_come(
+    clock: FakeClock, expression: str, first: datetime
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            record = await runner.schedules.add("rare", tick, expression)
+            assert record.next_run == first
+
+
+@pytest.mark.parametrize("expression", ["R * * * *", "0 R(0-5) * * *", "0 0 * * r/2"])
+def test_random_values_are_refused(expression: str) -> None:
+    # croniter draws R afresh each time it parses the expression: a timetable that changes
+    # whenever it is read (a restart, an update) would fire twice or not at all.
+    with pytest.raises(InvalidSchedule, match=r"random value \(R\)") as caught:
+        Cron(expression)
+    assert caught.value.field == "cron"
+
+
+@pytest.mark.parametrize(
+    ("trigger", "options", "field"),
+    [
+        ("@hourly", {"start": datetime(9999, 12, 31, 23, 30, tzinfo=UTC)}, "start"),
+        (timedelta(days=999_999_999), {}, "every"),
+        ("@hourly", {"jitter": 1e300}, "jitter"),
+        (
+            Once(datetime(9999, 12, 31, 23, tzinfo=UTC)),
+            {"timezone": "Pacific/Kiritimati"},  # UTC+14: that moment is in year 10000
+            "at",
+        ),
+        (datetime(2026, 6, 1, tzinfo=UTC), {"start": datetime(2026, 7, 1, tzinfo=UTC)}, "start"),
+    ],
+)
+async def test_a_timetable_past_the_year_9999_or_its_bounds_is_refused(
+    clock: FakeClock, trigger: Any, options: dict[str, Any], field: str
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with pytest.raises(InvalidSchedule) as caught:
+            await runner.schedules.add("far", tick, trigger, **options)
+        assert caught.value.field == field
+        assert await runner.schedules.list() == []
+
+
+def test_cron_slots_end_where_the_calendar_does() -> None:
+    yearly = Cron("@yearly", "Europe/Berlin")
+    assert yearly.next_after(datetime(9999, 6, 1, tzinfo=UTC).timestamp()) is None
+    assert yearly.last_at_or_before(datetime(1, 6, 1, tzinfo=UTC).timestamp()) is None
+    assert (
+        yearly.next_after(datetime(9998, 6, 1, tzinfo=UTC).timestamp())
+        == (datetime(9999, 1, 1, tzinfo=UTC) - timedelta(hours=1)).timestamp()
+    )
