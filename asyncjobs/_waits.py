@@ -17,8 +17,8 @@ and rings (a job waiting for a running job that waits for a queued one) count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Hashable
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
@@ -26,17 +26,31 @@ from ._errors import JobDeadlock
 from ._states import JobState
 
 if TYPE_CHECKING:
-    from ._handle import JobHandle
     from ._spawn import Event
 
 _QUEUED = JobState.QUEUED
 _RUNNING = JobState.RUNNING
 
 
+class Job(Hashable, Protocol):
+    """What ``JobWaits`` reads of a job: its handle's public face."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def queue(self) -> str: ...
+
+    @property
+    def state(self) -> JobState: ...
+
+    def done(self) -> bool: ...
+
+
 class _Wait:
     __slots__ = ("child", "scope", "deadlock")
 
-    def __init__(self, child: JobHandle[Any], scope: anyio.CancelScope) -> None:
+    def __init__(self, child: Job, scope: anyio.CancelScope) -> None:
         self.child = child
         self.scope = scope
         self.deadlock: str | None = None
@@ -47,7 +61,7 @@ class JobWaits:
 
     def __init__(
         self,
-        holders: Callable[[], Collection[JobHandle[Any]]],
+        holders: Callable[[], Collection[Job]],
         workers: Callable[[], int],
         concurrency: Callable[[str], int],
     ) -> None:
@@ -56,9 +70,9 @@ class JobWaits:
         self._holders = holders
         self._workers = workers
         self._concurrency = concurrency
-        self._waits: dict[JobHandle[Any], list[_Wait]] = {}
+        self._waits: dict[Job, list[_Wait]] = {}
 
-    async def wait(self, parent: JobHandle[Any], child: JobHandle[Any], waiter: Event) -> None:
+    async def wait(self, parent: Job, child: Job, waiter: Event) -> None:
         """``parent``'s code waits (no timeout) for ``child``'s ``waiter``; raises
         ``JobDeadlock`` if that wait could never end."""
         if child is parent:
@@ -80,7 +94,7 @@ class JobWaits:
         if entry.deadlock is not None:
             raise JobDeadlock(parent.id, child.id, entry.deadlock)
 
-    def requeued(self, job: JobHandle[Any]) -> None:
+    def requeued(self, job: Job) -> None:
         """``job`` is back in its queue (a delay or a retry wait is over): end the waits
         for it that can now never end."""
         if not self._waits:
@@ -96,7 +110,7 @@ class JobWaits:
                         entry.deadlock = reason
                         entry.scope.cancel()
 
-    def _stuck(self) -> set[JobHandle[Any]]:
+    def _stuck(self) -> set[Job]:
         # The greatest fixed point: suppose every waiting job stuck, then let go of each
         # that waits for nothing blocked, until none changes.
         waits = self._waits
@@ -110,21 +124,21 @@ class JobWaits:
                     changed = True
         return stuck
 
-    def _blocked(self, job: JobHandle[Any], stuck: set[JobHandle[Any]]) -> str | None:
+    def _blocked(self, job: Job, stuck: set[Job]) -> str | None:
         """Why waiting for ``job`` could never end, given the ``stuck`` jobs; None if it
         could."""
-        if job._done:
+        if job.done():
             return None
-        state = job._record.state
+        state = job.state
         holders = self._holders()
         if state is _RUNNING or job in holders:
             return "it waits itself for a job that can never start" if job in stuck else None
         if state is not _QUEUED:
             return None  # waiting for its time: time will move it
-        queue = job._record.queue
+        queue = job.queue
         capacity = self._concurrency(queue)
         held = [h for h in holders if h in stuck]
-        if sum(1 for h in held if h._record.queue == queue) >= capacity:
+        if sum(1 for h in held if h.queue == queue) >= capacity:
             return (
                 f"it cannot start: all {capacity} place(s) of queue {queue!r} are held by "
                 "jobs waiting for jobs that have not started (give the awaited jobs a queue "
