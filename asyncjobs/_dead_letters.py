@@ -67,6 +67,7 @@ class DeadLetters:
 
         Raises ``JobNotFound`` (``ResultExpired`` once it expired), or ``JobStateError`` if
         the job did not fail."""
+        job_id = _validation.name("job_id", job_id)
         record = await self._runner.store.get(job_id)
         if record.state is not JobState.FAILED:
             raise JobStateError(job_id, record.state.value, "not a dead letter (it did not fail)")

@@ -375,6 +375,8 @@ def job(
         retry=retry,
         unique=unique,
     )
+    if registry is not None and not isinstance(registry, JobRegistry):
+        raise InvalidOptionType("registry", registry, "expected a JobRegistry")
     target = registry if registry is not None else default_registry
 
     def decorate(func: Callable[..., Any]) -> JobDefinition[Any, Any]:

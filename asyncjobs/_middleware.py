@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
+from . import _validation
 from ._context import run_in
 from ._errors import AsyncJobsError, InvalidOptionType
 from ._escalation import cancelled_here
@@ -92,7 +93,7 @@ class MiddlewareChain:
 
     def __init__(self, middleware: Iterable[JobMiddleware], faults: RepeatLog) -> None:
         self._faults = faults
-        items = list(middleware)
+        items = _validation.collection("middleware", middleware)
         for item in items:
             if not isinstance(item, JobMiddleware):
                 raise InvalidOptionType(

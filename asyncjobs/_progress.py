@@ -62,11 +62,10 @@ MAX_TEXT = 1000
 
 
 def _text(field: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidOptionType(field, value, "expected a string")
+    text = _validation.plain_str(field, value)
     # Progress goes into records, events, logs and every follower's buffer: keep it small
     # whatever a job (or the input it echoes) puts in it.
-    return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 3] + "..."
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 
 def next_progress(
@@ -87,9 +86,10 @@ def next_progress(
     if percent is not None:
         if isinstance(percent, bool) or not isinstance(percent, (int, float)):
             raise InvalidOptionType("percent", percent, "expected a number from 0 to 100")
-        if not 0 <= percent <= 100:  # also refuses NaN
-            raise InvalidOption("percent", percent, "must be from 0 to 100")
-        percent = float(percent)
+        given = percent
+        percent = _validation.seconds("percent", percent)  # a plain, finite float
+        if not 0 <= percent <= 100:
+            raise InvalidOption("percent", given, "must be from 0 to 100")
     if message is not None:
         message = _text("message", message)
     if step is not None:

@@ -50,7 +50,7 @@ def _on_full(value: Any) -> RejectPolicy | RejectHandler:
         return value
     if isinstance(value, str):
         try:
-            return RejectPolicy(value)
+            return RejectPolicy(_validation.plain_str("on_full", value))
         except ValueError:
             names = ", ".join(p.value for p in RejectPolicy)
             raise InvalidOption("on_full", value, f"unknown policy (one of: {names})") from None

@@ -253,6 +253,14 @@ class ShutdownReport:
     hurried: bool = False
 
 
+def _at_least(field: str, value: Any, least: float) -> float:
+    """A duration of at least ``least`` seconds (smaller ones would make a loop spin)."""
+    seconds = _validation.duration(field, value)
+    if seconds < least:
+        raise InvalidOption(field, value, f"must be at least {least} seconds")
+    return seconds
+
+
 def _queue_configs(queues: Mapping[str, int | QueueConfig] | None) -> dict[str, QueueConfig]:
     if queues is None:
         return {"default": QueueConfig()}
@@ -261,8 +269,8 @@ def _queue_configs(queues: Mapping[str, int | QueueConfig] | None) -> dict[str, 
     if not queues:
         raise InvalidOption("queues", queues, "configure at least one queue")
     configs: dict[str, QueueConfig] = {}
-    for name, config in queues.items():
-        _validation.name("queues", name)
+    for given, config in queues.items():
+        name = _validation.name("queues", given)
         if isinstance(config, QueueConfig):
             configs[name] = config
         elif isinstance(config, int) and not isinstance(config, bool):
@@ -345,13 +353,10 @@ class JobRunner:
         self._max_depth = (
             None if max_depth is None else _validation.positive_int("max_depth", max_depth)
         )
-        try:
-            self._selection = Selection(selection)
-        except ValueError:
-            raise InvalidOption("selection", selection, "expected 'strict' or 'weighted'") from None
+        self._selection = _validation.member(Selection, "selection", selection)
         total = sum(c.concurrency for c in configs.values())
         if max_workers is not None:
-            _validation.positive_int("max_workers", max_workers)
+            max_workers = _validation.positive_int("max_workers", max_workers)
             if max_workers > MAX_WORKERS:
                 raise InvalidOption(
                     "max_workers",
@@ -452,7 +457,7 @@ class JobRunner:
         self._dead_definitions: dict[str, JobDefinition[Any, Any]] = {}
         self._dead_letters = DeadLetters(self)
         self._schedules = Schedules(
-            self, _validation.duration("scheduler_max_sleep", scheduler_max_sleep)
+            self, _at_least("scheduler_max_sleep", scheduler_max_sleep, 0.01)
         )
         # The context the last job was submitted from, as a snapshot jobs can share.
         self._last_context = contextvars.copy_context()
@@ -768,7 +773,7 @@ class JobRunner:
         """
         if _get_ident() != self._loop_thread:
             raise WrongEventLoop("runner.submit_many called")
-        batch = list(calls)
+        batch = _validation.collection("calls", calls)
         for index, call in enumerate(batch):
             if not isinstance(call, JobCall):
                 raise InvalidOptionType(
@@ -868,16 +873,15 @@ class JobRunner:
     def _definition_for(self, job: Any) -> JobDefinition[Any, Any]:
         if isinstance(job, JobDefinition):
             return job
+        definition = make_definition(job)  # refuses what cannot be a job, first
         try:
             return self._adhoc[job]
-        except (KeyError, TypeError):
+        except KeyError:
             pass
-        definition = make_definition(job)
-        try:
-            if len(self._adhoc) < 1024:
-                self._adhoc[job] = definition
-        except TypeError:  # unhashable callable
-            pass
+        except Exception:  # noqa: BLE001 - an unhashable (or unhashing) callable: not kept
+            return definition
+        if len(self._adhoc) < 1024:
+            self._adhoc[job] = definition
         return definition
 
     def _queue_for(self, definition: JobDefinition[Any, Any]) -> JobQueue:
@@ -1623,6 +1627,7 @@ class JobRunner:
         Raises ``JobNotFound`` for an id this runner is not running or holding.
         """
         self._check_thread("runner.cancel called")
+        job_id = _validation.name("job_id", job_id)
         for handle in itertools.chain(self._running, self._scheduled):
             if handle._record.id == job_id:
                 return await self._cancel(handle)
@@ -1860,6 +1865,7 @@ class JobRunner:
     async def _requeue(self, job_id: str) -> JobHandle[Any]:
         """Put a failed job back in its queue, with a fresh retry budget (see DeadLetters)."""
         self._check_accepting()
+        job_id = _validation.name("job_id", job_id)
         if job_id in self._requeuing:
             raise JobStateError(job_id, "being requeued", "another requeue of it is under way")
         self._requeuing.add(job_id)
@@ -2036,6 +2042,7 @@ class JobRunner:
     def queue_statistics(self, name: str | None = None) -> dict[str, QueueStatistics]:
         """Counters per queue (or of the one named)."""
         if name is not None:
+            name = _validation.name("name", name)
             queue = self._queues.get(name)
             if queue is None:
                 raise UnknownQueue(name, list(self._queues))
@@ -2065,7 +2072,7 @@ class JobRunner:
 
     async def get_job(self, job_id: str) -> JobRecord:
         """A snapshot of a job's record; ``JobNotFound`` if unknown (or evicted)."""
-        return await self._store.get(job_id)
+        return await self._store.get(_validation.name("job_id", job_id))
 
     async def list_jobs(
         self,
@@ -2079,5 +2086,9 @@ class JobRunner:
         """A page of job records in submission order; see ``JobStore.list``."""
         wanted = None if states is None else _validation.states("states", states)
         return await self._store.list(
-            states=wanted, queue=queue, name=name, limit=limit, cursor=cursor
+            states=wanted,
+            queue=_validation.optional_name("queue", queue),
+            name=_validation.optional_name("name", name),
+            limit=limit,
+            cursor=cursor,
         )

@@ -25,10 +25,8 @@ class OnConflict(str, enum.Enum):
 
 
 def _on_conflict(value: Any) -> OnConflict:
-    try:
-        return OnConflict(value)
-    except ValueError:
-        raise InvalidOption("on_conflict", value, "expected 'existing' or 'raise'") from None
+    result: OnConflict = _validation.member(OnConflict, "on_conflict", value)
+    return result
 
 
 def _key(value: Any) -> str | Callable[..., str] | None:

@@ -139,6 +139,8 @@ class MemoryJobStore:
         expired.add(job_id)
 
     async def get(self, job_id: str) -> JobRecord:
+        if type(job_id) is not str:
+            job_id = _validation.name("job_id", job_id)
         try:
             return self._records[job_id].snapshot()
         except KeyError:
@@ -156,12 +158,14 @@ class MemoryJobStore:
         cursor: str | None = None,
     ) -> JobPage:
         limit = _validation.positive_int("limit", limit)
+        queue = _validation.optional_name("queue", queue)
+        name = _validation.optional_name("name", name)
         after = -1
         if cursor is not None:
-            try:
-                after = int(cursor)
-            except ValueError:
-                raise InvalidOption("cursor", cursor, "not a cursor from this store") from None
+            # A cursor is the string next_cursor gave: the digits of a sequence number.
+            if not isinstance(cursor, str) or not str.isdigit(cursor) or len(cursor) > 20:
+                raise InvalidOption("cursor", cursor, "not a cursor from this store")
+            after = int(str.__str__(cursor))
         wanted = None if states is None else frozenset(states)
         found: list[JobRecord] = []
         last = after
