@@ -1421,7 +1421,13 @@ class JobRunner:
         policy = handle._definition.options.retry
         if policy is None or isinstance(error, (JobAborted, InvalidJob)):
             return None  # a stop, or a mistake in the job: another attempt ends the same
-        return policy.delay_after(handle._record.attempts, error)
+        try:
+            return policy.delay_after(handle._record.attempts, error)
+        except BaseException as exc:  # a backoff function's KeyboardInterrupt or the like
+            if not escalates(exc):
+                raise
+            self._faults.callback_failed("backoff", policy.backoff, exc, f"job {handle.id!r}")
+            return None  # the job fails for good: the runner is stopping
 
     async def _retry(self, handle: JobHandle[Any], error: BaseException, delay: float) -> None:
         """The running job's attempt failed and it gets another after ``delay`` seconds: it

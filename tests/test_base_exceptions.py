@@ -322,3 +322,22 @@ async def test_a_subscriber_on_the_runners_own_bus_that_raises_one(
 
     await _block_raises(kind, body)  # raised once, by the runner's block; it stopped
     assert await handles[0] == 7
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_backoff_function_that_raises_one(kind: type[BaseException]) -> None:
+    def backoff(attempt: int) -> float:
+        raise kind
+
+    @job(retry=Retry(max_attempts=3, backoff=backoff))
+    async def fails() -> None:
+        raise ConnectionError("down")
+
+    handles: list[JobHandle[None]] = []
+
+    async def body(runner: JobRunner) -> None:
+        handles.append(await runner.submit(fails))
+
+    await _block_raises(kind, body)
+    assert handles[0].state is JobState.FAILED  # failed for good, its worker alive
+    assert handles[0].record().attempts == 1
