@@ -125,6 +125,7 @@ MAX_WORKERS = 10_000
 """The most workers a runner has (each is a task, started with the runner)."""
 
 _get_ident = threading.get_ident
+_STOP_TURNS = 4  # loop turns a cancelled handler gets to stop, whatever the cancel timeout
 _YIELD_EVERY = 32  # jobs a worker runs back to back before it lets the event loop run others
 _KEPT_DEFINITIONS = 10_000  # dead letters' own definitions kept for a requeue
 
@@ -1778,6 +1779,12 @@ class JobRunner:
                     await self._threads.wait_until(
                         deadline, self._new_event, self._wait_event_until
                     )
+                # A cancelled handler needs a turn or two of the loop to stop (trio's
+                # checkpoint takes two), even when the cancel timeout left it no time.
+                for _ in range(_STOP_TURNS):
+                    if all(handle._done for handle in running):
+                        break
+                    await anyio.lowlevel.checkpoint()
                 for handle in running:
                     if not handle._done:
                         abandoned.append(handle._record.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
 import pytest
 
 from asyncjobs import JobInterrupted, JobRunner, JobState, RunnerNotRunning, RunnerState, job
@@ -477,3 +478,26 @@ def test_a_job_with_two_threads_stays_tracked_until_both_return() -> None:
     gates[1].set()
     workers[1].join(timeout=5)
     assert threads.still_running() == []
+
+
+async def test_a_cooperative_job_is_not_abandoned_with_a_zero_cancel_timeout() -> None:
+    # Found by the model test: cancelled at a checkpoint, a trio task needs two loop turns
+    # to stop, and a zero cancel timeout left it none: it was reported abandoned.
+    started: list[anyio.Event] = []
+
+    @job
+    async def cooperative() -> None:
+        started[-1].set()
+        while True:
+            await anyio.lowlevel.checkpoint()
+
+    for _ in range(20):
+        started.append(anyio.Event())
+        runner = JobRunner(grace_period=0, cancel_timeout=0)
+        with anyio.fail_after(5):
+            async with runner:
+                handle = await runner.submit(cooperative)
+                await started[-1].wait()
+        report = await runner.shutdown()
+        assert report.abandoned == ()
+        assert report.interrupted == (handle.id,)
