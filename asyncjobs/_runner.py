@@ -87,7 +87,7 @@ from ._queue import JobQueue, QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
 from ._schedule_events import ScheduleEvent
 from ._scheduler import Schedules
-from ._spawn import Event, current_loop, event_factory, spawn_detached
+from ._spawn import Event, current_loop, current_task, event_factory, spawn_detached
 from ._states import TERMINAL_STATES, JobState
 from ._stats import JobStatistics, longest_window
 from ._threads import Threads, unwrap
@@ -446,6 +446,8 @@ class JobRunner:
         self._requeuing: set[str] = set()
         # Jobs running in their submitter's task (caller_runs), not in a worker.
         self._in_callers: set[JobHandle[Any]] = set()
+        # The workers' tasks: a wait made in one is its job's own (not a task it spawned).
+        self._worker_tasks: set[object] = set()
         # Untimed waits of jobs for jobs, to catch the waits that could never end.
         self._waits = JobWaits(
             lambda: self._running.keys() - self._in_callers,
@@ -1211,6 +1213,8 @@ class JobRunner:
         # it, and opens a fresh scope. This saves creating a scope for every job.
         idle = self._idle_workers
         budget = _YIELD_EVERY
+        task = current_task()
+        self._worker_tasks.add(task)
         try:
             while True:
                 stopped: JobHandle[Any] | None = None
@@ -1252,6 +1256,7 @@ class JobRunner:
             # Only a bug in asyncjobs gets here: never let it crash the host's event loop.
             logger.exception("asyncjobs worker %d crashed", index)
         finally:
+            self._worker_tasks.discard(task)
             self._live_workers -= 1
             if not self._live_workers and self._workers_done is not None:
                 self._workers_done.set()
@@ -1671,8 +1676,12 @@ class JobRunner:
 
     async def _wait_in_job(self, parent: JobHandle[Any], handle: JobHandle[Any]) -> None:
         """A running job's code waits for ``handle`` (no timeout): raises ``JobDeadlock``
-        if the wait could never end."""
-        await self._waits.wait(parent, handle, handle._event())
+        if the wait could never end. A task the job started waits as any other task: the
+        job's own flow may go on meanwhile, so its wait blocks nothing."""
+        if current_task() not in self._worker_tasks:
+            await handle._event().wait()
+        else:
+            await self._waits.wait(parent, handle, handle._event())
 
     def running_jobs(self) -> tuple[JobHandle[object], ...]:
         """The jobs running now: in a worker, in their submitter (``caller_runs``), or in

@@ -34,6 +34,20 @@ def current_loop() -> object | None:
         return None
 
 
+def current_task() -> object | None:
+    """The running task (asyncio's or trio's), or None outside one."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        pass
+    try:
+        import trio
+
+        return trio.lowlevel.current_task()
+    except (ImportError, RuntimeError):
+        return None
+
+
 def spawn_detached(fn: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
     """Start ``fn()`` as a task of the running event loop (asyncio or trio), in a context of
     its own: an empty one, as trio gives its system tasks, not a copy of the caller's (a

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import pytest
 
@@ -203,3 +204,29 @@ async def test_a_delayed_resubmit_starts_a_new_line(clock: FakeClock) -> None:
 async def test_max_depth_is_validated() -> None:
     with pytest.raises(InvalidOption, match="max_depth"):
         JobRunner(max_depth=0)
+
+
+async def test_a_task_a_job_started_may_wait_for_that_job() -> None:
+    # A task started from inside a job carries the job's context, but it is not the job's
+    # own flow: its waits (here for the job itself) are no deadlock.
+    seen: list[str] = []
+
+    @job
+    async def starts_a_watcher() -> str:
+        me = current_job()
+        assert me is not None
+
+        async def watch() -> None:
+            await me.wait()
+            seen.append(me.state.value)
+
+        runner_tasks[0].start_soon(watch)
+        await anyio.lowlevel.checkpoint()
+        return "done"
+
+    runner_tasks: list[anyio.abc.TaskGroup] = []
+    async with JobRunner(queues={"default": 1}) as runner, anyio.create_task_group() as group:
+        runner_tasks.append(group)
+        with anyio.fail_after(5):
+            assert await (await runner.submit(starts_a_watcher)) == "done"
+    assert seen == ["succeeded"]
