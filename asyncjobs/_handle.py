@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from ._runner import JobRunner
 
 R = TypeVar("R")
+
+_get_ident = threading.get_ident
 
 
 class JobHandle(Generic[R]):
@@ -107,12 +110,17 @@ class JobHandle(Generic[R]):
         wait could never end (see docs/jobs.md, jobs that submit jobs)."""
         if self._done:
             return
-        self._runner._check_thread("a job handle awaited")
+        runner = self._runner
+        if runner._loop_thread != _get_ident():
+            runner._check_thread("a job handle awaited")
         parent = current_job_var.get()
-        if parent is not None and parent._runner is self._runner and not parent._done:
-            await self._runner._wait_in_job(parent, self)
-        else:
-            await self._event().wait()
+        if parent is not None and parent._runner is runner and not parent._done:
+            await runner._wait_in_job(parent, self)
+            return
+        waiter = self._waiter  # as _event(), inlined: awaited once per job
+        if waiter is None:
+            waiter = self._waiter = runner._new_event()
+        await waiter.wait()
 
     def _event(self) -> Event:
         """The event set when the job is done (made for the first waiter)."""

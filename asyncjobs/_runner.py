@@ -126,7 +126,7 @@ MAX_WORKERS = 10_000
 
 _get_ident = threading.get_ident
 _STOP_TURNS = 4  # loop turns a cancelled handler gets to stop, whatever the cancel timeout
-_YIELD_EVERY = 32  # jobs a worker runs back to back before it lets the event loop run others
+_YIELD_EVERY = 64  # jobs a worker runs back to back before it lets the event loop run others
 _KEPT_DEFINITIONS = 10_000  # dead letters' own definitions kept for a requeue
 
 _SHUTDOWN = "shutdown"
@@ -909,7 +909,7 @@ class JobRunner:
         queue: JobQueue,
     ) -> JobHandle[Any]:
         options = definition.options
-        depth = self._depth_for(options)
+        depth = 0 if _current_job.get() is None else self._depth_for(options)
         record = JobRecord._new(
             options.job_id or f"{self._id_prefix}{next(self._id_counter)}",
             definition.name,
