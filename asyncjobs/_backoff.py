@@ -2,10 +2,13 @@
 
 Each strategy is a small frozen object, validated when built, with one method,
 ``seconds(attempt, rand=random.random)``. ``attempt`` is the number of the attempt that just
-failed (1 after the first run); values below 1 count as 1. The result is always a finite
-float in ``[0, cap]``, for any attempt number: the arithmetic never overflows (large attempt
-numbers reach the cap by comparison, not by computing a huge power). ``rand`` is where jitter
-draws from, a function returning a float in ``[0, 1)``; pass your own for reproducible delays.
+failed (1 after the first run), an int; values below 1 count as 1, and anything but an int
+is refused (``InvalidOptionType``). The result is always a finite float in ``[0, cap]``,
+for any attempt number: the arithmetic never overflows (large attempt numbers reach the cap
+by comparison, not by computing a huge power). ``rand`` is where jitter draws from, a
+function returning a float in ``[0, 1)``; pass your own for reproducible delays. A faulty
+``rand`` cannot push a delay out of range: a draw outside ``[0, 1]`` counts as the nearer
+end, and one that is not a float (or is NaN) as 0.
 
 Jitter, as in the AWS architecture blog's analysis of backoff:
 
@@ -79,26 +82,66 @@ def _cap(value: Any) -> float:
 
 
 def _jitter(value: Any) -> Jitter:
+    member: Jitter = _validation.member(Jitter, "jitter", value)
+    return member
+
+
+def _factor(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidOptionType("factor", value, "expected a number")
+    try:  # the base conversions: a subclass's own methods may raise or lie
+        factor = float.__float__(value) if isinstance(value, float) else float(int.__index__(value))
+    except OverflowError:
+        factor = math.inf
+    except Exception:  # noqa: BLE001 - any failure is the value's
+        raise InvalidOptionType("factor", value, "cannot be read as a number") from None
+    if not math.isfinite(factor) or factor < 1:
+        raise InvalidOption("factor", value, "must be a finite number of at least 1")
+    return factor
+
+
+def attempt_number(value: Any) -> int:
+    """An attempt number: an int (a subclass read as its plain value; bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionType("attempt", value, "expected an attempt number (an int)")
     try:
-        return Jitter(value)
-    except ValueError:
-        raise InvalidOption("jitter", value, "expected 'none', 'full' or 'equal'") from None
+        return int.__index__(value)
+    except Exception:  # noqa: BLE001 - any failure is the value's
+        raise InvalidOptionType("attempt", value, "cannot be read as an integer") from None
+
+
+def _draw(rand: Callable[[], float]) -> float:
+    """A draw of ``rand`` in ``[0, 1]``: a faulty rand must not push a delay out of range,
+    so a draw that is not a float counts as 0, and one outside the range as its nearer end
+    (NaN as 0)."""
+    draw: object = rand()
+    if not isinstance(draw, float):
+        return 0.0
+    value = float.__float__(draw)  # a subclass's own comparisons are not called
+    if not 0.0 <= value <= 1.0:
+        value = 0.0 if not value >= 0.0 else 1.0
+    return value
 
 
 def _apply(delay: float, jitter: Jitter, rand: Callable[[], float]) -> float:
     if jitter is Jitter.NONE:
         return delay
-    draw = rand()
-    if not 0.0 <= draw <= 1.0:  # a faulty rand must not push a delay out of range
-        draw = 0.0 if not draw >= 0.0 else 1.0
+    draw = _draw(rand)
     if jitter is Jitter.FULL:
         return delay * draw
     half = delay / 2
     return half + half * draw
 
 
-def _attempt(attempt: int) -> int:
-    return attempt if attempt > 1 else 1
+# Attempt numbers above this count as this: every strategy is at its cap long before (even
+# an exponential one with the smallest factor above 1 and the smallest initial delay).
+_MAX_ATTEMPT = 2**63 - 1
+
+
+def _attempt(attempt: Any) -> int:
+    """``attempt`` checked, and brought into ``[1, _MAX_ATTEMPT]``."""
+    number = attempt_number(attempt)
+    return min(max(number, 1), _MAX_ATTEMPT)
 
 
 @attrs.frozen(kw_only=True)
@@ -113,6 +156,7 @@ class FixedBackoff:
         return self.delay
 
     def seconds(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        _attempt(attempt)
         return _apply(self.delay, self.jitter, rand)
 
 
@@ -141,16 +185,9 @@ class ExponentialBackoff:
     default, up to five minutes."""
 
     initial: float = attrs.field(default=1.0, converter=_initial)
-    factor: float = attrs.field(default=2.0)
+    factor: float = attrs.field(default=2.0, converter=_factor)
     cap: float = attrs.field(default=300.0, converter=_cap)
     jitter: Jitter = attrs.field(default=Jitter.NONE, converter=_jitter)
-
-    @factor.validator
-    def _check_factor(self, _: attrs.Attribute[float], value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidOptionType("factor", value, "expected a number")
-        if not math.isfinite(value) or value < 1:
-            raise InvalidOption("factor", value, "must be a finite number of at least 1")
 
     def seconds(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         exponent = _attempt(attempt) - 1

@@ -478,6 +478,8 @@ class EventBus:
                     None,
                     f"{type(event).__name__} has no 'topic' class attribute: pass topic=",
                 )
+        if isinstance(topic, str):  # a subclass's own hash and eq are not used in routing
+            topic = _validation.plain_str("topic", topic)
         return _topics.topic("topic", topic)
 
     async def publish(self, event: Any, *, topic: str | None = None) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import attrs
 
 from . import _validation
-from ._backoff import Backoff, ExponentialBackoff
-from ._errors import AsyncJobsError, InvalidOptionType
+from ._backoff import Backoff, ExponentialBackoff, attempt_number
+from ._errors import AsyncJobsError, InvalidOptionType, echo
 
 logger = logging.getLogger("asyncjobs")
 
@@ -92,7 +92,9 @@ class Retry:
         self, attempt: int, error: BaseException, rand: Callable[[], float] = random.random
     ) -> float | None:
         """Seconds to wait before the next attempt after attempt ``attempt`` failed with
-        ``error``; None when the job should fail instead."""
+        ``error``; None when the job should fail instead. ``attempt`` is an int
+        (``InvalidOptionType`` otherwise)."""
+        attempt = attempt_number(attempt)
         if attempt >= self.max_attempts or isinstance(error, SkipRetry):
             return None
         if isinstance(error, RetryAfter):
@@ -115,16 +117,25 @@ class Retry:
                 "backoff %r failed for attempt %d; using the default", backoff, attempt
             )
             return _FALLBACK.seconds(attempt, rand)
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, (int, float))
-            or not (math.isfinite(seconds) and seconds >= 0)
-        ):
+        wait = _wait(seconds)
+        if wait is None:
             logger.error(
-                "backoff %r returned %r for attempt %d, not a wait in seconds; using the default",
+                "backoff %r returned %s for attempt %d, not a wait in seconds; using the default",
                 backoff,
-                seconds,
+                echo(seconds),
                 attempt,
             )
             return _FALLBACK.seconds(attempt, rand)
-        return float(seconds)
+        return wait
+
+
+def _wait(value: object) -> float | None:
+    """A backoff's answer as a finite float >= 0, or None if it is not one (read through the
+    base conversions: a subclass's own methods are not called)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        wait = float.__float__(value) if isinstance(value, float) else float(int.__index__(value))
+    except Exception:  # noqa: BLE001 - too large, or the value's own failure
+        return None
+    return wait if math.isfinite(wait) and wait >= 0 else None

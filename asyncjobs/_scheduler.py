@@ -86,8 +86,12 @@ _Entry = Entry[ScheduleRecord]  # a loaded schedule (see _schedule_firing)
 
 def _short(value: Any) -> Any:
     """``value``, or only the start of a long string (an error message repeats it; no
-    name or policy is that long)."""
-    return clipped(value) if isinstance(value, str) and len(value) > MAX_NAME else value
+    name or policy is that long). A str subclass becomes a plain str first, so that its own
+    methods are never called."""
+    if not isinstance(value, str):
+        return value
+    value = _validation.plain_str("name", value)
+    return clipped(value) if len(value) > MAX_NAME else value
 
 
 def _epoch(field: str, value: Any) -> float | None:
@@ -414,6 +418,8 @@ class Schedules:
             datetime.fromtimestamp(first, record.zone)
         except (OverflowError, ValueError, OSError):
             trigger = record.trigger
+            if record.start_at is not None and first == record.start_at:
+                return InvalidSchedule("start", given["start"], reason)
             if isinstance(trigger, Interval):
                 return InvalidSchedule("every", trigger.every, reason)
             if isinstance(trigger, Once):
@@ -457,6 +463,7 @@ class Schedules:
         self._runner._check_accepting()
         if not isinstance(name, str):
             raise InvalidOptionType("name", name, "expected a schedule's name (a string)")
+        name = _validation.plain_str("name", name)  # a subclass's own hash and eq are not used
         try:
             return self._entries[name]
         except KeyError:

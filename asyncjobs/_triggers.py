@@ -82,6 +82,7 @@ def time_zone(field: str, value: Any) -> zoneinfo.ZoneInfo | timezone:
         return value
     if not isinstance(value, str):
         raise InvalidOptionType(field, value, "expected an IANA time zone name or a ZoneInfo")
+    value = _validation.plain_str(field, value)  # a subclass's own methods are not called
     bounded_text(field, value, _MAX_ZONE, "a time zone name")
     if value.upper() == "UTC":
         return timezone.utc
@@ -94,12 +95,19 @@ def time_zone(field: str, value: Any) -> zoneinfo.ZoneInfo | timezone:
 
 
 def aware(field: str, value: Any) -> datetime:
-    """A timezone-aware datetime for a schedule; a naive one is an ``InvalidSchedule``."""
-    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
-        raise InvalidSchedule(
-            field, value, "naive datetime; attach a time zone (e.g. tzinfo=timezone.utc)"
-        )
-    return _validation.aware_datetime(field, value)
+    """A timezone-aware datetime for a schedule, as a plain datetime (of a subclass, a copy);
+    a naive one, or one outside the years taken, is an ``InvalidSchedule``."""
+    return _validation.aware_datetime(field, value, InvalidSchedule)
+
+
+def _plain_timedelta(value: timedelta) -> timedelta:
+    """A plain timedelta equal to ``value`` (read through the base type's fields, so a
+    subclass's own methods are never called)."""
+    return timedelta(
+        days=timedelta.days.__get__(value),
+        seconds=timedelta.seconds.__get__(value),
+        microseconds=timedelta.microseconds.__get__(value),
+    )
 
 
 def zone_name(zone: tzinfo) -> str:
@@ -169,6 +177,7 @@ class Cron:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.expression, str):
             raise InvalidOptionType("cron", self.expression, "expected a cron expression string")
+        object.__setattr__(self, "expression", _validation.plain_str("cron", self.expression))
         bounded_text("cron", self.expression, MAX_TEXT, "a cron expression")
         expression = " ".join(self.expression.split())
         fields = expression.split(" ")
@@ -303,6 +312,7 @@ class Interval:
         if not isinstance(self.every, timedelta):
             raise InvalidOptionType("every", self.every, "expected a timedelta")
         _validation.duration("every", self.every)
+        object.__setattr__(self, "every", _plain_timedelta(self.every))
 
     def __str__(self) -> str:
         return f"every {self.every}"
@@ -319,7 +329,7 @@ class Once:
     at: datetime
 
     def __attrs_post_init__(self) -> None:
-        aware("at", self.at)
+        object.__setattr__(self, "at", aware("at", self.at))
 
     def __str__(self) -> str:
         return f"once at {self.at.isoformat()}"
@@ -347,7 +357,12 @@ def parse_every(text: str) -> timedelta:
             "expected a positive duration such as '90s', '15m', '1h30m' or '2d' "
             "(units ms, s, m, h, d)",
         )
-    return timedelta(seconds=total)
+    try:
+        return timedelta(seconds=total)
+    except OverflowError:
+        raise InvalidSchedule(
+            "every", clipped(text), "too long an interval (at most 999,999,999 days)"
+        ) from None
 
 
 def make_trigger(value: Any, zone: str | None) -> Trigger:
@@ -362,7 +377,7 @@ def make_trigger(value: Any, zone: str | None) -> Trigger:
     if isinstance(value, (Interval, Once)):
         return value
     if isinstance(value, str):
-        stripped = value.strip()
+        stripped = _validation.plain_str("trigger", value).strip()
         if stripped.lower().startswith("@every"):
             return Interval(parse_every(stripped[len("@every") :]))
         return Cron(stripped, zone if zone is not None else "UTC")

@@ -23,6 +23,7 @@ import anyio
 
 from . import _validation
 from ._context import current_job_var
+from ._errors import InvalidOption, InvalidOptionType
 from ._events import JobEnded, JobEvent, Subscription
 from ._handle import JobHandle
 from ._runner import JobRunner
@@ -35,6 +36,12 @@ T = TypeVar("T")
 # Seconds of real time that running jobs (and other real-time work) get to make progress
 # before fake time moves on anyway (FakeClock.autojump, run_until_idle's settle).
 _SETTLE = 1.0
+# Wall time stays where it reads as a datetime, a day inside the years 1 to 9999 (so that a
+# time zone's offset added to it still makes one): a start, advance or jump that would take
+# it further is refused, and a sleeper due further is never woken (the runner itself sleeps
+# until such deadlines: a timeout of 1e308 seconds is one it takes).
+_FIRST_WALL = datetime(1, 1, 2, tzinfo=timezone.utc).timestamp()
+_LAST_WALL = datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp()
 
 
 async def wait_all_tasks_blocked() -> None:
@@ -73,6 +80,11 @@ class FakeClock:
     Wall time starts at ``start`` (default 2026-01-01 UTC) and moves together with monotonic
     time. Give it to a runner with ``JobRunner(clock=clock)``.
 
+    Wall time always reads as a datetime: an ``advance`` or ``jump`` that would take it past
+    the year 9999 (or before the year 1) is refused with ``InvalidOption``. A sleeper whose
+    deadline lies past there (a timeout of ``1e308`` seconds, ``sleep_until(math.inf)``) is
+    never woken, as on a real clock, and ``next_deadline`` does not report it.
+
     One exception: leaving a runner's ``async with`` block moves it too (``autojump``), so
     that shutdown's grace period and cancel timeout pass in virtual time instead of never.
     To watch the grace period step by step, call ``await runner.shutdown()`` from another
@@ -82,7 +94,8 @@ class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         if start is None:
             start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        self._wall0 = _validation.aware_datetime("start", start).timestamp()
+        wall0 = _validation.aware_datetime("start", start).timestamp()
+        self._wall0 = _wall("start", start, wall0)
         self._mono = 0.0
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
         self._seq = itertools.count()
@@ -99,7 +112,17 @@ class FakeClock:
     def monotonic(self) -> float:
         return self._mono
 
+    def _reach(self) -> float:
+        """The latest monotonic time this clock can move to (wall time then reads as the
+        year 9999)."""
+        return _LAST_WALL - self._wall0
+
     async def sleep_until(self, deadline: float) -> None:
+        """Sleep until monotonic time reaches ``deadline``, an int or float of seconds (NaN,
+        an int too large for a float and anything else are refused with ``InvalidOption``).
+        A deadline past the clock's reach (see the class), ``math.inf`` say, sleeps until
+        cancelled."""
+        deadline = _deadline(deadline)
         if deadline <= self._mono:
             await anyio.lowlevel.checkpoint()
             return
@@ -131,7 +154,8 @@ class FakeClock:
     def jump(self, seconds: float | timedelta) -> None:
         """Move wall time only, either way, as an NTP step, a clock set by hand or a machine
         waking from sleep does: monotonic time, and everyone sleeping on it, stay put."""
-        self._wall0 += _validation.seconds("seconds", seconds)
+        step = _validation.seconds("seconds", seconds)
+        self._wall0 = _wall("seconds", seconds, self._wall0 + step, self._mono)
 
     async def autojump(
         self,
@@ -175,13 +199,21 @@ class FakeClock:
         return result
 
     def next_deadline(self) -> float | None:
-        """The earliest time someone sleeps until, or None."""
-        return self._sleepers[0][0] if self._sleepers else None
+        """The earliest time someone sleeps until, or None; a deadline past the clock's
+        reach (see the class) does not count, since time never gets there."""
+        if not self._sleepers:
+            return None
+        deadline = self._sleepers[0][0]
+        return deadline if deadline <= self._reach() else None
 
     async def advance(self, seconds: float | timedelta) -> None:
         """Move time forward, waking sleepers in deadline order and letting each wake-up
         run to its next blocking point before moving on."""
         step = _validation.non_negative_duration("seconds", seconds)
+        if step and self._mono + step > self._reach():
+            raise InvalidOption(
+                "seconds", seconds, "would move the clock's wall time past the year 9999"
+            )
         await wait_all_tasks_blocked()  # whoever can run now sleeps from now, not later
         target = self._mono + step
         while self._sleepers and self._sleepers[0][0] <= target:
@@ -195,7 +227,10 @@ class FakeClock:
 
 
 async def run_until_idle(
-    runner: JobRunner, clock: FakeClock | None = None, *, settle: float | None = _SETTLE
+    runner: JobRunner,
+    clock: FakeClock | None = None,
+    *,
+    settle: float | timedelta | None = _SETTLE,
 ) -> None:
     """Wait until no job is queued, running or (with a fake clock) scheduled.
 
@@ -208,12 +243,16 @@ async def run_until_idle(
     timeout, a child job's delay) is not waited for in vain. Meanwhile their ``timeout``
     (fake time) does not pass.
 
-    ``settle=None`` waits for running jobs however long they take; ``settle=0`` jumps at
-    once whenever every task is blocked (a job awaiting real I/O then counts as blocked
-    too, and may see its timeout pass at once).
+    ``settle`` is seconds, a number or a ``timedelta`` (``InvalidOption`` unless finite and
+    zero or more). ``settle=None`` waits for running jobs however long they take;
+    ``settle=0`` jumps at once whenever every task is blocked (a job awaiting real I/O then
+    counts as blocked too, and may see its timeout pass at once).
 
     Bound it yourself (``with anyio.fail_after(5):``): a job that never ends never idles.
+    A job due past the fake clock's reach (a delay of ``1e308`` seconds, due past the year
+    9999) is never due: it stays scheduled, and once nothing else is due this returns.
     """
+    within = None if settle is None else _validation.non_negative_duration("settle", settle)
     while True:
         await wait_all_tasks_blocked()
         pool = runner.pool_statistics()
@@ -224,8 +263,8 @@ async def run_until_idle(
         if clock is None:
             await runner.wait_idle()
             continue
-        moving = running and settle != 0 and not clock._asleep(running)
-        if moving and await _moved(clock, running, settle):
+        moving = running and within != 0 and not clock._asleep(running)
+        if moving and await _moved(clock, running, within):
             continue
         deadline = clock.next_deadline()
         if deadline is None:
@@ -234,6 +273,31 @@ async def run_until_idle(
             await runner.wait_idle()
             continue
         await clock.advance(max(0.0, deadline - clock.monotonic()))
+
+
+def _wall(field: str, value: object, wall0: float, mono: float = 0.0) -> float:
+    """``wall0``, if wall time ``wall0 + mono`` reads as a datetime (see ``_FIRST_WALL``)."""
+    if not _FIRST_WALL <= wall0 + mono <= _LAST_WALL:
+        raise InvalidOption(
+            field, value, "would put the clock's wall time outside the years 1 to 9999"
+        )
+    return wall0
+
+
+def _deadline(value: object) -> float:
+    """A deadline for ``sleep_until``: an int or float (a subclass read as its plain value),
+    not NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidOptionType("deadline", value, "expected monotonic seconds (an int or float)")
+    try:
+        result = float.__float__(value) if isinstance(value, float) else float(int.__index__(value))
+    except OverflowError:
+        raise InvalidOption("deadline", value, "too large a number of seconds") from None
+    except Exception:  # noqa: BLE001 - any failure is the value's
+        raise InvalidOptionType("deadline", value, "cannot be read as seconds") from None
+    if math.isnan(result):
+        raise InvalidOption("deadline", value, "must not be NaN")
+    return result
 
 
 async def _moved(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -147,3 +148,112 @@ def test_every_strategy_stays_within_zero_and_its_cap(
     delay = strategy.seconds(attempt, lambda: draw)
     assert isinstance(delay, float)
     assert 0 <= delay <= cap
+
+
+# ---- hostile values (issue 15)
+
+ALL = (FixedBackoff(), LinearBackoff(), ExponentialBackoff(), QuadraticBackoff())
+
+
+class _IntOrderRaises(int):
+    def __gt__(self, other: object) -> bool:
+        raise RuntimeError("int subclass __gt__")
+
+    def __lt__(self, other: object) -> bool:
+        raise RuntimeError("int subclass __lt__")
+
+    def __ge__(self, other: object) -> bool:
+        raise RuntimeError("int subclass __ge__")
+
+
+class _IntFloatRaises(int):
+    def __float__(self) -> float:
+        raise RuntimeError("int subclass __float__")
+
+
+class _FloatOrderRaises(float):
+    def __lt__(self, other: object) -> bool:
+        raise RuntimeError("float subclass __lt__")
+
+    def __le__(self, other: object) -> bool:
+        raise RuntimeError("float subclass __le__")
+
+    def __ge__(self, other: object) -> bool:
+        raise RuntimeError("float subclass __ge__")
+
+
+class _HashRaises:
+    def __hash__(self) -> int:
+        raise RuntimeError("__hash__")
+
+
+class _StrHashRaises(str):
+    def __hash__(self) -> int:
+        raise RuntimeError("str subclass __hash__")
+
+
+@pytest.mark.parametrize("strategy", ALL, ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize(
+    "attempt", [None, "2", 1.5, True, Decimal("2"), Decimal("NaN"), complex(1, 0), [1]]
+)
+def test_an_attempt_that_is_not_an_int_is_refused(strategy: Backoff, attempt: Any) -> None:
+    with pytest.raises(InvalidOptionType, match="attempt"):
+        strategy.seconds(attempt)
+
+
+@pytest.mark.parametrize("strategy", ALL, ids=lambda s: type(s).__name__)
+def test_any_int_attempt_gives_a_wait_within_the_cap(strategy: Backoff) -> None:
+    cap = strategy.cap  # type: ignore[attr-defined]
+    for attempt in (2**63, 10**400, 10**5000, -(10**400), _IntOrderRaises(3)):
+        wait = strategy.seconds(attempt)
+        assert isinstance(wait, float)
+        assert 0 <= wait <= cap
+    assert strategy.seconds(10**400) == cap
+    assert strategy.seconds(_IntOrderRaises(3)) == strategy.seconds(3)
+
+
+def test_huge_attempts_reach_the_cap_even_for_a_factor_barely_above_one() -> None:
+    strategy = ExponentialBackoff(initial=5e-324, factor=1 + 2**-52, cap=60)
+    assert strategy.seconds(10**400) == 60
+
+
+def test_a_factor_too_large_for_a_float_is_refused() -> None:
+    for factor in (10**400, 2**1024, -(10**400), 10**5000):
+        with pytest.raises(InvalidOption, match="factor"):
+            ExponentialBackoff(factor=factor)
+
+
+def test_factor_subclasses_are_read_as_their_plain_value() -> None:
+    for factor in (_IntOrderRaises(3), _IntFloatRaises(3), _FloatOrderRaises(3.0)):
+        strategy = ExponentialBackoff(factor=factor)
+        assert type(strategy.factor) is float
+        assert strategy.factor == 3.0
+        assert schedule(strategy, 3) == [1, 3, 9]
+    with pytest.raises(InvalidOption, match="factor"):
+        ExponentialBackoff(factor=_FloatOrderRaises(0.5))
+
+
+@pytest.mark.parametrize(
+    "draw", [None, "0.5", Decimal("1"), Decimal("NaN"), 1, True, complex(0.5, 0), object()]
+)
+def test_a_rand_returning_no_float_counts_as_a_draw_of_zero(draw: Any) -> None:
+    full = ExponentialBackoff(initial=10, jitter="full")
+    equal = ExponentialBackoff(initial=10, jitter="equal")
+    assert full.seconds(1, lambda: draw) == 0.0
+    assert equal.seconds(1, lambda: draw) == 5.0
+
+
+def test_a_rand_returning_a_float_subclass_is_read_as_its_value() -> None:
+    full = FixedBackoff(delay=4, jitter="full")
+    assert full.seconds(1, lambda: _FloatOrderRaises(0.25)) == 1.0
+    assert full.seconds(1, lambda: _FloatOrderRaises(7.0)) == 4.0
+
+
+@pytest.mark.parametrize("cls", [FixedBackoff, LinearBackoff, ExponentialBackoff, QuadraticBackoff])
+def test_jitter_is_looked_up_without_the_values_own_methods(cls: Any) -> None:
+    assert cls(jitter=_StrHashRaises("full")).jitter is Jitter.FULL
+    for value in (_HashRaises(), 1, None, b"full"):
+        with pytest.raises(InvalidOptionType, match="jitter"):
+            cls(jitter=value)
+    with pytest.raises(InvalidOption, match="jitter"):
+        cls(jitter="some")

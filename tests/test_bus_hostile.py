@@ -599,3 +599,27 @@ def test_on_full_takes_a_str_subclass_by_its_characters() -> None:
     bus = EventBus(on_full=Policy("drop_newest"))
     assert bus.subscribe("a", print).statistics().pattern == "a"
     assert bus._on_full.value == "drop_newest"
+
+
+class _TopicHashRaises(str):
+    def __hash__(self) -> int:
+        raise RuntimeError("str subclass __hash__")
+
+
+class _TopicEqRaises(str):
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("str subclass __eq__")
+
+
+async def test_a_topic_str_subclass_is_routed_as_a_plain_string() -> None:
+    clock = FakeClock()
+    got: list[object] = []
+    async with EventBus(clock=clock) as bus:
+        bus.subscribe("post.*", got.append)
+        await bus.publish(1, topic=_TopicHashRaises("post.published"))
+        bus.publish_nowait(2, topic=_TopicEqRaises("post.published"))
+        await clock.advance(0)
+    assert got == [1, 2]
+    assert bus.statistics().delivered == 2

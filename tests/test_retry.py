@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -418,3 +419,48 @@ async def test_wait_idle_returns_while_a_job_waits_for_its_retry(clock: FakeCloc
             assert handle.state is JobState.SCHEDULED
             await clock.advance(60)
             assert await handle == "ok"
+
+
+class _IntOrderRaises(int):
+    def __ge__(self, other: object) -> bool:
+        raise RuntimeError("int subclass __ge__")
+
+    def __gt__(self, other: object) -> bool:
+        raise RuntimeError("int subclass __gt__")
+
+
+class _FloatRaises(float):
+    def __float__(self) -> float:
+        raise RuntimeError("float subclass __float__")
+
+    def __ge__(self, other: object) -> bool:
+        raise RuntimeError("float subclass __ge__")
+
+
+@pytest.mark.parametrize("attempt", [None, "1", 1.0, True, Decimal("NaN"), [1]])
+def test_delay_after_refuses_an_attempt_that_is_not_an_int(attempt: Any) -> None:
+    with pytest.raises(InvalidOptionType, match="attempt"):
+        Retry().delay_after(attempt, ConnectionError())
+
+
+def test_delay_after_reads_int_subclasses_and_huge_attempts() -> None:
+    policy = Retry(max_attempts=3, backoff=FixedBackoff(delay=2))
+    assert policy.delay_after(_IntOrderRaises(1), ConnectionError()) == 2.0
+    assert policy.delay_after(_IntOrderRaises(3), ConnectionError()) is None
+    assert policy.delay_after(10**400, ConnectionError()) is None
+    assert Retry(max_attempts=2**62).delay_after(2**61, ConnectionError()) == 300.0
+
+
+@pytest.mark.parametrize("wait", [10**400, -(10**400), float("nan"), -1.0, "2", None, True])
+def test_a_backoff_function_returning_a_hostile_number_gets_the_default(
+    wait: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = Retry(backoff=lambda attempt: wait)
+    with caplog.at_level(logging.ERROR, logger="asyncjobs"):
+        assert policy.delay_after(1, ConnectionError(), lambda: 0.5) == 1.0
+    assert "not a wait in seconds" in caplog.text
+
+
+def test_a_backoff_function_returning_a_number_subclass_is_read_as_its_value() -> None:
+    assert Retry(backoff=lambda attempt: _IntOrderRaises(7)).delay_after(1, OSError()) == 7.0
+    assert Retry(backoff=lambda attempt: _FloatRaises(2.5)).delay_after(1, OSError()) == 2.5

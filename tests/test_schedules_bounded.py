@@ -6,7 +6,7 @@ past the years datetime can hold."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import anyio
@@ -14,6 +14,7 @@ import pytest
 
 from asyncjobs import (
     Cron,
+    Interval,
     InvalidOption,
     InvalidOptionType,
     InvalidSchedule,
@@ -164,11 +165,6 @@ def test_random_values_are_refused(expression: str) -> None:
         ("@hourly", {"start": datetime(9999, 12, 31, 23, 30, tzinfo=UTC)}, "start"),
         (timedelta(days=999_999_999), {}, "every"),
         ("@hourly", {"jitter": 1e300}, "jitter"),
-        (
-            Once(datetime(9999, 12, 31, 23, tzinfo=UTC)),
-            {"timezone": "Pacific/Kiritimati"},  # UTC+14: that moment is in year 10000
-            "at",
-        ),
         (datetime(2026, 6, 1, tzinfo=UTC), {"start": datetime(2026, 7, 1, tzinfo=UTC)}, "start"),
     ],
 )
@@ -182,6 +178,13 @@ async def test_a_timetable_past_the_year_9999_or_its_bounds_is_refused(
         assert await runner.schedules.list() == []
 
 
+def test_a_moment_past_the_year_9998_is_refused_when_made() -> None:
+    # UTC+14 would make that moment year 10000 locally: the calendar's end is kept away.
+    with pytest.raises(InvalidSchedule) as caught:
+        Once(datetime(9999, 12, 31, 23, tzinfo=UTC))
+    assert caught.value.field == "at"
+
+
 def test_cron_slots_end_where_the_calendar_does() -> None:
     yearly = Cron("@yearly", "Europe/Berlin")
     assert yearly.next_after(datetime(9999, 6, 1, tzinfo=UTC).timestamp()) is None
@@ -190,3 +193,152 @@ def test_cron_slots_end_where_the_calendar_does() -> None:
         yearly.next_after(datetime(9998, 6, 1, tzinfo=UTC).timestamp())
         == (datetime(9999, 1, 1, tzinfo=UTC) - timedelta(hours=1)).timestamp()
     )
+
+
+# ---- hostile values (issue 15): the edges of datetime, subclasses, raising methods
+
+
+class _Boom(Exception):
+    pass
+
+
+class _StrHashRaises(str):
+    def __hash__(self) -> int:
+        raise _Boom("str subclass __hash__")
+
+
+class _StrEqRaises(str):
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        raise _Boom("str subclass __eq__")
+
+    def __ne__(self, other: object) -> bool:
+        raise _Boom("str subclass __ne__")
+
+
+class _RaisingZone(tzinfo):
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        raise _Boom("utcoffset")
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        raise _Boom("dst")
+
+    def tzname(self, dt: datetime | None) -> str:
+        raise _Boom("tzname")
+
+
+class _DatetimeTimestampRaises(datetime):
+    def timestamp(self) -> float:
+        raise _Boom("datetime subclass timestamp")
+
+
+class _TimedeltaRaises(timedelta):
+    def total_seconds(self) -> float:
+        raise _Boom("timedelta subclass total_seconds")
+
+
+@pytest.mark.parametrize("text", ["@every 99999999999d", "@every 1" + "0" * 30 + "s"])
+async def test_an_interval_too_long_for_a_timedelta_is_refused(clock: FakeClock, text: str) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with pytest.raises(InvalidSchedule) as caught:
+            await runner.schedules.add("far", tick, text)
+        assert caught.value.field == "every"
+        await runner.schedules.add("s", tick, "@every 10s")
+        with pytest.raises(InvalidSchedule, match="every"):
+            await runner.schedules.update("s", trigger=text)
+
+
+EDGES = {
+    "max-utc": datetime.max.replace(tzinfo=UTC),
+    "max-minus-23h59": datetime.max.replace(tzinfo=timezone(-timedelta(hours=23, minutes=59))),
+    "min-utc": datetime.min.replace(tzinfo=UTC),
+    "min-plus-23h59": datetime.min.replace(tzinfo=timezone(timedelta(hours=23, minutes=59))),
+}
+
+
+@pytest.mark.parametrize("edge", list(EDGES))
+@pytest.mark.parametrize("field", ["start", "end"])
+async def test_bounds_at_the_edges_of_datetime_are_refused_naming_them(
+    clock: FakeClock, field: str, edge: str
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        options: dict[str, Any] = {field: EDGES[edge]}
+        with pytest.raises(InvalidSchedule) as caught:
+            await runner.schedules.add("edge", tick, "@every 10s", **options)
+        assert caught.value.field == field
+        assert await runner.schedules.list() == []
+
+
+async def test_a_datetime_subclass_is_read_as_a_plain_datetime(clock: FakeClock) -> None:
+    at = _DatetimeTimestampRaises(2026, 1, 1, 1, tzinfo=UTC)
+    once = Once(at)
+    assert type(once.at) is datetime
+    assert once.at == datetime(2026, 1, 1, 1, tzinfo=UTC)
+    async with JobRunner(clock=clock) as runner:
+        await runner.schedules.add("once", tick, Once(at))
+        await runner.schedules.add("at", tick, at)
+        bounded = await runner.schedules.add(
+            "bounded",
+            tick,
+            "@every 10m",
+            start=_DatetimeTimestampRaises(2026, 1, 1, 0, 30, tzinfo=UTC),
+            end=_DatetimeTimestampRaises(2026, 1, 2, tzinfo=UTC),
+        )
+        assert bounded.start == datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+        await clock.advance(3600 + 1)
+        for name in ("once", "at", "bounded"):
+            record = await runner.schedules.get(name)
+            assert record.runs >= 1, record
+
+
+async def test_a_time_zone_whose_offset_raises_is_refused_typed(clock: FakeClock) -> None:
+    moment = datetime(2026, 1, 1, 1, tzinfo=_RaisingZone())
+    with pytest.raises(InvalidOptionType) as caught:
+        Once(moment)
+    assert caught.value.field == "at"
+    async with JobRunner(clock=clock) as runner:
+        for field in ("start", "end", "trigger"):
+            options: dict[str, Any] = {"trigger": "@every 10s", field: moment}
+            trigger = options.pop("trigger")
+            with pytest.raises(InvalidOptionType) as caught:
+                await runner.schedules.add("zone", tick, trigger, **options)
+            assert caught.value.field == field
+        assert await runner.schedules.list() == []
+
+
+def test_an_interval_keeps_a_plain_timedelta() -> None:
+    interval = Interval(_TimedeltaRaises(seconds=90))
+    assert type(interval.every) is timedelta
+    assert interval.seconds == 90.0
+    assert interval == Interval(timedelta(seconds=90))
+
+
+async def test_time_zone_and_cron_strings_are_read_as_plain_strings(clock: FakeClock) -> None:
+    for zone in (_StrHashRaises("Europe/Berlin"), _StrEqRaises("Europe/Berlin")):
+        cron = Cron(_StrEqRaises("0 * * * *"), timezone=zone)
+        assert (type(cron.expression), type(cron.timezone)) == (str, str)
+        assert cron.timezone == "Europe/Berlin"
+    async with JobRunner(clock=clock) as runner:
+        record = await runner.schedules.add(
+            "berlin", tick, _StrHashRaises("0 * * * *"), timezone=_StrHashRaises("Europe/Berlin")
+        )
+        assert record.timezone == "Europe/Berlin"
+        record = await runner.schedules.update("berlin", timezone=_StrEqRaises("UTC"))
+        assert record.timezone == "UTC"
+
+
+async def test_schedule_names_are_looked_up_as_plain_strings(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        await runner.schedules.add(_StrEqRaises("s"), tick, "@every 10s")
+        for name in (_StrHashRaises("s"), _StrEqRaises("s")):
+            assert (await runner.schedules.get(name)).name == "s"
+            await runner.schedules.pause(name)
+            await runner.schedules.resume(name)
+            handle = await runner.schedules.run_now(name)
+            await handle
+        with pytest.raises(ScheduleNotFound):
+            await runner.schedules.get(_StrHashRaises("other"))
+        for bad in (None, 1, b"s", ["s"]):
+            with pytest.raises(InvalidOptionType, match="name"):
+                await runner.schedules.get(bad)  # type: ignore[arg-type]

@@ -3,12 +3,17 @@ runner's block on a fake clock while work is still going on."""
 
 from __future__ import annotations
 
+import math
 import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import anyio
 import pytest
 
 from asyncjobs import (
+    InvalidOption,
+    InvalidOptionType,
     JobHandle,
     JobInterrupted,
     JobRunner,
@@ -199,3 +204,143 @@ async def test_leaving_the_block_lets_a_subscriber_doing_real_io_take_the_last_e
             for handle in handles:
                 await handle
     assert sorted(seen) == sorted(h.id for h in handles)  # delivered, not dropped at close
+
+
+# ---- hostile values at the fake clock and run_until_idle (issue 15)
+
+# A fake clock's wall time stays inside datetime's range; this is past anything it takes.
+_PAST_THE_END = datetime(9999, 12, 31, tzinfo=timezone.utc).timestamp()
+
+
+class _IntOrderRaises(int):
+    def __le__(self, other: object) -> bool:
+        raise RuntimeError("int subclass __le__")
+
+    def __lt__(self, other: object) -> bool:
+        raise RuntimeError("int subclass __lt__")
+
+
+class _FloatFloatRaises(float):
+    def __float__(self) -> float:
+        raise RuntimeError("float subclass __float__")
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("1", InvalidOptionType),
+        (None, InvalidOptionType),
+        (True, InvalidOptionType),
+        (Decimal("1"), InvalidOptionType),
+        (Decimal("NaN"), InvalidOptionType),
+        (timedelta(seconds=1), InvalidOptionType),
+        (math.nan, InvalidOption),
+        (10**400, InvalidOption),
+    ],
+)
+async def test_sleep_until_refuses_what_is_not_a_deadline(value: object, error: type) -> None:
+    clock = FakeClock()
+    with pytest.raises(error, match="deadline"):
+        await clock.sleep_until(value)  # type: ignore[arg-type]
+    assert clock.next_deadline() is None
+
+
+async def test_sleep_until_reads_number_subclasses_as_their_plain_value() -> None:
+    clock = FakeClock()
+    woke: list[float] = []
+
+    async def sleeper(deadline: float) -> None:
+        await clock.sleep_until(deadline)
+        woke.append(clock.monotonic())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(sleeper, _IntOrderRaises(5))
+        group.start_soon(sleeper, _FloatFloatRaises(7.0))
+        await clock.advance(0)
+        assert type(clock.next_deadline()) is float
+        await clock.advance(10)
+    assert woke == [5.0, 7.0]
+
+
+@pytest.mark.parametrize("deadline", [math.inf, 1e18, 1e308, 2**63])
+async def test_a_deadline_past_the_clocks_range_is_never_reached(deadline: float) -> None:
+    clock = FakeClock()
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(clock.sleep_until, deadline)
+            await clock.advance(0)
+            assert clock.next_deadline() is None  # asleep for good, as on a real clock
+            with pytest.raises(InvalidOption, match="seconds"):
+                await clock.advance(_PAST_THE_END - clock.time())
+            assert clock.now().year == 2026
+            group.cancel_scope.cancel()  # ... until cancelled
+
+
+async def test_advance_and_jump_keep_wall_time_a_datetime() -> None:
+    clock = FakeClock()
+    for seconds in (1e18, 2**63, timedelta.max):
+        with pytest.raises(InvalidOption, match="seconds"):
+            await clock.advance(seconds)
+    for seconds in (1e18, -1e18, timedelta.max, timedelta.min, -1e308):
+        with pytest.raises(InvalidOption, match="seconds"):
+            clock.jump(seconds)
+    assert (clock.monotonic(), clock.now()) == (0.0, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    clock.jump(datetime(9999, 1, 1, tzinfo=timezone.utc).timestamp() - clock.time())
+    assert clock.now().year == 9999
+    await clock.advance(86400)  # a day more still reads
+    with pytest.raises(InvalidOption, match="seconds"):
+        await clock.advance(365 * 86400)
+    assert clock.now() == datetime(9999, 1, 2, tzinfo=timezone.utc)
+
+
+def test_a_fake_clock_cannot_start_at_the_ends_of_datetime() -> None:
+    for start in (
+        datetime.max.replace(tzinfo=timezone.utc),
+        datetime.min.replace(tzinfo=timezone.utc),
+    ):
+        with pytest.raises(InvalidOption, match="start"):
+            FakeClock(start)
+
+
+async def test_run_until_idle_leaves_a_job_due_past_the_clocks_range_scheduled(
+    clock: FakeClock,
+) -> None:
+    # No retention sweep: its timer would come due every minute, for thousands of years.
+    async with JobRunner(clock=clock, result_ttl=None, dead_letter_ttl=None) as runner:
+        with anyio.fail_after(5):
+            later = await runner.submit(fetch.with_options(delay=1e18))
+            soon = await runner.submit(fetch.with_options(delay=5))
+            await run_until_idle(runner, clock)
+            assert await soon == "page"
+            assert later.state is JobState.SCHEDULED  # due after the year 9999: never
+            assert clock.monotonic() < 60  # nothing but the job due then
+            assert await runner.cancel(later.id)
+
+
+@pytest.mark.parametrize(
+    ("settle", "error"),
+    [
+        ("1", InvalidOptionType),
+        (Decimal("1"), InvalidOptionType),
+        (Decimal("sNaN"), InvalidOptionType),
+        ([1], InvalidOptionType),
+        (math.nan, InvalidOption),
+        (math.inf, InvalidOption),
+        (-1, InvalidOption),
+        (10**400, InvalidOption),
+    ],
+)
+async def test_run_until_idle_refuses_a_bad_settle(
+    clock: FakeClock, settle: object, error: type
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with pytest.raises(error, match="settle"):
+            await run_until_idle(runner, clock, settle=settle)  # type: ignore[arg-type]
+
+
+async def test_run_until_idle_takes_a_settle_timedelta(clock: FakeClock) -> None:
+    async with JobRunner(clock=clock) as runner:
+        with anyio.fail_after(5):
+            handle = await runner.submit(fetch)
+            await run_until_idle(runner, clock, settle=timedelta(seconds=1))
+            assert await handle == "page"
