@@ -94,8 +94,10 @@ class DeadLetters:
         """Requeue every matching dead letter; returns the new handles.
 
         All or nothing for bounded queues that do not block: if the matches do not fit,
-        ``QueueFull`` is raised and none is requeued. Jobs that stop being dead letters
-        meanwhile (requeued or purged by someone else) are skipped."""
+        ``QueueFull`` is raised and none is requeued; and for unique jobs: if a match's key
+        is held, or two matches share one, ``DuplicateJob`` is raised and none is requeued.
+        Jobs that stop being dead letters meanwhile (requeued or purged by someone else)
+        are skipped."""
         records = await self._matching(queue, name, error, older_than)
         return await self._runner._requeue_all(records)
 

@@ -1920,6 +1920,7 @@ class JobRunner:
             lambda queue: queue.config.on_full is not RejectPolicy.BLOCK,
             "{count} dead letters to requeue, {free} places free",
         )
+        self._check_unique_keys(records)
         handles: list[JobHandle[Any]] = []
         for record in records:
             try:
@@ -1927,6 +1928,25 @@ class JobRunner:
             except (JobNotFound, JobStateError):
                 continue  # no longer a dead letter: requeued or purged meanwhile
         return handles
+
+    def _check_unique_keys(self, records: list[JobRecord]) -> None:
+        """Refuse (``DuplicateJob``) a batch of dead letters of unique jobs if one's key is
+        held, or two share a key: before any is requeued, so the batch is all or nothing."""
+        seen: dict[str, str] = {}
+        for record in records:
+            definition = self._dead_definitions.get(record.id) or self._definition_named(
+                record.name
+            )
+            unique = definition.options.unique
+            if unique is None:
+                continue
+            key = unique.key_for(definition.name, record.args, dict(record.kwargs))
+            holder = self._live_holder(key)
+            if holder is not None:
+                raise DuplicateJob(key, holder.handle.id)
+            if key in seen:
+                raise DuplicateJob(key, seen[key])
+            seen[key] = record.id
 
     async def _requeue_into(
         self, record: JobRecord, definition: JobDefinition[Any, Any], queue: JobQueue

@@ -284,6 +284,26 @@ async def test_requeue_all_with_a_filter_and_purge(clock: FakeClock) -> None:
         assert not isinstance(caught.value, ResultExpired)  # purged, not expired
 
 
+async def test_requeue_all_of_dead_letters_sharing_a_unique_key_requeues_nothing(
+    clock: FakeClock,
+) -> None:
+    # Found by the model test: it used to requeue the ones before the clash, then raise,
+    # and the caller never got their handles.
+    registry = JobRegistry()
+    body = Switch()
+    unique = define(registry, "unique", body, unique=Unique(key=lambda x: "one-key"))
+    async with JobRunner(clock=clock, registry=registry) as runner:
+        first = await runner.submit(unique, 1)
+        await settle(runner, clock)  # failed: its key is free again
+        second = await runner.submit(unique, 2)
+        await settle(runner, clock)
+        assert (first.state, second.state) == (JobState.FAILED, JobState.FAILED)
+        with pytest.raises(DuplicateJob, match="one-key"):
+            await runner.dead_letters.requeue_all()
+        assert len((await runner.dead_letters.list()).records) == 2  # none requeued
+        assert runner.queue_statistics()["default"].size == 0
+
+
 async def test_requeue_all_into_a_full_queue_requeues_nothing(clock: FakeClock) -> None:
     registry = JobRegistry()
     body = Switch()

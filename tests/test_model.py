@@ -1490,11 +1490,13 @@ class RunnerMachine(RuleBasedStateMachine):
             for run in dead:
                 unique = run.job.spec.unique
                 if unique is not None and unique.name in keys:
-                    conflict = True  # DuplicateJob, after the ones before it were requeued
+                    conflict = True  # DuplicateJob, and none is requeued
                     break
                 if unique is not None:
                     keys[unique.name] = run
                 olds.append(run)
+            if conflict:
+                olds = []
         pending = Pending("requeue", olds=olds)
         model.pending = pending
         handles: list[JobHandle[object]] = []
@@ -1515,7 +1517,7 @@ class RunnerMachine(RuleBasedStateMachine):
         if got == "requeue":
             self._requeued(pending, list(handles), now)
         else:
-            # The handles of the ones requeued before the conflict are not given back.
+            # Refused whole: nothing was requeued (so nothing to claim, normally).
             for new in pending.news:
                 model.claim(new, now)
             model.tally[f"requeue_all_{got}"] += 1
