@@ -78,8 +78,10 @@ def bounded_text(field: str, value: str, limit: int, what: str) -> None:
 
 def time_zone(field: str, value: Any) -> zoneinfo.ZoneInfo | timezone:
     """A time zone from an IANA name (``"Europe/Berlin"``), a ``ZoneInfo`` or ``timezone.utc``."""
-    if isinstance(value, (zoneinfo.ZoneInfo, timezone)):
+    if isinstance(value, zoneinfo.ZoneInfo):
         return value
+    if isinstance(value, timezone):
+        return _fixed_zone(field, value)
     if not isinstance(value, str):
         raise InvalidOptionType(field, value, "expected an IANA time zone name or a ZoneInfo")
     value = _validation.plain_str(field, value)  # a subclass's own methods are not called
@@ -92,6 +94,23 @@ def time_zone(field: str, value: Any) -> zoneinfo.ZoneInfo | timezone:
         raise InvalidSchedule(
             field, value, "unknown time zone (expected an IANA name such as 'Europe/Berlin')"
         ) from None
+
+
+def _fixed_zone(field: str, value: timezone) -> zoneinfo.ZoneInfo | timezone:
+    """A fixed-offset zone as one a schedule can keep by name: UTC, or for a whole number of
+    hours the IANA zone ``Etc/GMT-N`` (whose sign is inverted, by POSIX's rule)."""
+    offset = value.utcoffset(None)
+    if offset == timedelta(0):
+        return timezone.utc
+    hours, rest = divmod(offset, timedelta(hours=1))
+    if rest or not -12 <= hours <= 14:
+        raise InvalidSchedule(
+            field,
+            value,
+            "a fixed offset that is not a whole number of hours has no zone name to keep; "
+            "give an IANA name (such as 'Asia/Kolkata')",
+        )
+    return zoneinfo.ZoneInfo(f"Etc/GMT{-hours:+d}")
 
 
 def aware(field: str, value: Any) -> datetime:

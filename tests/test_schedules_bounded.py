@@ -342,3 +342,22 @@ async def test_schedule_names_are_looked_up_as_plain_strings(clock: FakeClock) -
         for bad in (None, 1, b"s", ["s"]):
             with pytest.raises(InvalidOptionType, match="name"):
                 await runner.schedules.get(bad)  # type: ignore[arg-type]
+
+
+async def test_a_fixed_offset_zone_of_whole_hours_is_kept_by_an_iana_name(
+    clock: FakeClock,
+) -> None:
+    async with JobRunner(clock=clock) as runner:
+        await runner.schedules.add("nine", tick, "0 9 * * *", timezone=timezone(timedelta(hours=2)))
+        record = await runner.schedules.get("nine")
+        assert record.timezone == "Etc/GMT-2"  # POSIX's sign: two hours east of UTC
+        assert record.next_run is not None
+        assert record.next_run.utcoffset() == timedelta(hours=2)
+        assert (record.next_run.hour, record.next_run.minute) == (9, 0)
+        await runner.schedules.update("nine", timezone=timezone(timedelta(hours=-5)))
+        assert (await runner.schedules.get("nine")).timezone == "Etc/GMT+5"
+        with pytest.raises(InvalidSchedule, match="whole number of hours"):
+            await runner.schedules.add(
+                "half", tick, "0 9 * * *", timezone=timezone(timedelta(hours=5, minutes=30))
+            )
+        assert [s.name for s in await runner.schedules.list()] == ["nine"]
