@@ -876,13 +876,13 @@ class JobRunner:
     def _definition_for(self, job: Any) -> JobDefinition[Any, Any]:
         if isinstance(job, JobDefinition):
             return job
-        definition = make_definition(job)  # refuses what cannot be a job, first
         try:
             return self._adhoc[job]
         except KeyError:
             pass
         except Exception:  # noqa: BLE001 - an unhashable (or unhashing) callable: not kept
-            return definition
+            return make_definition(job)
+        definition = make_definition(job)
         if len(self._adhoc) < 1024:
             self._adhoc[job] = definition
         return definition
