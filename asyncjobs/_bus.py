@@ -386,8 +386,8 @@ class EventBus:
             sub._buffer.clear()
         self._faults.flush()
         kept, self._kept = self._kept, None
-        if kept is not None and kept.error is not None:
-            raise kept.error
+        if kept is not None:
+            kept.raise_kept()
 
     async def _wait_drained(self, deadline: float) -> None:
         assert self._drained is not None

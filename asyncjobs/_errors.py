@@ -68,15 +68,22 @@ def echo(value: Any) -> str:
     return text
 
 
-def echo_error(error: BaseException) -> str:
-    """``str(error)`` cut to ``ECHO_LIMIT`` characters; never raising."""
+def error_text(error: BaseException, limit: int) -> str | None:
+    """``str(error)`` cut to ``limit`` characters, or None if its ``str()`` raises (or
+    returns something else): describing an error must never fail."""
     try:
         text = str(error)
-        if not isinstance(text, str):
-            raise TypeError
-    except Exception:  # noqa: BLE001 - see echo
-        return f"<{type(error).__qualname__} whose str() raised>"
-    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 3] + "..."
+    except Exception:  # noqa: BLE001 - see above
+        return None
+    if not isinstance(text, str):
+        return None
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def echo_error(error: BaseException) -> str:
+    """``str(error)`` cut to ``ECHO_LIMIT`` characters, for a message; never raising."""
+    text = error_text(error, ECHO_LIMIT)
+    return f"<{type(error).__qualname__} whose str() raised>" if text is None else text
 
 
 class AsyncJobsError(Exception):

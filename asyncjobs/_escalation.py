@@ -71,11 +71,6 @@ class Escalation:
         self._error: BaseException | None = None
         self._scope: anyio.CancelScope | None = None
 
-    @property
-    def error(self) -> BaseException | None:
-        """The exception to raise when the block is left, if any."""
-        return self._error
-
     def enter(self) -> None:
         scope = anyio.CancelScope()
         scope.__enter__()

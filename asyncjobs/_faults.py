@@ -17,6 +17,7 @@ import inspect
 import logging
 from collections.abc import Callable, Hashable
 
+from ._errors import error_text
 from ._escalation import escalates
 
 logger = logging.getLogger("asyncjobs")
@@ -47,27 +48,17 @@ def describe_callable(fn: object) -> str:
 
 def _text(error: BaseException) -> str:
     """``str(error)``, cut short, and never raising (a user's ``__str__`` may)."""
-    try:
-        text = str(error)
-    except Exception:  # noqa: BLE001 - see above
-        return "<unprintable error>"
-    if not isinstance(text, str):  # a __str__ returning something else raised TypeError
-        return "<unprintable error>"
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+    text = error_text(error, _MAX_TEXT)
+    return "<unprintable error>" if text is None else text
 
 
 def describe_error(error: BaseException, limit: int = 2000) -> str:
     """``"TypeName: text"`` for a log line or a record, at most ``limit`` characters of text;
     never raises: an error whose ``str()`` raises is described by its type name alone."""
     name = type(error).__qualname__
-    try:
-        text = str(error)
-        if not isinstance(text, str):
-            raise TypeError
-    except Exception:  # noqa: BLE001 - describing an error must never fail
+    text = error_text(error, limit)
+    if text is None:
         return f"{name} (its str() raised)"
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
     return f"{name}: {text}" if text else name
 
 

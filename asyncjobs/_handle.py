@@ -130,9 +130,9 @@ class JobHandle(Generic[R]):
         return waiter
 
     async def _wait_event(self) -> None:
-        """Wait for the job to be done, as ``wait`` but never a deadlock check."""
+        """Wait for the job to be done, as ``wait`` but never a deadlock check (the caller,
+        ``result``, has checked the thread)."""
         if not self._done:
-            self._runner._check_thread("a job handle awaited")
             await self._event().wait()
 
     async def result(self, timeout: float | None = None) -> R:

@@ -254,14 +254,6 @@ class ShutdownReport:
     hurried: bool = False
 
 
-def _at_least(field: str, value: Any, least: float) -> float:
-    """A duration of at least ``least`` seconds (smaller ones would make a loop spin)."""
-    seconds = _validation.duration(field, value)
-    if seconds < least:
-        raise InvalidOption(field, value, f"must be at least {least} seconds")
-    return seconds
-
-
 def _queue_configs(queues: Mapping[str, int | QueueConfig] | None) -> dict[str, QueueConfig]:
     if queues is None:
         return {"default": QueueConfig()}
@@ -460,7 +452,7 @@ class JobRunner:
         self._dead_definitions: dict[str, JobDefinition[Any, Any]] = {}
         self._dead_letters = DeadLetters(self)
         self._schedules = Schedules(
-            self, _at_least("scheduler_max_sleep", scheduler_max_sleep, 0.01)
+            self, _validation.duration_at_least("scheduler_max_sleep", scheduler_max_sleep, 0.01)
         )
         # The context the last job was submitted from, as a snapshot jobs can share.
         self._last_context = contextvars.copy_context()
@@ -793,7 +785,7 @@ class JobRunner:
                 if job_id in ids:
                     raise DuplicateJobId(job_id)
                 ids.add(job_id)
-            self._depth_for(definition.options)  # refused now, before any is admitted
+            self._depth_for(definition.options, _current_job.get())  # refused before any
             plan.append((definition, queue, call))
         for job_id in ids:
             await self._check_new_id(job_id)
@@ -909,7 +901,8 @@ class JobRunner:
         queue: JobQueue,
     ) -> JobHandle[Any]:
         options = definition.options
-        depth = 0 if _current_job.get() is None else self._depth_for(options)
+        parent = _current_job.get()
+        depth = 0 if parent is None else self._depth_for(options, parent)
         record = JobRecord._new(
             options.job_id or f"{self._id_prefix}{next(self._id_counter)}",
             definition.name,
@@ -933,10 +926,9 @@ class JobRunner:
             handle._depth = depth
         return handle
 
-    def _depth_for(self, options: JobOptions) -> int:
-        """How deep a job submitted now nests: one deeper than the running job submitting
-        it, or zero (submitted from outside a job, or to start later)."""
-        parent = _current_job.get()
+    def _depth_for(self, options: JobOptions, parent: JobHandle[Any] | None) -> int:
+        """How deep a job submitted now nests: one deeper than ``parent``, the running job
+        submitting it, or zero (submitted from outside a job, or to start later)."""
         if parent is None or parent._runner is not self or options.delay or options.at:
             return 0
         depth = parent._depth + 1

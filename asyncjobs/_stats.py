@@ -227,7 +227,7 @@ def _summaries(cells: Iterable[tuple[str, _Cell]]) -> dict[str, WindowStatistics
 def longest_window(value: float | timedelta | None) -> StatisticsWindow | None:
     if value is None:
         return None
-    seconds = _validation.duration("statistics_window", value)
-    if seconds < 1.0:  # its slots would be too narrow to count in (a tiny window: zero)
-        raise InvalidOption("statistics_window", value, "must be at least 1 second")
-    return StatisticsWindow(seconds)
+    # Smaller windows would make slots too narrow to count in (a tiny one: zero wide).
+    return StatisticsWindow(
+        _validation.duration_at_least("statistics_window", value, 1.0, "second")
+    )

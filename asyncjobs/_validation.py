@@ -53,6 +53,15 @@ def duration(field: str, value: Any) -> float:
     return result
 
 
+def duration_at_least(field: str, value: Any, least: float, unit: str = "seconds") -> float:
+    """``duration``, and at least ``least`` seconds (a smaller one would make a loop spin
+    or a slot too narrow to count in); ``unit`` words the bound in the message."""
+    result = duration(field, value)
+    if result < least:
+        raise InvalidOption(field, value, f"must be at least {least:g} {unit}")
+    return result
+
+
 def optional_duration(field: str, value: Any) -> float | None:
     """Like ``duration`` but ``None`` passes through (meaning: no limit)."""
     return None if value is None else duration(field, value)
