@@ -80,14 +80,9 @@ from ._events import (
     JobSucceeded,
     Subscription,
 )
-from ._handle import JobHandle
+from ._handle import JobHandle, report_progress
 from ._middleware import JobMiddleware, SkipJob
-from ._progress import (
-    Progress,
-    ProgressFollower,
-    ProgressSubscription,
-    report_progress,
-)
+from ._progress import Progress, ProgressFollower, ProgressSubscription
 from ._queue import QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
 from ._retry import Retry, RetryAfter, SkipRetry

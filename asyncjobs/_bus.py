@@ -463,6 +463,24 @@ class EventBus:
             routes[topic] = found
         return found
 
+    def watch(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher()`` whenever the subscriptions change (publishers that skip
+        building events nobody wants keep their answer current this way)."""
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: Callable[[], None]) -> None:
+        """Stop calling ``watcher`` (see ``watch``); a watcher not watching is ignored."""
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
+
+    def has_subscriptions(self) -> bool:
+        """Whether anything is subscribed to the bus at all."""
+        return bool(self._subscriptions)
+
+    def running(self) -> bool:
+        """Whether the bus takes events now."""
+        return self._state is BusState.RUNNING
+
     def wants(self, topic: str) -> bool:
         """Whether any subscription selects ``topic`` (publishers can skip building events)."""
         return bool(self._subscriptions) and bool(self._route(topic))

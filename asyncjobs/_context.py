@@ -3,8 +3,6 @@
 Each step of the coroutine runs through ``context.run``, so context variables the submitter
 had at submit time are visible to the job, and changes the job makes stay in its own context.
 The yielded values pass through untouched, so this works on any event loop anyio supports.
-
-``current_job_var`` holds the running job's handle, in that job's own context.
 """
 
 from __future__ import annotations
@@ -12,17 +10,9 @@ from __future__ import annotations
 import contextvars
 import types
 from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from ._handle import JobHandle
+from typing import Any, TypeVar
 
 T = TypeVar("T")
-
-current_job_var: contextvars.ContextVar[JobHandle[Any] | None] = contextvars.ContextVar(
-    "asyncjobs_current_job", default=None
-)
-"""The handle of the job whose context this is (set in each job's own context)."""
 
 
 @types.coroutine

@@ -10,9 +10,9 @@ by age (the runner's ``dead_letter_ttl``, seven days by default).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _validation
 from ._errors import InvalidOptionType, JobStateError
@@ -21,8 +21,18 @@ from ._states import JobState
 from .abc import JobPage
 
 if TYPE_CHECKING:
+    from ._clock import Clock
     from ._handle import JobHandle
-    from ._runner import JobRunner
+    from .abc import JobStore
+
+
+class Requeuer(Protocol):
+    """What puts dead letters back to work (the engine's ``_requeue.Requeue``)."""
+
+    async def requeue(self, job_id: str) -> JobHandle[Any]: ...
+
+    async def requeue_all(self, records: Iterable[JobRecord]) -> builtins.list[JobHandle[Any]]: ...
+
 
 _FAILED = (JobState.FAILED,)
 
@@ -35,8 +45,10 @@ class DeadLetters:
     ``older_than`` (failed at least this many seconds ago).
     """
 
-    def __init__(self, runner: JobRunner) -> None:
-        self._runner = runner
+    def __init__(self, store: JobStore, clock: Clock, requeuer: Requeuer) -> None:
+        self._store = store
+        self._clock = clock
+        self._requeuer = requeuer
 
     async def list(
         self,
@@ -51,7 +63,7 @@ class DeadLetters:
         """A page of dead letters in submission order; pass ``next_cursor`` on for more."""
         limit = _validation.positive_int("limit", limit)
         matches = self._matcher(error, older_than)
-        store = self._runner.store
+        store = self._store
         found: builtins.list[JobRecord] = []
         while True:
             page = await store.list(
@@ -68,7 +80,7 @@ class DeadLetters:
         Raises ``JobNotFound`` (``ResultExpired`` once it expired), or ``JobStateError`` if
         the job did not fail."""
         job_id = _validation.name("job_id", job_id)
-        record = await self._runner.store.get(job_id)
+        record = await self._store.get(job_id)
         if record.state is not JobState.FAILED:
             raise JobStateError(job_id, record.state.value, "not a dead letter (it did not fail)")
         return record
@@ -81,7 +93,7 @@ class DeadLetters:
         Raises ``JobStateError`` if the job did not fail (or is being requeued), and
         ``QueueFull`` if its bounded queue has no place (a ``block`` queue waits for one).
         The job is found by name in the runner's registry, so it must still be defined."""
-        return await self._runner._requeue(job_id)
+        return await self._requeuer.requeue(job_id)
 
     async def requeue_all(
         self,
@@ -99,7 +111,7 @@ class DeadLetters:
         Jobs that stop being dead letters meanwhile (requeued or purged by someone else)
         are skipped."""
         records = await self._matching(queue, name, error, older_than)
-        return await self._runner._requeue_all(records)
+        return await self._requeuer.requeue_all(records)
 
     async def purge(
         self,
@@ -111,7 +123,7 @@ class DeadLetters:
     ) -> int:
         """Delete every matching dead letter (all of them, with no filter); returns how many.
         A purged id reads as unknown afterwards (``JobNotFound``)."""
-        store = self._runner.store
+        store = self._store
         removed = 0
         for record in await self._matching(queue, name, error, older_than):
             removed += await store.delete(record.id)
@@ -143,7 +155,7 @@ class DeadLetters:
         cutoff = None
         if older_than is not None:
             age = _validation.non_negative_duration("older_than", older_than)
-            cutoff = self._runner.clock.time() - age
+            cutoff = self._clock.time() - age
 
         def matches(record: JobRecord) -> bool:
             if error is not None and error not in (record.error or ""):

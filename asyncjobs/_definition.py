@@ -207,9 +207,9 @@ class JobDefinition(Generic[P, R]):
             retry=retry,
             unique=unique,
         )
-        return self._with(options)
+        return self.with_checked_options(options)
 
-    def _with(self, options: JobOptions) -> JobDefinition[P, R]:
+    def with_checked_options(self, options: JobOptions) -> JobDefinition[P, R]:
         """A copy of this job with these options (already validated)."""
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)

@@ -168,6 +168,10 @@ class Listeners:
         self._entries = tuple(e for e in self._entries if e is not entry)
         self._changed()
 
+    def __bool__(self) -> bool:
+        """Whether any listener is subscribed."""
+        return bool(self._entries)
+
     def emit(self, event: object) -> None:
         # Iterate over the tuple captured now: a listener may unsubscribe while we deliver.
         for listener, types in self._entries:

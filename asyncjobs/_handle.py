@@ -6,11 +6,10 @@ import contextvars
 import threading
 from collections.abc import Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _validation
-from ._context import current_job_var
-from ._errors import InvalidOptionType
+from ._errors import InvalidOptionType, NotInJob
 from ._progress import (
     DEFAULT_BUFFER,
     Progress,
@@ -25,11 +24,55 @@ from ._states import JobState
 
 if TYPE_CHECKING:
     from ._definition import JobDefinition
-    from ._runner import JobRunner
+    from ._faults import RepeatLog
 
 R = TypeVar("R")
 
 _get_ident = threading.get_ident
+
+current_job_var: contextvars.ContextVar[JobHandle[Any] | None] = contextvars.ContextVar(
+    "asyncjobs_current_job", default=None
+)
+"""The handle of the job whose context this is (set in each job's own context)."""
+
+
+class JobEngine(Protocol):
+    """What a handle asks of the engine that runs its job (``_job_control.JobControl``)."""
+
+    @property
+    def runner(self) -> object:
+        """The runner running the job (``current_runner()`` inside it)."""
+        ...
+
+    @property
+    def loop_thread(self) -> int:
+        """The thread of the event loop the runner runs on."""
+        ...
+
+    @property
+    def faults(self) -> RepeatLog: ...
+
+    def new_event(self) -> Event: ...
+
+    def check_thread(self, what: str) -> None:
+        """``WrongEventLoop`` unless called on the loop's thread."""
+        ...
+
+    async def cancel(self, handle: JobHandle[Any]) -> bool: ...
+
+    async def wait_timed(self, handle: JobHandle[Any], timeout: float) -> None: ...
+
+    async def wait_in_job(self, parent: JobHandle[Any], handle: JobHandle[Any]) -> None: ...
+
+    def report_progress(
+        self,
+        handle: JobHandle[Any],
+        percent: float | None,
+        message: str | None,
+        done: int | None,
+        total: int | None,
+        step: str | None,
+    ) -> Progress: ...
 
 
 class JobHandle(Generic[R]):
@@ -42,7 +85,7 @@ class JobHandle(Generic[R]):
     __slots__ = (
         "_record",
         "_definition",
-        "_runner",
+        "_engine",
         "_context",
         "_error",
         "_error_tb",
@@ -58,12 +101,12 @@ class JobHandle(Generic[R]):
         self,
         record: JobRecord,
         definition: JobDefinition[Any, Any],
-        runner: JobRunner,
+        engine: JobEngine,
         context: contextvars.Context | None,
     ) -> None:
         self._record = record
         self._definition = definition
-        self._runner = runner
+        self._engine = engine
         self._context = context
         self._error: BaseException | None = None
         # Its traceback as the job left it: each raise starts from it again, instead of
@@ -110,23 +153,34 @@ class JobHandle(Generic[R]):
         wait could never end (see docs/jobs.md, jobs that submit jobs)."""
         if self._done:
             return
-        runner = self._runner
-        if runner._loop_thread != _get_ident():
-            runner._check_thread("a job handle awaited")
+        engine = self._engine
+        if engine.loop_thread != _get_ident():
+            engine.check_thread("a job handle awaited")
         parent = current_job_var.get()
-        if parent is not None and parent._runner is runner and not parent._done:
-            await runner._wait_in_job(parent, self)
+        if parent is not None and parent._engine is engine and not parent._done:
+            await engine.wait_in_job(parent, self)
             return
         waiter = self._waiter  # as _event(), inlined: awaited once per job
         if waiter is None:
-            waiter = self._waiter = runner._new_event()
+            waiter = self._waiter = engine.new_event()
         await waiter.wait()
+
+    def report_progress(
+        self,
+        percent: float | None,
+        message: str | None,
+        done: int | None,
+        total: int | None,
+        step: str | None,
+    ) -> Progress:
+        """Report this job's progress (``asyncjobs.report_progress`` from inside it)."""
+        return self._engine.report_progress(self, percent, message, done, total, step)
 
     def _event(self) -> Event:
         """The event set when the job is done (made for the first waiter)."""
         waiter = self._waiter
         if waiter is None:
-            waiter = self._waiter = self._runner._new_event()
+            waiter = self._waiter = self._engine.new_event()
         return waiter
 
     async def _wait_event(self) -> None:
@@ -141,8 +195,8 @@ class JobHandle(Generic[R]):
             if timeout is None:
                 await self.wait()
             else:
-                self._runner._check_thread("a job handle awaited")
-                await self._runner._wait_handle(self, timeout)
+                self._engine.check_thread("a job handle awaited")
+                await self._engine.wait_timed(self, timeout)
         error = self._error
         if error is not None:
             tb = self._error_tb
@@ -178,7 +232,7 @@ class JobHandle(Generic[R]):
         unread updates are kept; a follower that falls behind loses the oldest ones, never
         the latest, and never slows the job (``Progress.sequence`` shows any gap)."""
         size = _validation.positive_int("buffer", buffer)
-        return ProgressFollower(self._channel(), size, self._runner._new_event)
+        return ProgressFollower(self._channel(), size, self._engine.new_event)
 
     def on_progress(self, callback: ProgressCallback) -> ProgressSubscription:
         """Call ``callback(update)`` on each progress update of this job, in the job's own
@@ -197,7 +251,7 @@ class JobHandle(Generic[R]):
         channel = self._progress
         if channel is None:
             channel = self._progress = ProgressChannel(
-                self._record.progress, self._done, self._runner._faults
+                self._record.progress, self._done, self._engine.faults
             )
         return channel
 
@@ -208,7 +262,7 @@ class JobHandle(Generic[R]):
         The handle then raises ``JobCancelled`` (a running job resolves once its handler
         has stopped).
         """
-        return await self._runner._cancel(self)
+        return await self._engine.cancel(self)
 
     def __repr__(self) -> str:
         record = self._record
@@ -224,3 +278,27 @@ def _raise(error: BaseException, tb: TracebackType | None) -> NoReturn:
         raise error.with_traceback(tb)
     finally:
         del error, tb
+
+
+def report_progress(
+    percent: float | None = None,
+    message: str | None = None,
+    *,
+    done: int | None = None,
+    total: int | None = None,
+    step: str | None = None,
+) -> Progress:
+    """Report the running job's progress; call it from inside the job (a coroutine job, or a
+    plain function job in its worker thread). Returns the merged update.
+
+    Fields not given keep their last values; ``percent`` is worked out from ``done`` and
+    ``total`` when only those are given. Bad values raise ``InvalidOption`` naming the
+    field; a call outside a running job raises ``NotInJob``.
+    """
+    handle = current_job_var.get()
+    if handle is None:
+        raise NotInJob(
+            "report_progress() was called outside a job: call it from inside a job's "
+            "function (or code it calls)"
+        )
+    return handle.report_progress(percent, message, done, total, step)

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _validation
-from ._context import current_job_var
-from ._errors import InvalidOption, InvalidOptionType, NotInJob
+from ._errors import InvalidOption, InvalidOptionType
 from ._unsubscribe import UnsubscribeOnExit
 
 if TYPE_CHECKING:
@@ -244,27 +243,3 @@ class ProgressChannel:
             follower._close()
         self.followers.clear()
         self.callbacks = ()
-
-
-def report_progress(
-    percent: float | None = None,
-    message: str | None = None,
-    *,
-    done: int | None = None,
-    total: int | None = None,
-    step: str | None = None,
-) -> Progress:
-    """Report the running job's progress; call it from inside the job (a coroutine job, or a
-    plain function job in its worker thread). Returns the merged update.
-
-    Fields not given keep their last values; ``percent`` is worked out from ``done`` and
-    ``total`` when only those are given. Bad values raise ``InvalidOption`` naming the
-    field; a call outside a running job raises ``NotInJob``.
-    """
-    handle = current_job_var.get()
-    if handle is None:
-        raise NotInJob(
-            "report_progress() was called outside a job: call it from inside a job's "
-            "function (or code it calls)"
-        )
-    return handle._runner._report_progress(handle, percent, message, done, total, step)

@@ -17,7 +17,7 @@ import builtins
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import anyio
 
@@ -63,8 +63,8 @@ from ._triggers import (
 )
 
 if TYPE_CHECKING:
-    from ._runner import JobRunner
-    from .abc import ScheduleStore
+    from ._clock import Clock
+    from .abc import JobStore, ScheduleStore
 
 logger = logging.getLogger("asyncjobs")
 
@@ -82,6 +82,29 @@ _EPSILON = 1e-6
 MAX_NAME = 200
 
 _Entry = Entry[ScheduleRecord]  # a loaded schedule (see _schedule_firing)
+
+
+class ScheduleHost(Protocol):
+    """The engine as the schedules see it: submit a fire's job, find a job's definition,
+    check its queue, publish schedule events."""
+
+    @property
+    def store(self) -> JobStore: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def check_accepting(self) -> None: ...
+
+    async def submit(self, job: Any, /, *args: Any, **kwargs: Any) -> JobHandle[Any]: ...
+
+    def definition_for(self, job: Any) -> JobDefinition[Any, Any]: ...
+
+    def definition_named(self, name: str) -> JobDefinition[Any, Any]: ...
+
+    def check_queue(self, definition: JobDefinition[Any, Any]) -> object: ...
+
+    def publish(self, cls: type[ScheduleEvent], **fields: Any) -> None: ...
 
 
 def _short(value: Any) -> Any:
@@ -106,7 +129,7 @@ class Schedules:
     (``asyncjobs.abc.ScheduleStore``) and are loaded when the runner starts.
     """
 
-    def __init__(self, runner: JobRunner, max_sleep: float) -> None:
+    def __init__(self, runner: ScheduleHost, max_sleep: float) -> None:
         self._runner = runner
         self._max_sleep = max_sleep
         self._entries: dict[str, _Entry] = {}
@@ -134,8 +157,8 @@ class Schedules:
             )
         return store
 
-    async def _load(self) -> None:
-        """Load the stored schedules (the runner is starting)."""
+    async def load(self) -> None:
+        """Load the stored schedules (the runner calls this as it starts)."""
         from .abc import ScheduleStore
 
         self._firing.open()
@@ -145,7 +168,7 @@ class Schedules:
             return
         for record in await store.list_schedules():
             try:
-                definition = self._runner._definition_named(record.job)
+                definition = self._runner.definition_named(record.job)
             except AsyncJobsError:
                 logger.error(
                     "schedule %r submits job %r, which is not registered; it stays stored "
@@ -154,9 +177,11 @@ class Schedules:
                     record.job,
                 )
                 continue
-            self._entries[record.name] = Entry(record, definition._with(record.options))
+            self._entries[record.name] = Entry(
+                record, definition.with_checked_options(record.options)
+            )
 
-    async def _main(self) -> None:
+    async def run(self) -> None:
         assert self._done is not None
         try:
             async with anyio.create_task_group() as group:
@@ -170,14 +195,14 @@ class Schedules:
             self._firing.group = None
             self._done.set()
 
-    def _stop_firing(self) -> None:
+    def stop_firing(self) -> None:
         """No more fires (the runner is shutting down). Watchers of running jobs go on, and
         so do fires waiting for room in a queue: the runner refuses them now."""
         self._firing.stopping = True
         if self._loop_scope is not None:
             self._loop_scope.cancel()
 
-    async def _closed(self) -> None:
+    async def wait_closed(self) -> None:
         """Wait for the watchers of the schedules' jobs (every job has ended by now) and
         the fires' submits (refused by now); if the wait is cut short, stop them."""
         if self._done is None:
@@ -238,7 +263,7 @@ class Schedules:
         await self._store().update_schedule(record)
 
     def _emit(self, cls: type[ScheduleEvent], name: str, **fields: Any) -> None:
-        self._runner._publish(cls, schedule=name, **fields)
+        self._runner.publish(cls, schedule=name, **fields)
 
     # ----------------------------------------------------------------- the API
 
@@ -281,7 +306,7 @@ class Schedules:
         arguments that do not fit the job raise ``InvalidArguments``; an unknown queue
         ``UnknownQueue``.
         """
-        self._runner._check_accepting()
+        self._runner.check_accepting()
         store = self._store()
         policy = _validation.member(IfExists, "if_exists", _short(if_exists))
         name = _validation.name("name", name)
@@ -332,7 +357,7 @@ class Schedules:
             definition: JobDefinition[Any, Any] = job.definition
             args, kwargs = tuple(job.args), dict(job.kwargs)
         else:
-            definition = runner._definition_for(job)
+            definition = runner.definition_for(job)
             args, kwargs = (), {}
         options = definition.options
         for field in ("delay", "at", "job_id"):
@@ -344,7 +369,7 @@ class Schedules:
                     "is a new job",
                 )
         definition.check_arguments(args, kwargs)
-        runner._queue_for(definition)  # UnknownQueue now, not at the first fire
+        runner.check_queue(definition)  # UnknownQueue now, not at the first fire
         zone_given = given["timezone"]
         made = make_trigger(trigger, zone_given)
         zone = time_zone("timezone", zone_given if zone_given is not None else "UTC")
@@ -460,7 +485,7 @@ class Schedules:
         record.skipped_overlaps = old.skipped_overlaps
 
     def _entry(self, name: str) -> _Entry:
-        self._runner._check_accepting()
+        self._runner.check_accepting()
         if not isinstance(name, str):
             raise InvalidOptionType("name", name, "expected a schedule's name (a string)")
         name = _validation.plain_str("name", name)  # a subclass's own hash and eq are not used
@@ -477,7 +502,7 @@ class Schedules:
         self, *, state: ScheduleState | str | None = None
     ) -> builtins.list[ScheduleRecord]:
         """Snapshots of every schedule (of one ``state``, if given), in the order added."""
-        self._runner._check_accepting()
+        self._runner.check_accepting()
         wanted = (
             None if state is None else _validation.member(ScheduleState, "state", _short(state))
         )

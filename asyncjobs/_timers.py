@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -73,6 +73,17 @@ class TimerService:
             heapq.heapify(self._heap)
             self._cancelled = 0
         return timer
+
+    async def within(self, deadline: float, wait: Callable[[], Awaitable[object]]) -> bool:
+        """Await ``wait()`` until the clock reaches ``deadline``; True if it finished."""
+        scope = anyio.CancelScope()
+        timer = self.call_at(deadline, scope.cancel)
+        try:
+            with scope:
+                await wait()
+        finally:
+            timer.cancel()
+        return not scope.cancelled_caught
 
     def _drop_cancelled_head(self) -> None:
         heap = self._heap

@@ -22,10 +22,9 @@ from typing import TypeVar
 import anyio
 
 from . import _validation
-from ._context import current_job_var
 from ._errors import InvalidOption, InvalidOptionType
 from ._events import JobEnded, JobEvent, Subscription
-from ._handle import JobHandle
+from ._handle import JobHandle, current_job_var
 from ._runner import JobRunner
 from ._states import JobState
 

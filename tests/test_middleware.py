@@ -289,7 +289,7 @@ async def test_caller_run_jobs_get_their_own_context_too() -> None:
             ran_here = await runner.submit(read_tag)  # the caller runs it
             assert await ran_here == f"req-{ran_here.id}"
             # The snapshot later jobs from this context share was not touched by the hooks.
-            assert runner._last_context.run(request_id.get) == "-"
+            assert runner._admission.last_context.run(request_id.get) == "-"
             gate.set()
             assert await first == f"req-{first.id}"
             assert await waiting == f"req-{waiting.id}"  # not the caller-run job's tag
@@ -438,9 +438,9 @@ async def test_untouched_hooks_cost_nothing_and_bad_middleware_is_refused() -> N
             pass
 
     runner = JobRunner(middleware=[OnlyAfter()])
-    assert runner._hooks is not None
-    assert runner._hooks.before_submit == ()
-    assert len(runner._hooks.after_run) == 1
-    assert JobRunner(middleware=[JobMiddleware()])._hooks is None
+    assert runner._core.hooks is not None
+    assert runner._core.hooks.before_submit == ()
+    assert len(runner._core.hooks.after_run) == 1
+    assert JobRunner(middleware=[JobMiddleware()])._core.hooks is None
     with pytest.raises(InvalidOptionType, match="middleware"):
         JobRunner(middleware=[object()])  # type: ignore[list-item]

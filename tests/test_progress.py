@@ -304,7 +304,7 @@ async def test_report_after_the_job_ended_raises() -> None:
             await (await runner.submit(leaky))
             handle = handles[0]
             with pytest.raises(NotInJob, match="has ended"):
-                handle._runner._report_progress(handle, 5, None, None, None, None)
+                handle.report_progress(5, None, None, None, None)
 
 
 async def test_sync_job_reports_from_its_thread() -> None:

@@ -135,9 +135,9 @@ async def test_memory_is_bounded_by_the_longest_window(clock: FakeClock) -> None
                 await run_until_idle(runner, clock)
                 await clock.advance(10)
             assert runner.job_statistics(window=60).overall.total == 6
-            assert runner._stats is not None
+            assert runner._core.stats is not None
             # Slots more than 60 s older than the newest are dropped as new ones come.
-            assert len(runner._stats._slots) == 6  # the jobs at 70 s to 120 s
+            assert len(runner._core.stats._slots) == 6  # the jobs at 70 s to 120 s
 
 
 async def test_bad_windows_and_statistics_turned_off(clock: FakeClock) -> None:

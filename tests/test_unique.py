@@ -232,8 +232,8 @@ async def test_the_key_is_released_on_every_outcome(clock: FakeClock, outcome: s
             assert second is not first
             await run_until_idle(runner, clock)
             await second.wait()
-        assert runner._unique == {}
-        assert runner._unique_keys == {}
+        assert runner._claims.holders == {}
+        assert runner._claims.keys == {}
 
 
 async def test_the_key_is_released_when_a_full_queue_drops_or_refuses_the_job() -> None:
@@ -260,14 +260,14 @@ async def test_the_key_is_released_when_a_full_queue_drops_or_refuses_the_job() 
             await runner.submit(blocker.with_options(queue="small"))  # fills the one place
             first = await runner.submit(dropped)
             assert first.state is JobState.REJECTED
-            assert runner._unique == {}
+            assert runner._claims.holders == {}
             strict = dropped.with_options(queue="strict")
             await runner.submit(blocker.with_options(queue="strict"))
             await anyio.wait_all_tasks_blocked()
             await runner.submit(blocker.with_options(queue="strict"))
             with pytest.raises(Exception, match="policy: raise"):
                 await runner.submit(strict)
-            assert runner._unique == {}
+            assert runner._claims.holders == {}
             gate.set()
 
 

@@ -1,0 +1,515 @@
+"""Submission and admission: from ``submit(fn, *args)`` to a job that waits in its queue.
+
+``submit`` validates (raising before anything is created), builds the record and handle,
+takes a unique key if the job has one, then ``admit``s it: the ``before_submit`` hooks, the
+queue's bound and its policy when full, a place reserved before the first await, the store's
+``add``, then the job waits (``Waiting``) scheduled or ready. ``submit_many`` checks a whole
+batch first, so it is all or nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import anyio
+
+from . import _validation
+from ._announcer import Announcer
+from ._attempt import Attempts, skipped
+from ._claims import Claim, Claims
+from ._core import Core
+from ._definition import JobCall, JobDefinition, JobOptions
+from ._errors import (
+    DuplicateJob,
+    DuplicateJobId,
+    InvalidOptionType,
+    JobNestingError,
+    JobRejected,
+    QueueFull,
+)
+from ._escalation import cancelled_here
+from ._handle import JobEngine, JobHandle, current_job_var
+from ._known_jobs import KnownJobs
+from ._outcomes import Outcomes, interrupted
+from ._queue import JobQueue, RejectPolicy
+from ._record import JobRecord
+from ._states import JobState
+from ._timers import TimerService
+from ._unique import OnConflict
+from ._waiting import Waiting
+
+# Most jobs take no keyword arguments: they share one read-only empty mapping instead of
+# each keeping an empty dict (64 bytes a job).
+_NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
+
+_SCHEDULED = JobState.SCHEDULED
+
+
+class Admission:
+    """Takes new jobs into one runner."""
+
+    def __init__(
+        self,
+        core: Core,
+        engine: JobEngine,
+        known: KnownJobs,
+        waiting: Waiting,
+        claims: Claims,
+        attempts: Attempts,
+        outcomes: Outcomes,
+        announcer: Announcer,
+        timers: TimerService,
+    ) -> None:
+        self._core = core
+        self._engine = engine  # what the handles made here ask of the engine
+        self._known = known
+        self._waiting = waiting
+        self._claims = claims
+        self._attempts = attempts
+        self._outcomes = outcomes
+        self._announcer = announcer
+        self._timers = timers
+        # The context the last job was submitted from, as a snapshot jobs can share.
+        self.last_context = contextvars.copy_context()
+        # Submits of plain jobs to unbounded queues can skip admit: no hooks to call, no
+        # store write to await.
+        self._plain = core.add_nowait is not None and core.hooks is None
+
+    # ----------------------------------------------------------------- submitting
+
+    async def submit(
+        self, job: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> JobHandle[Any]:
+        """See ``JobRunner.submit``."""
+        core = self._core
+        definition = job if isinstance(job, JobDefinition) else self._known.definition_for(job)
+        definition.check_arguments(args, kwargs)
+        if not core.accepting:
+            core.check_accepting()
+        queue = self._waiting.queue_for(definition)
+        options = definition.options
+        if options._plain and queue.maxsize is None and self._plain:
+            # The common case, with no await: no policy, timer, id to check or key to take.
+            handle = self.new_handle(definition, args, kwargs, queue)
+            queue.size += 1
+            try:
+                core.add_nowait(handle._record)  # type: ignore[misc]  # set: self._plain
+            except BaseException:
+                queue.release()
+                raise
+            self.accepted(handle, queue, None)
+            return handle
+        if options.unique is not None:
+            return await self._submit_unique(definition, queue, args, kwargs)
+        handle = self.new_handle(definition, args, kwargs, queue)
+        if options.job_id is not None:
+            await self.check_new_id(options.job_id)
+        await self._admit(handle, queue)
+        return handle
+
+    async def _submit_unique(
+        self,
+        definition: JobDefinition[Any, Any],
+        queue: JobQueue,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> JobHandle[Any]:
+        """Submit a unique job, or hand back the one holding its key.
+
+        The key is taken before the first await, so concurrent submits of one key cannot
+        both create a job. While the holder is still being admitted (a store write, a full
+        queue), the others wait for that to settle, then look again."""
+        unique = definition.options.unique
+        assert unique is not None
+        key = unique.key_for(definition.name, args, kwargs)
+        while True:
+            held = self._claims.holder(key)
+            if held is None:
+                break
+            if held.admitting is not None:
+                await held.admitting.wait()
+                continue
+            if unique.on_conflict is OnConflict.RAISE:
+                raise DuplicateJob(key, held.handle.id)
+            return held.handle
+        held = self._claim(definition, queue, args, kwargs, key)
+        await self._admit_claimed(held, queue, definition.options.job_id)
+        return held.handle
+
+    def _claim(
+        self,
+        definition: JobDefinition[Any, Any],
+        queue: JobQueue,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key: str,
+    ) -> Claim:
+        """Make the job and let it hold ``key`` while it is admitted (no await here)."""
+        unique = definition.options.unique
+        assert unique is not None
+        handle = self.new_handle(definition, args, kwargs, queue)
+        return self._claims.claim(handle, key, unique.ttl)
+
+    async def _admit_claimed(self, held: Claim, queue: JobQueue, job_id: str | None) -> None:
+        """Admit the job of a claim (checking its given ``job_id`` first): its key is let go
+        if that fails, and submitters waiting on the claim look again either way."""
+        try:
+            if job_id is not None:
+                await self.check_new_id(job_id)
+            await self._admit(held.handle, queue)
+        except BaseException:
+            self._claims.release(held.handle)
+            raise
+        finally:
+            self._claims.admitted(held)
+
+    async def submit_many(self, calls: Iterable[JobCall[Any]]) -> list[JobHandle[Any]]:
+        """See ``JobRunner.submit_many``."""
+        core = self._core
+        batch = _validation.collection("calls", calls)
+        for index, call in enumerate(batch):
+            if not isinstance(call, JobCall):
+                raise InvalidOptionType(
+                    f"calls[{index}]", call, "expected a JobCall (made with job.call(...))"
+                )
+        core.check_accepting()
+        plan: list[tuple[JobDefinition[Any, Any], JobQueue, JobCall[Any]]] = []
+        ids: set[str] = set()
+        for call in batch:
+            definition = call.definition
+            queue = self._waiting.queue_for(definition)
+            job_id = definition.options.job_id
+            if job_id is not None:
+                if job_id in ids:
+                    raise DuplicateJobId(job_id)
+                ids.add(job_id)
+            self._depth_for(definition.options, current_job_var.get())  # refused before any
+            plan.append((definition, queue, call))
+        for job_id in ids:
+            await self.check_new_id(job_id)
+        core.check_accepting()
+        # From here to the first admission there is no await: the keys are looked at and
+        # taken at once, so no other submit can take one in between.
+        slots: list[JobHandle[Any] | Claim | None] = []  # a holder's handle, a claim, or new
+        claims: list[Claim] = []
+        handles: list[JobHandle[Any]] = []
+        try:
+            for definition, queue, call in plan:
+                unique = definition.options.unique
+                if unique is None:
+                    slots.append(None)
+                    continue
+                key = unique.key_for(definition.name, call.args, call.kwargs)
+                held = self._claims.holder(key)
+                if held is None:
+                    held = self._claim(definition, queue, call.args, call.kwargs, key)
+                    claims.append(held)
+                    slots.append(held)
+                elif unique.on_conflict is OnConflict.RAISE:
+                    holder = "an earlier call of this batch" if held in claims else held.handle.id
+                    raise DuplicateJob(key, holder)
+                else:
+                    slots.append(held.handle)
+            self.check_room(
+                (
+                    queue.name
+                    for (_, queue, _), slot in zip(plan, slots, strict=True)
+                    if not isinstance(slot, JobHandle)
+                ),
+                lambda queue: queue.config.on_full is RejectPolicy.RAISE,
+                "the batch needs {count} places, {free} free",
+                count_refusal=True,
+            )
+            for (definition, queue, call), slot in zip(plan, slots, strict=True):
+                if isinstance(slot, JobHandle):
+                    handles.append(slot)
+                elif slot is None:
+                    handle = self.new_handle(definition, call.args, call.kwargs, queue)
+                    await self._admit(handle, queue)
+                    handles.append(handle)
+                else:
+                    await self._admit_claimed(slot, queue, None)  # ids were checked above
+                    handles.append(slot.handle)
+        except BaseException:
+            for held in claims:
+                if held.admitting is not None:  # never admitted: let its key go
+                    self._claims.release(held.handle)
+                    self._claims.admitted(held)
+            raise
+        return handles
+
+    def check_room(
+        self,
+        queue_names: Iterable[str],
+        refusing: Callable[[JobQueue], bool],
+        detail: str,
+        *,
+        count_refusal: bool = False,
+    ) -> None:
+        """Raise ``QueueFull`` before a batch if a bounded queue whose policy would refuse
+        (``refusing``) has fewer free places than the batch needs there. ``detail`` is
+        formatted with ``count`` and ``free``. ``count_refusal``: the refused jobs count
+        in that queue's ``rejected`` statistic (a batch of submits; not of requeues)."""
+        for name, count in Counter(queue_names).items():
+            queue = self._waiting.queues.get(name)
+            if (
+                queue is not None
+                and queue.maxsize is not None
+                and refusing(queue)
+                and queue.size + count > queue.maxsize
+            ):
+                free = queue.maxsize - queue.size
+                if count_refusal:
+                    queue.rejected += count
+                raise QueueFull(name, queue.maxsize, detail.format(count=count, free=free))
+
+    async def check_new_id(self, job_id: str) -> None:
+        try:
+            await self._core.store.get(job_id)
+        except LookupError:
+            return
+        raise DuplicateJobId(job_id)
+
+    def new_handle(
+        self,
+        definition: JobDefinition[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        queue: JobQueue,
+    ) -> JobHandle[Any]:
+        core = self._core
+        options = definition.options
+        parent = current_job_var.get()
+        depth = 0 if parent is None else self._depth_for(options, parent)
+        record = JobRecord._new(
+            options.job_id or f"{core.id_prefix}{next(core.id_counter)}",
+            definition.name,
+            queue.name,
+            options.priority,
+            args,
+            kwargs or _NO_KWARGS,
+            core.time(),
+            options.timeout,
+        )
+        # Jobs submitted from an unchanged context share one snapshot of it (Context equality
+        # is an identity check of the variables' map when nothing changed), so a waiting job
+        # keeps no Context of its own: one object less per job to allocate and collect.
+        context = contextvars.copy_context()
+        if context == self.last_context:
+            context = self.last_context
+        else:
+            self.last_context = context
+        handle: JobHandle[Any] = JobHandle(record, definition, self._engine, context)
+        if depth:
+            handle._depth = depth
+        return handle
+
+    def wrap(self, record: JobRecord, definition: JobDefinition[Any, Any]) -> JobHandle[Any]:
+        """A new handle for a stored job (a dead letter being requeued)."""
+        return JobHandle(record, definition, self._engine, contextvars.copy_context())
+
+    def _depth_for(self, options: JobOptions, parent: JobHandle[Any] | None) -> int:
+        """How deep a job submitted now nests: one deeper than ``parent``, the running job
+        submitting it, or zero (submitted from outside a job, or to start later)."""
+        if parent is None or parent._engine is not self._engine or options.delay or options.at:
+            return 0
+        depth = parent._depth + 1
+        max_depth = self._core.max_depth
+        if max_depth is not None and depth > max_depth:
+            raise JobNestingError(parent.name, depth)
+        return depth
+
+    # ----------------------------------------------------------------- admission
+
+    async def _admit(self, handle: JobHandle[Any], queue: JobQueue) -> None:
+        """Take an accepted-or-rejected decision for a new job and carry it out."""
+        core = self._core
+        hooks = core.hooks
+        if hooks is not None and hooks.before_submit:
+            skip = await hooks.before(hooks.before_submit, handle)
+            if skip is not None:
+                await self._refuse(handle, skipped(handle, skip))
+                return
+        evict = False
+        if not queue.has_space() or queue.space_waiters:
+            policy = queue.config.on_full
+            if policy is RejectPolicy.RAISE:
+                queue.rejected += 1
+                assert queue.maxsize is not None
+                raise QueueFull(queue.name, queue.maxsize, "policy: raise")
+            if policy is RejectPolicy.BLOCK:
+                await self.wait_for_space(queue)
+            elif policy is RejectPolicy.DROP_OLDEST:
+                evict = queue.oldest() is not None
+            elif policy is RejectPolicy.CALLER_RUNS:
+                if not queue.has_space():
+                    if self._due_at(handle) is not None:
+                        queue.rejected += 1
+                        assert queue.maxsize is not None
+                        raise QueueFull(
+                            queue.name,
+                            queue.maxsize,
+                            "policy: caller_runs, but the caller cannot run a job that is "
+                            "scheduled for later",
+                        )
+                    await self._run_in_caller(handle, queue)
+                    return
+            else:  # DROP_NEWEST or a custom handler
+                if not queue.has_space():
+                    await self._reject_new(handle, queue, policy)
+                    return
+        queue.size += 1  # reserve the place before the first await
+        record = handle._record
+        options = handle._definition.options
+        if options.delay is not None:
+            record.scheduled_for = record.created_at + options.delay
+        elif options.at is not None:
+            record.scheduled_for = options.at.timestamp()
+        due = self._due_at(handle)
+        if due is not None:
+            record.state = _SCHEDULED
+        try:
+            await core.add(record)
+        except BaseException:
+            queue.release()
+            raise
+        if not core.accepting:  # shutdown began while the store was adding
+            queue.release()
+            await self._outcomes.finish(handle, JobState.INTERRUPTED, error=interrupted(handle))
+            return
+        self.accepted(handle, queue, due)
+        if evict:
+            oldest = queue.oldest()
+            if oldest is not None and oldest is not handle:
+                self._waiting.discard(oldest)
+                queue.rejected += 1
+                await self._outcomes.finish(
+                    oldest,
+                    JobState.REJECTED,
+                    error=JobRejected(
+                        oldest.id,
+                        f"job {oldest.id!r} was dropped: queue {queue.name!r} was full "
+                        f"({queue.maxsize} waiting); policy drop_oldest made room for a newer one",
+                    ),
+                )
+        if hooks is not None and hooks.after_submit:
+            await hooks.call(hooks.after_submit, handle)
+
+    def _due_at(self, handle: JobHandle[Any]) -> float | None:
+        """When (monotonic) a new job with a delay or ``at`` is due, or None if it is due
+        now: ``delay=0`` and an ``at`` that has passed both mean now."""
+        options = handle._definition.options
+        if options.delay:
+            return self._core.clock.monotonic() + options.delay
+        if options.at is not None:
+            wait = options.at.timestamp() - handle._record.created_at
+            if wait > 0:
+                return self._core.clock.monotonic() + wait
+        return None
+
+    def accepted(self, handle: JobHandle[Any], queue: JobQueue, due: float | None) -> None:
+        """A job is in the store and holds its place: schedule it, or make it ready."""
+        if due is None:
+            self._waiting.make_ready(handle, queue, new=True)
+        else:
+            queue.track(handle)
+            self._waiting.schedule(handle, due)
+        if self._announcer.watched:
+            self._announcer.submitted(handle)
+
+    async def wait_for_space(self, queue: JobQueue) -> None:
+        """Wait for a place in a full queue (policy ``block``, within its ``block_timeout``)."""
+        core = self._core
+
+        async def room() -> None:
+            while not queue.has_space():
+                event = core.new_event()
+                queue.space_waiters.append(event)
+                try:
+                    await event.wait()
+                except BaseException:
+                    if event in queue.space_waiters:
+                        queue.space_waiters.remove(event)
+                    elif queue.space_waiters and queue.has_space():
+                        queue.space_waiters.popleft().set()  # pass the wake-up on
+                    raise
+                core.check_accepting()
+
+        timeout = queue.config.block_timeout
+        if timeout is None:
+            await room()
+        elif not await self._timers.within(core.clock.monotonic() + timeout, room):
+            queue.rejected += 1
+            assert queue.maxsize is not None
+            raise QueueFull(
+                queue.name, queue.maxsize, f"policy: block; no room within {timeout} seconds"
+            )
+
+    async def _reject_new(self, handle: JobHandle[Any], queue: JobQueue, policy: Any) -> None:
+        record = handle._record
+        reason = "drop_newest" if policy is RejectPolicy.DROP_NEWEST else "a custom reject handler"
+        error = JobRejected(
+            record.id,
+            f"job {record.id!r} was dropped: queue {queue.name!r} was full "
+            f"({queue.maxsize} waiting); policy: {reason}",
+        )
+        await self._refuse(handle, error)
+        queue.rejected += 1
+        if policy is not RejectPolicy.DROP_NEWEST:
+            faults = self._core.faults
+            try:
+                outcome = policy(handle)
+                if inspect.isawaitable(outcome):
+                    outcome = await outcome
+                if outcome is not None:
+                    faults.returned("reject handler", policy, outcome, f"job {record.id!r}")
+            except BaseException as exc:
+                if cancelled_here(exc):
+                    raise
+                faults.callback_failed("reject handler", policy, exc, f"job {record.id!r}")
+
+    async def _refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
+        """End a new job as rejected before it was accepted; its record is stored ended."""
+        self._outcomes.settle(handle, JobState.REJECTED, None, error)
+        await self._core.store.add(handle._record)
+        self._outcomes.resolve(handle)
+
+    async def _run_in_caller(self, handle: JobHandle[Any], queue: JobQueue) -> None:
+        core = self._core
+        record = handle._record
+        hooks = core.hooks
+        if hooks is not None and hooks.after_submit:
+            await hooks.call(hooks.after_submit, handle)  # accepted, to run right here
+        if hooks is not None and hooks.before_run:
+            assert handle._context is not None
+            # A private copy, not the snapshot jobs share: what the hooks set stays this job's.
+            handle._context = context = handle._context.copy()
+            context.run(current_job_var.set, handle)
+            skip = await hooks.before(hooks.before_run, handle, context)
+            if skip is not None:
+                await self._refuse(handle, skipped(handle, skip))
+                return
+        record.state = JobState.RUNNING
+        await core.store.add(record)
+        held = self._claims.claim_of(handle)
+        if held is not None:  # accepted: duplicates get this handle while the caller runs it
+            self._claims.admitted(held)
+        queue.rejected += 1
+        queue.enqueued += 1
+        if self._announcer.watched:
+            self._announcer.submitted(handle)
+        concluded = False
+        attempts = self._attempts
+        attempts.in_callers.add(handle)
+        try:
+            with anyio.CancelScope() as scope:
+                concluded = await attempts.run(handle, queue, scope, in_caller=True)
+        finally:
+            attempts.in_callers.discard(handle)
+        if not concluded:
+            await self._outcomes.conclude_stopped(handle)

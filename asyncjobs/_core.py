@@ -1,0 +1,112 @@
+"""What every stage of the engine shares: the clock, the store, the hooks, the fault log,
+and whether the runner takes jobs.
+
+The runner builds one ``Core`` and hands it to each stage (admission, dispatch, attempts,
+outcomes, shutdown, retention). It holds settings and services, not the state of jobs: each
+stage owns its own (the waiting jobs are ``Waiting``'s, the running ones ``Attempts``').
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import anyio
+
+from ._clock import Clock, SystemClock
+from ._errors import RunnerNotRunning, WrongEventLoop
+from ._escalation import Escalation
+from ._faults import RepeatLog
+from ._middleware import MiddlewareChain
+from ._record import JobRecord
+from ._spawn import Event
+from ._stats import StatisticsWindow
+from .abc import JobStore
+
+_get_ident = threading.get_ident
+
+
+class RunnerState(str, enum.Enum):
+    """Lifecycle of a runner. A runner starts once and stops once."""
+
+    NEW = "new"
+    STARTING = "starting"
+    STARTED = "started"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Core:
+    """Settings and services of one runner, shared by its stages."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        clock: Clock,
+        hooks: MiddlewareChain | None,
+        faults: RepeatLog,
+        escalation: Escalation,
+        stats: StatisticsWindow | None,
+        max_depth: int | None,
+    ) -> None:
+        self.store = store
+        # Stores holding the engine's own record objects need no write for non-terminal moves.
+        self.write_progress = getattr(store, "shares_records", False) is not True
+        # Stores whose writes never wait may offer them as plain calls (see JobStore).
+        add_nowait = getattr(store, "add_nowait", None)
+        update_nowait = getattr(store, "update_nowait", None)
+        nowait = callable(add_nowait) and callable(update_nowait)
+        self.add_nowait: Callable[[JobRecord], None] | None = add_nowait if nowait else None
+        self.update_nowait: Callable[[JobRecord], None] | None = update_nowait if nowait else None
+        self.clock = clock
+        # Bound once: timestamps are taken three times a job. The system clock's is
+        # time.time itself, one Python call less each time.
+        self.time: Callable[[], float] = time.time if type(clock) is SystemClock else clock.time
+        self.hooks = hooks
+        self.faults = faults
+        self.escalation = escalation
+        self.stats = stats
+        self.max_depth = max_depth
+        self.state = RunnerState.NEW
+        self.accepting = False
+        self.loop_thread = _get_ident()
+        self.loop: object | None = None  # the event loop it runs on, once started
+        self.new_event: Callable[[], Event] = anyio.Event
+        self.id_prefix = os.urandom(6).hex() + "-"
+        self.id_counter = itertools.count(1)
+        # Ids of jobs ended interrupted once shutdown has begun (None before).
+        self.shutdown_interrupted: list[str] | None = None
+
+    def check_accepting(self) -> None:
+        """Raise ``RunnerNotRunning`` unless the runner takes new jobs now."""
+        if not self.accepting:
+            if self.state is RunnerState.NEW:
+                raise RunnerNotRunning(
+                    "the runner has not started: use it as an async context manager "
+                    "(async with JobRunner() as runner: ...)"
+                )
+            raise RunnerNotRunning(f"the runner is {self.state.value} and takes no new jobs")
+
+    def check_thread(self, what: str) -> None:
+        """Refuse a call from a thread other than the loop's (WrongEventLoop)."""
+        if _get_ident() != self.loop_thread:
+            raise WrongEventLoop(what)
+
+    async def persist(self, record: JobRecord) -> None:
+        """Write a non-terminal change; a failing store is logged, never fatal to a job."""
+        try:
+            await self.store.update(record)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self.faults.callback_failed("store", self.store.update, exc, f"job {record.id!r}")
+
+    async def add(self, record: JobRecord) -> None:
+        """Store a new record, as a plain call where the store offers one."""
+        if self.add_nowait is not None:
+            self.add_nowait(record)
+        else:
+            await self.store.add(record)

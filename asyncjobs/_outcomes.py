@@ -1,0 +1,290 @@
+"""The end of an attempt: another attempt later (a retry), or the job's terminal outcome.
+
+``finish`` records a terminal outcome once per job: it writes the record, stores it,
+resolves the handle, wakes ``wait_idle`` callers and emits the ended event. ``retry`` sends
+a failed attempt back to wait for its next one. ``conclude_stopped`` turns a stop (cancel,
+timeout, shutdown) into its outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from ._announcer import Announcer
+from ._claims import Claims
+from ._core import Core
+from ._errors import (
+    InvalidJob,
+    JobAborted,
+    JobCancelled,
+    JobInterrupted,
+    JobTimedOut,
+)
+from ._escalation import escalates
+from ._events import JobRetried
+from ._faults import describe_error
+from ._handle import JobHandle
+from ._known_jobs import KnownJobs
+from ._record import Attempt, JobRecord
+from ._spawn import Event
+from ._states import JobState
+from ._waiting import Waiting
+
+logger = logging.getLogger("asyncjobs")
+
+_RUNNING = JobState.RUNNING
+_SCHEDULED = JobState.SCHEDULED
+_FAILED = JobState.FAILED
+_INTERRUPTED = JobState.INTERRUPTED
+
+CANCEL = "cancel"
+TIMEOUT = "timeout"
+SHUTDOWN = "shutdown"
+
+
+def log_failure(record: JobRecord, error: BaseException) -> None:
+    """Every final failure logs this one WARNING, with the traceback if there is one."""
+    logger.warning(
+        "job %s (%s) failed: %s", record.name, record.id, describe_error(error), exc_info=error
+    )
+
+
+def interrupted(handle: JobHandle[Any]) -> JobInterrupted:
+    return JobInterrupted(
+        handle._record.id, f"job {handle._record.id!r} was interrupted by shutdown"
+    )
+
+
+class Outcomes:
+    """Records how attempts and jobs end, for one runner."""
+
+    def __init__(
+        self,
+        core: Core,
+        waiting: Waiting,
+        claims: Claims,
+        announcer: Announcer,
+        known: KnownJobs,
+        busy: Callable[[], bool],
+    ) -> None:
+        self._core = core
+        self._waiting = waiting
+        self._claims = claims
+        self._announcer = announcer
+        self._known = known
+        self._busy = busy  # whether any job is running
+        # Finished records waiting to be folded into the statistics (None: statistics off).
+        self._stats_pending = None if core.stats is None else core.stats.pending
+        self.idle_waiters: list[Event] = []
+
+    # ----------------------------------------------------------------- terminal outcomes
+
+    async def finish(
+        self,
+        handle: JobHandle[Any],
+        state: JobState,
+        *,
+        result: Any = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Record the terminal outcome, resolve the handle, emit the event. Once per job."""
+        core = self._core
+        if core.update_nowait is not None:
+            self.finish_now(handle, state, result, error)
+        elif self.settle(handle, state, result, error):
+            try:
+                await core.store.update(handle._record)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                core.faults.callback_failed("store", core.store.update, exc, f"job {handle.id!r}")
+            finally:
+                self.resolve(handle)
+
+    def finish_now(
+        self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
+    ) -> None:
+        """``finish`` for a store with ``update_nowait``: no coroutine on the hot path."""
+        update = self._core.update_nowait
+        assert update is not None
+        if self.settle(handle, state, result, error):
+            try:
+                update(handle._record)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._core.faults.callback_failed("store", update, exc, f"job {handle.id!r}")
+            finally:
+                self.resolve(handle)
+
+    def settle(
+        self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
+    ) -> bool:
+        """Write the outcome into the record; False if the job had already finished."""
+        if handle._done:
+            return False
+        record = handle._record
+        if record.state is _RUNNING:  # it ran: count it where it ran
+            queue = self._waiting.queues[record.queue]
+            queue.processed += 1
+            if state is _FAILED:
+                queue.failed += 1
+            elif state is _INTERRUPTED:
+                record.attempts -= 1  # an attempt cut off by shutdown is not used up
+        record.state = state
+        record.finished_at = self._core.time()
+        record.result = result
+        if error is not None:
+            record.error = describe_error(error)
+            handle._error = error
+            handle._error_tb = error.__traceback__
+            if state is _FAILED:
+                record.traceback = "".join(traceback.format_exception(error))
+                self._known.keep_dead(record.id, handle._definition)
+            elif state is _INTERRUPTED and self._core.shutdown_interrupted is not None:
+                self._core.shutdown_interrupted.append(record.id)
+        handle._done = True  # from here on, nothing else can finish this job
+        pending = self._stats_pending
+        if pending is not None:
+            pending.append(record)
+            if len(pending) >= 512:
+                assert self._core.stats is not None
+                self._core.stats.fold()
+        claims = self._claims
+        if claims.keys:
+            claims.release(handle)
+        # The context holds current_job, which is this handle: drop it so a finished job is
+        # freed by reference counting alone, without waiting for the cycle collector.
+        handle._context = None
+        return True
+
+    def resolve(self, handle: JobHandle[Any]) -> None:
+        """The outcome is stored: resolve the handle, wake idle waiters, emit the event."""
+        waiter = handle._waiter  # handle._done is already set
+        if waiter is not None:
+            waiter.set()
+        if self.idle_waiters:
+            self.wake_idle()
+        channel = handle._progress
+        if channel is not None:
+            channel.close()
+        if self._announcer.watched:
+            self._announcer.ended(handle)
+
+    def wake_idle(self) -> None:
+        """Wake ``wait_idle`` callers if no job is queued or running now."""
+        if not self._busy() and not self._waiting.has_ready():
+            for waiter in self.idle_waiters:
+                waiter.set()
+            self.idle_waiters.clear()
+
+    async def cancelled(self, handle: JobHandle[Any]) -> None:
+        record = handle._record
+        when = "while running" if record.state is _RUNNING else "before it started"
+        await self.finish(
+            handle,
+            JobState.CANCELLED,
+            error=JobCancelled(record.id, f"job {record.id!r} was cancelled {when}"),
+        )
+
+    async def interrupt(self, handle: JobHandle[Any]) -> None:
+        await self.finish(handle, JobState.INTERRUPTED, error=interrupted(handle))
+
+    async def failed_for_good(self, handle: JobHandle[Any], error: BaseException) -> None:
+        """Record a final failure with the middleware's ``on_failure`` and ``on_dead_letter``
+        hooks around it."""
+        hooks = self._core.hooks
+        if hooks is not None and hooks.on_failure:
+            await hooks.call(hooks.on_failure, handle, error)
+        await self.finish(handle, JobState.FAILED, error=error)
+        if hooks is not None and hooks.on_dead_letter and handle._record.state is _FAILED:
+            await hooks.call(hooks.on_dead_letter, handle)
+
+    async def conclude_stopped(self, handle: JobHandle[Any]) -> None:
+        """Record the outcome of a job that we stopped, by the reason it was stopped."""
+        record = handle._record
+        reason = handle._stop_reason
+        if reason is CANCEL:
+            await self.cancelled(handle)
+        elif reason is TIMEOUT:
+            error = JobTimedOut(
+                record.id, f"job {record.id!r} timed out after {record.timeout} seconds"
+            )
+            delay = self.retry_delay(handle, error)
+            if delay is None:
+                log_failure(record, error)
+                await self.failed_for_good(handle, error)
+            else:
+                handle._stop_reason = None  # the stop was for this attempt only
+                await self.retry(handle, error, delay)
+        else:
+            await self.interrupt(handle)
+
+    # ----------------------------------------------------------------- retries
+
+    def retry_delay(self, handle: JobHandle[Any], error: BaseException) -> float | None:
+        """Seconds until the failed job's next attempt, or None if it has failed for good."""
+        policy = handle._definition.options.retry
+        if policy is None or isinstance(error, (JobAborted, InvalidJob)):
+            return None  # a stop, or a mistake in the job: another attempt ends the same
+        try:
+            return policy.delay_after(handle._record.attempts, error)
+        except BaseException as exc:  # a backoff function's KeyboardInterrupt or the like
+            if not escalates(exc):
+                raise
+            self._core.faults.callback_failed("backoff", policy.backoff, exc, f"job {handle.id!r}")
+            return None  # the job fails for good: the runner is stopping
+
+    async def retry(self, handle: JobHandle[Any], error: BaseException, delay: float) -> None:
+        """The running job's attempt failed and it gets another after ``delay`` seconds: it
+        leaves its worker and waits, like a scheduled job, then re-enters its queue."""
+        core = self._core
+        record = handle._record
+        now = core.time()
+        text = describe_error(error)
+        # INFO, without the traceback: a retry is expected; the final failure logs a warning
+        # with it, and record.traceback keeps it.
+        logger.info(
+            "job %s (%s) attempt %d failed: %s; retrying in %.3f s",
+            record.name,
+            record.id,
+            record.attempts,
+            text,
+            delay,
+        )
+        assert record.started_at is not None  # it was running
+        record.retries = (
+            *record.retries,
+            Attempt(
+                number=len(record.retries) + 1,
+                started_at=record.started_at,
+                finished_at=now,
+                outcome=_FAILED,
+                error=text,
+            ),
+        )
+        record.error = text
+        record.started_at = None  # no attempt under way
+        record.state = _SCHEDULED
+        record.scheduled_for = now + delay
+        queue = self._waiting.queues[record.queue]
+        if not core.accepting:
+            # Shutdown has begun: the job keeps its remaining attempts and ends interrupted.
+            # It ran and ended (no longer RUNNING, so settle would not count it).
+            queue.processed += 1
+            await self.interrupt(handle)
+            return
+        if core.stats is not None:
+            core.stats.note_retry(record.name, record.queue, now)
+        queue.hold_for_retry(handle)
+        self._waiting.schedule(handle, core.clock.monotonic() + delay)
+        if self._announcer.watched:
+            self._announcer.emit(
+                JobRetried, handle, attempt=record.attempts, delay=delay, error=text
+            )
+        if core.write_progress:
+            await core.persist(record)
+        hooks = core.hooks
+        if hooks is not None and hooks.on_retry:
+            await hooks.call(hooks.on_retry, handle, error, delay)
+        if self.idle_waiters:  # it waits for its retry now, neither queued nor running
+            self.wake_idle()
