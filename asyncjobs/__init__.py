@@ -31,11 +31,12 @@ from ._bus_middleware import (
 )
 from ._clock import Clock, SystemClock
 from ._dead_letters import DeadLetters
-from ._definition import AsyncJob, JobCall, JobDefinition, JobOptions, JobRegistry, SyncJob, job
+from ._definition import AsyncJob, JobCall, JobDefinition, JobRegistry, SyncJob, job
 from ._errors import (
     AsyncJobsError,
     BusNotRunning,
     CallNextTwice,
+    CorruptPayload,
     DuplicateJob,
     DuplicateJobId,
     DuplicateJobName,
@@ -62,6 +63,7 @@ from ._errors import (
     RunnerNotRunning,
     ScheduleExists,
     ScheduleNotFound,
+    UnencodablePayload,
     UnknownQueue,
     WrongEventLoop,
 )
@@ -82,6 +84,7 @@ from ._events import (
 )
 from ._handle import JobHandle, report_progress
 from ._middleware import JobMiddleware, SkipJob
+from ._options import JobOptions
 from ._progress import Progress, ProgressFollower, ProgressSubscription
 from ._queue import QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
@@ -118,7 +121,7 @@ from ._states import TRANSITIONS, JobState
 from ._stats import JobStatistics, WindowStatistics
 from ._triggers import Cron, Interval, Once
 from ._unique import OnConflict, Unique
-from .abc import JobPage, JobStore, ScheduleStore
+from .abc import EncodingStore, JobPage, JobStore, ScheduleStore
 from .storage import MemoryJobStore
 
 __version__ = "0.1.0"
@@ -165,6 +168,9 @@ __all__ = [
     "JobAborted",
     "JobInterrupted",
     "JobNestingError",
+    "UnencodablePayload",
+    "CorruptPayload",
+    "EncodingStore",
     "JobDeadlock",
     "JobInterruptedEvent",
     "JobMiddleware",

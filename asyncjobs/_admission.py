@@ -23,7 +23,7 @@ from ._announcer import Announcer
 from ._attempt import Attempts, skipped
 from ._claims import Claim, Claims
 from ._core import Core
-from ._definition import JobCall, JobDefinition, JobOptions
+from ._definition import JobCall, JobDefinition
 from ._errors import (
     DuplicateJob,
     DuplicateJobId,
@@ -33,8 +33,9 @@ from ._errors import (
     QueueFull,
 )
 from ._escalation import cancelled_here
-from ._handle import JobEngine, JobHandle, current_job_var
+from ._handle import Definition, JobEngine, JobHandle, current_job_var
 from ._known_jobs import KnownJobs
+from ._options import JobOptions
 from ._outcomes import Outcomes, interrupted
 from ._queue import JobQueue, RejectPolicy
 from ._record import JobRecord
@@ -42,6 +43,7 @@ from ._states import JobState
 from ._timers import TimerService
 from ._unique import OnConflict
 from ._waiting import Waiting
+from .serializers import Serializer, encode_payload
 
 # Most jobs take no keyword arguments: they share one read-only empty mapping instead of
 # each keeping an empty dict (64 bytes a job).
@@ -78,7 +80,7 @@ class Admission:
         self.last_context = contextvars.copy_context()
         # Submits of plain jobs to unbounded queues can skip admit: no hooks to call, no
         # store write to await.
-        self._plain = core.add_nowait is not None and core.hooks is None
+        self._plain = core.add_nowait is not None and core.hooks is None and core.serializer is None
 
     # ----------------------------------------------------------------- submitting
 
@@ -104,6 +106,8 @@ class Admission:
                 raise
             self.accepted(handle, queue, None)
             return handle
+        if core.serializer is not None:
+            self._check_payload(core.serializer, args, kwargs)
         if options.unique is not None:
             return await self._submit_unique(definition, queue, args, kwargs)
         handle = self.new_handle(definition, args, kwargs, queue)
@@ -189,6 +193,8 @@ class Admission:
                     raise DuplicateJobId(job_id)
                 ids.add(job_id)
             self._depth_for(definition.options, current_job_var.get())  # refused before any
+            if core.serializer is not None:
+                self._check_payload(core.serializer, call.args, call.kwargs)
             plan.append((definition, queue, call))
         for job_id in ids:
             await self.check_new_id(job_id)
@@ -242,6 +248,15 @@ class Admission:
                     self._claims.admitted(held)
             raise
         return handles
+
+    @staticmethod
+    def _check_payload(
+        serializer: Serializer, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> None:
+        """Refuse arguments the store cannot keep (``UnencodablePayload`` names the part)."""
+        encode_payload(serializer, "args", args)
+        if kwargs:
+            encode_payload(serializer, "kwargs", dict(kwargs))
 
     def check_room(
         self,
@@ -309,7 +324,7 @@ class Admission:
             handle._depth = depth
         return handle
 
-    def wrap(self, record: JobRecord, definition: JobDefinition[Any, Any]) -> JobHandle[Any]:
+    def wrap(self, record: JobRecord, definition: Definition) -> JobHandle[Any]:
         """A new handle for a stored job (a dead letter being requeued)."""
         return JobHandle(record, definition, self._engine, contextvars.copy_context())
 

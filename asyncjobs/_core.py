@@ -25,7 +25,8 @@ from ._middleware import MiddlewareChain
 from ._record import JobRecord
 from ._spawn import Event
 from ._stats import StatisticsWindow
-from .abc import JobStore
+from .abc import EncodingStore, JobStore
+from .serializers import Serializer
 
 _get_ident = threading.get_ident
 
@@ -63,6 +64,10 @@ class Core:
         nowait = callable(add_nowait) and callable(update_nowait)
         self.add_nowait: Callable[[JobRecord], None] | None = add_nowait if nowait else None
         self.update_nowait: Callable[[JobRecord], None] | None = update_nowait if nowait else None
+        # What job data must encode with, for a store that keeps bytes (None: objects).
+        self.serializer: Serializer | None = (
+            store.serializer if isinstance(store, EncodingStore) else None
+        )
         self.clock = clock
         # Bound once: timestamps are taken three times a job. The system clock's is
         # time.time itself, one Python call less each time.

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, ov
 
 import attrs
 
-from . import _validation
+from . import _current, _validation
 from ._errors import (
     DuplicateJobName,
     InvalidArguments,
     InvalidJob,
-    InvalidOption,
     InvalidOptionType,
 )
+from ._options import UNSET, JobOptions, make_options
 from ._retry import Retry
 from ._unique import Unique
 
@@ -30,76 +30,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
-_UNSET: Any = object()
-
-
-@attrs.frozen(kw_only=True)
-class JobOptions:
-    """Options of a job: set with ``@job(...)``, overridden per call with ``with_options``.
-
-    ``delay`` and ``at`` are exclusive; one rule for "now" holds for both: ``delay=0`` and an
-    ``at`` that has already passed run the job at once. ``job_id`` is only meaningful for a
-    single submit.
-    """
-
-    queue: str = "default"
-    priority: int | float = 0
-    timeout: float | None = None
-    delay: float | None = None
-    at: datetime | None = None
-    job_id: str | None = None
-    retry: Retry | None = None
-    unique: Unique | None = None
-    # No delay, at, job_id or unique key: a submit that needs no timer, no id check and no
-    # key, which the runner takes without a coroutine. Worked out once, not per submit.
-    _plain: bool = attrs.field(
-        init=False,
-        eq=False,
-        repr=False,
-        default=attrs.Factory(
-            lambda self: (
-                self.delay is None
-                and self.at is None
-                and self.job_id is None
-                and self.unique is None
-            ),
-            takes_self=True,
-        ),
-    )
-
-
-def make_options(base: JobOptions, **changes: Any) -> JobOptions:
-    """Validate ``changes`` and apply them to ``base``; unknown keys are refused."""
-    values: dict[str, Any] = {}
-    for key, value in changes.items():
-        if value is _UNSET:
-            continue
-        if key == "queue":
-            values[key] = _validation.name("queue", value)
-        elif key == "priority":
-            values[key] = _validation.priority(value)
-        elif key == "timeout":
-            values[key] = _validation.optional_duration(key, value)
-        elif key == "delay":  # zero is "now", as an ``at`` that has passed
-            values[key] = None if value is None else _validation.non_negative_duration(key, value)
-        elif key == "at":
-            values[key] = None if value is None else _validation.aware_datetime("at", value)
-        elif key == "job_id":
-            values[key] = None if value is None else _validation.name("job_id", value)
-        elif key == "retry":
-            if value is not None and not isinstance(value, Retry):
-                raise InvalidOptionType("retry", value, "expected a Retry(...) or None")
-            values[key] = value
-        elif key == "unique":
-            if value is not None and not isinstance(value, Unique):
-                raise InvalidOptionType("unique", value, "expected a Unique(...) or None")
-            values[key] = value
-        else:  # pragma: no cover - guarded by the typed signatures
-            raise InvalidOption(key, value, "unknown option")
-    options = attrs.evolve(base, **values)
-    if options.delay is not None and options.at is not None:
-        raise InvalidOption("at", options.at, "give either delay= or at=, not both")
-    return options
+_UNSET: Any = UNSET
 
 
 def _qualified(fn: Callable[..., Any]) -> str:
@@ -223,9 +154,7 @@ class JobDefinition(Generic[P, R]):
 
     async def submit(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         """Submit to the current runner: the one whose ``async with`` block, or job, we're in."""
-        from ._runner import current_runner
-
-        return await current_runner().submit(self, *args, **kwargs)
+        return await _current.find().submit(self, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<job {self.name!r} queue={self.options.queue!r}>"

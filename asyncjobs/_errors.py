@@ -8,6 +8,8 @@
     │   └── InvalidSchedule                     a schedule that cannot fire as asked
     ├── InvalidJob (TypeError)                  not something that can be a job
     ├── InvalidArguments (TypeError)            arguments don't fit the job's signature
+    ├── UnencodablePayload (TypeError)          the store's serializer can't encode a value
+    ├── CorruptPayload (ValueError)             stored bytes that can't be read back
     ├── DuplicateJobName (ValueError)
     ├── DuplicateJobId (ValueError)
     ├── UnknownQueue (LookupError)
@@ -347,3 +349,36 @@ class JobAborted(JobOutcomeError):
     nobody had cancelled it. The job failed (it is not retried); ``__cause__`` is what it
     raised. Any of these but the cancellation is also raised from the runner's ``async with``
     block, which it stops (see docs/errors-and-logging.md)."""
+
+
+class UnencodablePayload(AsyncJobsError, TypeError):
+    """A job's data (its arguments, result, error or options) holds a part that the store's
+    serializer cannot encode; refused at submit for a store that keeps bytes. ``field`` is the
+    path to that part (``args[1]['when']``), ``value_type`` its type's qualified name,
+    ``serializer`` the serializer's name and ``reason`` why it was refused."""
+
+    def __init__(self, field: str, value_type: str, serializer: str, reason: str) -> None:
+        self.field = field
+        self.value_type = value_type
+        self.serializer = serializer
+        self.reason = reason
+        # a path into deep nesting can run to thousands of characters: the message shows its start
+        shown = field if len(field) <= 2 * ECHO_LIMIT else field[: 2 * ECHO_LIMIT] + "..."
+        super().__init__(
+            f"{shown}: serializer {echo(serializer)} refused type {value_type}: {reason}"
+        )
+
+
+class CorruptPayload(AsyncJobsError, ValueError):
+    """Bytes read back from a store could not be decoded by its serializer: they were damaged,
+    or written by another serializer. ``field`` names what they held (``result``),
+    ``serializer`` the serializer's name and ``reason`` what its ``loads`` raised."""
+
+    def __init__(self, field: str, serializer: str, reason: str) -> None:
+        self.field = field
+        self.serializer = serializer
+        self.reason = reason
+        super().__init__(
+            f"{field}: the stored bytes cannot be read by serializer {echo(serializer)} (damaged, "
+            f"or written by another serializer): {reason}"
+        )

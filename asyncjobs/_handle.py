@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
@@ -23,8 +23,8 @@ from ._spawn import Event
 from ._states import JobState
 
 if TYPE_CHECKING:
-    from ._definition import JobDefinition
     from ._faults import RepeatLog
+    from ._options import JobOptions
 
 R = TypeVar("R")
 
@@ -36,11 +36,33 @@ current_job_var: contextvars.ContextVar[JobHandle[Any] | None] = contextvars.Con
 """The handle of the job whose context this is (set in each job's own context)."""
 
 
+class Runner(Protocol):
+    """A runner, as far as submitting to it goes (``JobRunner`` is one)."""
+
+    async def submit(self, job: Any, /, *args: Any, **kwargs: Any) -> JobHandle[Any]: ...
+
+
+class Definition(Protocol):
+    """What the engine reads of the job's definition (a ``JobDefinition``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+
+    @property
+    def is_async(self) -> bool: ...
+
+    @property
+    def options(self) -> JobOptions: ...
+
+
 class JobEngine(Protocol):
     """What a handle asks of the engine that runs its job (``_job_control.JobControl``)."""
 
     @property
-    def runner(self) -> object:
+    def runner(self) -> Runner:
         """The runner running the job (``current_runner()`` inside it)."""
         ...
 
@@ -100,7 +122,7 @@ class JobHandle(Generic[R]):
     def __init__(
         self,
         record: JobRecord,
-        definition: JobDefinition[Any, Any],
+        definition: Definition,
         engine: JobEngine,
         context: contextvars.Context | None,
     ) -> None:

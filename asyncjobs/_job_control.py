@@ -14,7 +14,7 @@ from ._attempt import Attempts
 from ._core import Core
 from ._errors import ResultTimeout
 from ._faults import RepeatLog
-from ._handle import JobHandle
+from ._handle import JobHandle, Runner
 from ._outcomes import CANCEL, Outcomes
 from ._progress import Progress
 from ._spawn import Event, current_task
@@ -32,7 +32,7 @@ class JobControl:
 
     def __init__(
         self,
-        runner: object,
+        runner: Runner,
         core: Core,
         timers: TimerService,
         announcer: Announcer,

@@ -12,6 +12,7 @@ from typing import Any
 
 from ._definition import JobDefinition, JobRegistry, make_definition
 from ._errors import InvalidJob
+from ._handle import Definition
 
 _KEPT_DEFINITIONS = 10_000  # dead letters' own definitions kept for a requeue
 _KEPT_FUNCTIONS = 1024  # plain functions' definitions kept
@@ -26,7 +27,7 @@ class KnownJobs:
         # The definition a dead letter was submitted with, where it is not the registered
         # one: the newest _KEPT_DEFINITIONS are kept; an older one requeues with the
         # registered options.
-        self._dead: dict[str, JobDefinition[Any, Any]] = {}
+        self._dead: dict[str, Definition] = {}
 
     def definition_for(self, job: Any) -> JobDefinition[Any, Any]:
         """The definition of ``job``: itself if it is one, else made from the function."""
@@ -56,7 +57,7 @@ class KnownJobs:
             "its registry), so a dead letter of it cannot be requeued",
         )
 
-    def keep_dead(self, job_id: str, definition: JobDefinition[Any, Any]) -> None:
+    def keep_dead(self, job_id: str, definition: Definition) -> None:
         """Remember a dead letter's definition if a requeue could not find it by name."""
         name = definition.name
         registry = self._registry
@@ -70,7 +71,7 @@ class KnownJobs:
         if len(kept) > _KEPT_DEFINITIONS:
             del kept[next(iter(kept))]
 
-    def for_dead(self, job_id: str, name: str) -> JobDefinition[Any, Any]:
+    def for_dead(self, job_id: str, name: str) -> Definition:
         """The definition to requeue the dead letter ``job_id`` (of job ``name``) with."""
         return self._dead.get(job_id) or self.definition_named(name)
 

@@ -16,9 +16,8 @@ from . import _validation
 from ._admission import Admission
 from ._claims import Claim, Claims
 from ._core import Core
-from ._definition import JobDefinition
 from ._errors import DuplicateJob, JobNotFound, JobStateError, QueueFull, UnknownQueue
-from ._handle import JobHandle
+from ._handle import Definition, JobHandle
 from ._known_jobs import KnownJobs
 from ._outcomes import Outcomes
 from ._queue import JobQueue, RejectPolicy
@@ -116,7 +115,7 @@ class Requeue:
             seen[key] = record.id
 
     async def _requeue_into(
-        self, record: JobRecord, definition: JobDefinition[Any, Any], queue: JobQueue
+        self, record: JobRecord, definition: Definition, queue: JobQueue
     ) -> JobHandle[Any]:
         core = self._core
         handle = self._admission.wrap(record, definition)

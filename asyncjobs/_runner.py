@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar, overload
 
 import anyio
 
-from . import _validation
+from . import _current, _validation
 from ._admission import Admission
 from ._announcer import Announcer
 from ._attempt import Attempts
@@ -43,7 +43,7 @@ from ._errors import (
 from ._escalation import Escalation
 from ._events import JobEvent, Subscription
 from ._faults import RepeatLog
-from ._handle import JobHandle, current_job_var
+from ._handle import JobHandle, Runner, current_job_var
 from ._job_control import JobControl
 from ._known_jobs import KnownJobs
 from ._middleware import JobMiddleware, MiddlewareChain
@@ -81,29 +81,11 @@ _E = TypeVar("_E", bound="JobEvent | ScheduleEvent")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_current_runner: contextvars.ContextVar[JobRunner | None] = contextvars.ContextVar(
-    "asyncjobs_current_runner", default=None
-)
 
 MAX_WORKERS = 10_000
 """The most workers a runner has (each is a task, started with the runner)."""
 
 _get_ident = threading.get_ident
-
-
-# Runners started and not yet stopped, for current_runner() where no runner is current: a
-# web framework runs its lifespan and its request handlers in different tasks, so a runner
-# entered in the lifespan is not in the handlers' context.
-_live_runners: list[JobRunner] = []
-
-
-def _forget_runners_of_closed_loops() -> None:
-    """Drop runners whose asyncio loop has closed with their block still open (the loop
-    was torn down around them): they can never be current again."""
-    for runner in tuple(_live_runners):
-        is_closed = getattr(runner._core.loop, "is_closed", None)
-        if is_closed is not None and is_closed() and runner in _live_runners:
-            _live_runners.remove(runner)
 
 
 def current_runner() -> JobRunner:
@@ -115,30 +97,9 @@ def current_runner() -> JobRunner:
     ``RunnerNotRunning`` if there is none, or if several are running there and none is the
     caller's.
     """
-    job = current_job_var.get()
-    if job is not None:  # in a job: the runner running it, whoever submitted it
-        runner = job._engine.runner
-        assert isinstance(runner, JobRunner)
-        return runner
-    runner = _current_runner.get()
-    if runner is not None:
-        return runner
-    loop = current_loop()
-    # A tuple first: one C call, so another thread's runner starting or stopping meanwhile
-    # cannot shift this loop's runner past the scan.
-    found = [runner for runner in tuple(_live_runners) if runner._core.loop is loop]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise RunnerNotRunning(
-            "no current runner: no JobRunner is running on this event loop. Submit inside "
-            "'async with JobRunner() as runner:' (or a web app's lifespan that enters one), "
-            "from a running job, or with runner.submit(...)"
-        )
-    raise RunnerNotRunning(
-        f"no current runner: {len(found)} JobRunners are running on this event loop and "
-        "the caller is in none of their blocks; submit with runner.submit(...)"
-    )
+    runner = _current.find()
+    assert isinstance(runner, JobRunner)  # the only kind that enters itself there
+    return runner
 
 
 def current_job() -> JobHandle[object] | None:
@@ -333,7 +294,7 @@ class JobRunner:
         self._schedules = Schedules(_ScheduleHost(self, core, known, waiting, announcer), max_sleep)
         self._timer_scope: anyio.CancelScope | None = None
         self._timer_done: anyio.Event | None = None
-        self._runner_token: contextvars.Token[JobRunner | None] | None = None
+        self._runner_token: contextvars.Token[Runner | None] | None = None
         self._stopped: anyio.Event | None = None
         self._report: ShutdownReport | None = None
 
@@ -392,9 +353,8 @@ class JobRunner:
         spawn_detached(self._run_timers, "asyncjobs-timers")
         self._retention.start()
         self._workers.start()
-        self._runner_token = _current_runner.set(self)
-        _forget_runners_of_closed_loops()
-        _live_runners.append(self)
+        self._runner_token = _current.current_runner_var.set(self)
+        _current.started(self, core.loop)
         core.accepting = True
         core.state = RunnerState.STARTED
         spawn_detached(self._run_schedules, "asyncjobs-scheduler")
@@ -423,9 +383,9 @@ class JobRunner:
         finally:
             if self._runner_token is not None:
                 try:
-                    _current_runner.reset(self._runner_token)
+                    _current.current_runner_var.reset(self._runner_token)
                 except ValueError:  # exited in another context than it entered
-                    _current_runner.set(None)
+                    _current.current_runner_var.set(None)
                 self._runner_token = None
             escalation.raise_kept()  # raised once, here, whatever else happened
         return ours
@@ -433,7 +393,7 @@ class JobRunner:
     async def _run_schedules(self) -> None:
         # Jobs fired by schedules see this runner as current_runner(), on trio too (whose
         # system tasks start from an empty context).
-        _current_runner.set(self)
+        _current.current_runner_var.set(self)
         await self._schedules.run()
 
     async def _run_timers(self) -> None:
@@ -484,8 +444,7 @@ class JobRunner:
                 core.faults.flush()
                 await core.store.close()
             finally:
-                if self in _live_runners:
-                    _live_runners.remove(self)
+                _current.stopped(self)
                 core.state = RunnerState.STOPPED
                 self._stopped.set()
         if hurried is not None:

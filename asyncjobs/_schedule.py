@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import attrs
 
-from ._definition import JobOptions
+from ._options import JobOptions
 from ._schedule_policies import IfExists as IfExists
 from ._schedule_policies import Misfire as Misfire
 from ._schedule_policies import Overlap as Overlap

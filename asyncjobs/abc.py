@@ -30,6 +30,7 @@ import attrs
 from ._record import JobRecord
 from ._schedule import ScheduleRecord
 from ._states import JobState
+from .serializers import Serializer
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -102,6 +103,19 @@ class JobStore(Protocol):
         remembers the id (how long is the store's to document), then ``JobNotFound``.
         """
         ...
+
+
+@runtime_checkable
+class EncodingStore(JobStore, Protocol):
+    """A store that keeps job data as bytes (a file, a server), not as objects.
+
+    Its ``serializer`` (``asyncjobs.serializers``: JSON, msgpack, or pickle if you opt in)
+    is the one the engine checks each job's arguments with at submit: a value it cannot
+    encode is refused there (``UnencodablePayload``, naming the argument's path), never
+    later in a worker. ``MemoryJobStore`` keeps objects as they are and is not one.
+    """
+
+    serializer: Serializer
 
 
 @runtime_checkable

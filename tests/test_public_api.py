@@ -90,6 +90,9 @@ EXPECTED = {
     "JobAborted",
     "JobInterrupted",
     "JobNestingError",
+    "UnencodablePayload",
+    "CorruptPayload",
+    "EncodingStore",
     "JobDeadlock",
     "JobInterruptedEvent",
     "JobNotFound",
@@ -149,7 +152,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 34
+    assert len(errors) == 36
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 
