@@ -88,6 +88,7 @@ from ._options import JobOptions
 from ._progress import Progress, ProgressFollower, ProgressSubscription
 from ._queue import QueueConfig, QueueStatistics, RejectPolicy
 from ._record import Attempt, JobRecord
+from ._reject import Decision, FullQueue, FullQueuePolicy
 from ._retry import Retry, RetryAfter, SkipRetry
 from ._runner import (
     JobRunner,
@@ -213,6 +214,9 @@ __all__ = [
     "QueueStatistics",
     "RecoveryMiddleware",
     "RejectPolicy",
+    "FullQueuePolicy",
+    "FullQueue",
+    "Decision",
     "ResultExpired",
     "ResultTimeout",
     "Retry",

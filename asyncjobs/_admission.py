@@ -10,7 +10,7 @@ batch first, so it is all or nothing.
 from __future__ import annotations
 
 import contextvars
-import inspect
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -25,20 +25,32 @@ from ._claims import Claim, Claims
 from ._core import Core
 from ._definition import JobCall, JobDefinition
 from ._errors import (
+    AsyncJobsError,
     DuplicateJob,
     DuplicateJobId,
     InvalidOptionType,
     JobNestingError,
     JobRejected,
     QueueFull,
+    echo,
 )
 from ._escalation import cancelled_here
 from ._handle import Definition, JobEngine, JobHandle, current_job_var
 from ._known_jobs import KnownJobs
 from ._options import JobOptions
 from ._outcomes import Outcomes, interrupted
-from ._queue import JobQueue, RejectPolicy
+from ._queue import JobQueue
 from ._record import JobRecord
+from ._reject import (
+    DROP,
+    EVICT,
+    REFUSE,
+    RUN_IN_CALLER,
+    Decision,
+    FullQueue,
+    FullQueuePolicy,
+)
+from ._reject import notify as notify_handler
 from ._states import JobState
 from ._timers import TimerService
 from ._unique import OnConflict
@@ -50,6 +62,7 @@ from .serializers import Serializer, encode_payload
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 
 _SCHEDULED = JobState.SCHEDULED
+_WAITING_STATES = frozenset((JobState.QUEUED, JobState.SCHEDULED))
 
 
 class Admission:
@@ -227,7 +240,7 @@ class Admission:
                     for (_, queue, _), slot in zip(plan, slots, strict=True)
                     if not isinstance(slot, JobHandle)
                 ),
-                lambda queue: queue.config.on_full is RejectPolicy.RAISE,
+                lambda queue: queue.policy.refuses_batches,
                 "the batch needs {count} places, {free} free",
                 count_refusal=True,
             )
@@ -350,34 +363,23 @@ class Admission:
             if skip is not None:
                 await self._refuse(handle, skipped(handle, skip))
                 return
-        evict = False
+        victim: JobHandle[Any] | None = None
+        reason = ""
         if not queue.has_space() or queue.space_waiters:
-            policy = queue.config.on_full
-            if policy is RejectPolicy.RAISE:
+            decision = await self._decide(handle, queue)
+            kind = decision.kind
+            if kind is REFUSE:
                 queue.rejected += 1
                 assert queue.maxsize is not None
-                raise QueueFull(queue.name, queue.maxsize, "policy: raise")
-            if policy is RejectPolicy.BLOCK:
-                await self.wait_for_space(queue)
-            elif policy is RejectPolicy.DROP_OLDEST:
-                evict = queue.oldest() is not None
-            elif policy is RejectPolicy.CALLER_RUNS:
-                if not queue.has_space():
-                    if self._due_at(handle) is not None:
-                        queue.rejected += 1
-                        assert queue.maxsize is not None
-                        raise QueueFull(
-                            queue.name,
-                            queue.maxsize,
-                            "policy: caller_runs, but the caller cannot run a job that is "
-                            "scheduled for later",
-                        )
-                    await self._run_in_caller(handle, queue)
-                    return
-            else:  # DROP_NEWEST or a custom handler
-                if not queue.has_space():
-                    await self._reject_new(handle, queue, policy)
-                    return
+                raise QueueFull(queue.name, queue.maxsize, decision.detail)
+            if kind is DROP:
+                await self._drop_new(handle, queue, decision.detail, decision.notify)
+                return
+            if kind is RUN_IN_CALLER:
+                await self._run_in_caller(handle, queue)
+                return
+            if kind is EVICT:
+                victim, reason = decision.victim, decision.detail
         queue.size += 1  # reserve the place before the first await
         record = handle._record
         options = handle._definition.options
@@ -398,20 +400,8 @@ class Admission:
             await self._outcomes.finish(handle, JobState.INTERRUPTED, error=interrupted(handle))
             return
         self.accepted(handle, queue, due)
-        if evict:
-            oldest = queue.oldest()
-            if oldest is not None and oldest is not handle:
-                self._waiting.discard(oldest)
-                queue.rejected += 1
-                await self._outcomes.finish(
-                    oldest,
-                    JobState.REJECTED,
-                    error=JobRejected(
-                        oldest.id,
-                        f"job {oldest.id!r} was dropped: queue {queue.name!r} was full "
-                        f"({queue.maxsize} waiting); policy drop_oldest made room for a newer one",
-                    ),
-                )
+        if victim is not None:
+            await self._evict(queue, handle, victim, reason)
         if hooks is not None and hooks.after_submit:
             await hooks.call(hooks.after_submit, handle)
 
@@ -437,8 +427,9 @@ class Admission:
         if self._announcer.watched:
             self._announcer.submitted(handle)
 
-    async def wait_for_space(self, queue: JobQueue) -> None:
-        """Wait for a place in a full queue (policy ``block``, within its ``block_timeout``)."""
+    async def _room_within(self, queue: JobQueue, timeout: float | None) -> bool:  # noqa: ASYNC109
+        """Wait for a place in a full queue, at most ``timeout`` seconds; True if one came.
+        Submitters get places in the order they began to wait."""
         core = self._core
 
         async def room() -> None:
@@ -455,44 +446,139 @@ class Admission:
                     raise
                 core.check_accepting()
 
-        timeout = queue.config.block_timeout
         if timeout is None:
             await room()
-        elif not await self._timers.within(core.clock.monotonic() + timeout, room):
+            return True
+        return await self._timers.within(core.clock.monotonic() + timeout, room)
+
+    async def wait_for_space(self, queue: JobQueue) -> None:
+        """Wait for a place for a requeued dead letter, as the queue's policy waits
+        (``QueueFull`` once its ``timeout`` has passed)."""
+        timeout = queue.policy.timeout
+        if not await self._room_within(queue, timeout):
             queue.rejected += 1
             assert queue.maxsize is not None
             raise QueueFull(
                 queue.name, queue.maxsize, f"policy: block; no room within {timeout} seconds"
             )
 
-    async def _reject_new(self, handle: JobHandle[Any], queue: JobQueue, policy: Any) -> None:
+    async def _decide(self, handle: JobHandle[Any], queue: JobQueue) -> Decision:
+        """Ask the queue's policy what to do with a job that does not fit. A policy that
+        raises, or answers with what its ``full`` did not make, drops the job (logged)."""
+        policy = queue.policy
+        assert queue.maxsize is not None
+        full = FullQueue(
+            handle,
+            queue.name,
+            queue.maxsize,
+            self._due_at(handle) is not None,
+            queue.has_space,
+            lambda: self._waiting.waiting_in(queue),
+            lambda: self._oldest(queue),
+            lambda timeout: self._room_within(queue, timeout),
+        )
+        what = f"job {handle.id!r}"
+        try:
+            decision = await policy.decide(full)
+        except BaseException as exc:
+            if cancelled_here(exc) or isinstance(exc, AsyncJobsError):
+                raise  # a cancelled wait, QueueFull, RunnerNotRunning: the submit's own
+            self._core.faults.callback_failed("reject policy", policy.decide, exc, what)
+            return full.drop(f"policy {policy!r} failed")
+        if not isinstance(decision, Decision) or not decision.made_for(full):
+            return self._faulty(full, policy, f"gave {echo(decision)}, not an answer of its own")
+        if decision.kind is EVICT and not self._evictable(queue, handle, decision.victim):
+            return self._faulty(
+                full, policy, f"chose {echo(decision.victim)}, not a job waiting in the queue"
+            )
+        if decision.kind is RUN_IN_CALLER and full.due_later:
+            return full.refuse(
+                f"policy {policy!r} chose caller_runs, but the caller cannot run a job that "
+                "is scheduled for later"
+            )
+        return decision
+
+    def _faulty(self, full: FullQueue, policy: FullQueuePolicy, what: str) -> Decision:
+        """A policy's answer cannot be carried out: log it, and drop the new job."""
+        self._core.faults.note(
+            ("reject policy", type(policy).__qualname__, "answer"),
+            logging.ERROR,
+            f"reject policy {policy!r} {what} for job {full.job.id!r}; the job was dropped",
+            what=f"reject policy {policy!r} answered wrongly again",
+            latest=f"job {full.job.id!r}",
+        )
+        return full.drop(f"policy {policy!r} {what}")
+
+    def _evictable(
+        self, queue: JobQueue, handle: JobHandle[Any], victim: JobHandle[Any] | None
+    ) -> bool:
+        return (
+            isinstance(victim, JobHandle)
+            and victim is not handle
+            and not victim._done
+            and victim._engine is self._engine
+            and victim._record.queue == queue.name
+            and victim._record.state in _WAITING_STATES
+        )
+
+    def _oldest(self, queue: JobQueue) -> JobHandle[Any] | None:
+        oldest = queue.oldest()
+        if oldest is None and not queue.policy.tracks_order:
+            waiting = self._waiting.waiting_in(queue)
+            return min(waiting, key=lambda job: job._record.created_at, default=None)
+        return oldest
+
+    async def _evict(
+        self, queue: JobQueue, handle: JobHandle[Any], victim: JobHandle[Any], reason: str
+    ) -> None:
+        """The new job is in: drop ``victim`` in its place (or, if the victim left the
+        queue meanwhile, the oldest waiting job of a queue that keeps their order)."""
+        if not self._evictable(queue, handle, victim):
+            oldest = queue.oldest()
+            if oldest is None or oldest is handle:
+                return
+            victim = oldest
+        self._waiting.discard(victim)
+        queue.rejected += 1
+        await self._outcomes.finish(
+            victim,
+            JobState.REJECTED,
+            error=JobRejected(
+                victim.id,
+                f"job {victim.id!r} was dropped: queue {queue.name!r} was full "
+                f"({queue.maxsize} waiting); {reason}",
+            ),
+        )
+
+    async def _drop_new(
+        self,
+        handle: JobHandle[Any],
+        queue: JobQueue,
+        reason: str,
+        notify: Callable[[JobHandle[Any]], object] | None,
+    ) -> None:
         record = handle._record
-        reason = "drop_newest" if policy is RejectPolicy.DROP_NEWEST else "a custom reject handler"
         error = JobRejected(
             record.id,
             f"job {record.id!r} was dropped: queue {queue.name!r} was full "
-            f"({queue.maxsize} waiting); policy: {reason}",
+            f"({queue.maxsize} waiting); {reason}",
         )
         await self._refuse(handle, error)
         queue.rejected += 1
-        if policy is not RejectPolicy.DROP_NEWEST:
+        if notify is not None:
             faults = self._core.faults
             try:
-                outcome = policy(handle)
-                if inspect.isawaitable(outcome):
-                    outcome = await outcome
+                outcome = await notify_handler(notify, handle)
                 if outcome is not None:
-                    faults.returned("reject handler", policy, outcome, f"job {record.id!r}")
+                    faults.returned("reject handler", notify, outcome, f"job {record.id!r}")
             except BaseException as exc:
                 if cancelled_here(exc):
                     raise
-                faults.callback_failed("reject handler", policy, exc, f"job {record.id!r}")
+                faults.callback_failed("reject handler", notify, exc, f"job {record.id!r}")
 
     async def _refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
         """End a new job as rejected before it was accepted; its record is stored ended."""
-        self._outcomes.settle(handle, JobState.REJECTED, None, error)
-        await self._core.store.add(handle._record)
-        self._outcomes.resolve(handle)
+        await self._outcomes.refuse(handle, error)
 
     async def _run_in_caller(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         core = self._core

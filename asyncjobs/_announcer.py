@@ -21,6 +21,7 @@ from ._events import (
     JobDeadLettered,
     JobEvent,
     JobProgressed,
+    JobStarted,
     JobSubmitted,
     Listeners,
     Subscription,
@@ -89,9 +90,19 @@ class Announcer:
     def submitted(self, handle: JobHandle[Any]) -> None:
         self.emit(JobSubmitted, handle, state=handle._record.state)
 
+    def started(self, handle: JobHandle[Any]) -> None:
+        self.emit(JobStarted, handle, started_at=handle._record.started_at)
+
     def ended(self, handle: JobHandle[Any]) -> None:
         record = handle._record
-        self.emit(ENDED_EVENTS[record.state], handle, state=record.state, error=record.error)
+        self.emit(
+            ENDED_EVENTS[record.state],
+            handle,
+            state=record.state,
+            error=record.error,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+        )
         if record.state is _FAILED:
             self.emit(JobDeadLettered, handle, attempts=record.attempts, error=record.error)
 

@@ -19,7 +19,6 @@ from ._context import in_context
 from ._core import Core
 from ._errors import JobAborted, JobRejected
 from ._escalation import cancel_requested, escalates
-from ._events import JobStarted
 from ._handle import JobHandle, current_job_var
 from ._outcomes import TIMEOUT, Outcomes, interrupted, log_failure
 from ._queue import JobQueue
@@ -49,6 +48,11 @@ class Attempts:
         self._timers = timers
         self._outcomes = outcomes
         self._announcer = announcer
+        # Whether an attempt's outcome can be stored with no coroutine: a store that offers
+        # update_nowait, and no on_end hooks to await (finish_now does not call them).
+        self._nowait = core.update_nowait is not None and (
+            core.hooks is None or not core.hooks.on_end
+        )
         # Running jobs -> the cancel scope their handler runs in (None until it starts).
         self.running: dict[JobHandle[Any], anyio.CancelScope | None] = {}
         # Sync jobs whose function is running in a worker thread (a stopped one's too).
@@ -111,7 +115,7 @@ class Attempts:
             running[handle] = None  # running while its start is being stored
             await core.persist(record)
         if self._announcer.watched:
-            self._announcer.emit(JobStarted, handle)
+            self._announcer.started(handle)
         timer = None
         if record.timeout is not None:
             timer = self._timers.call_at(
@@ -171,7 +175,7 @@ class Attempts:
                 await outcomes.failed_for_good(handle, error)
                 return True
         state = _SUCCEEDED if error is None else _FAILED
-        if core.update_nowait is not None:
+        if self._nowait:
             outcomes.finish_now(handle, state, result, error)
         else:
             await outcomes.finish(handle, state, result=result, error=error)

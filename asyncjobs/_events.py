@@ -5,6 +5,12 @@ selects the event's topic), so nobody listening costs one truth test per lifecyc
 Each event class has a ``topic`` on the bus: ``job.submitted``, ``job.started``,
 ``job.progress``, ``job.retried``, ``job.succeeded``, ``job.failed``, ``job.dead_lettered``,
 ``job.cancelled``, ``job.interrupted`` and ``job.rejected``.
+
+Events carry their job's timings, taken from its record, so metrics and tracing keep no
+clock of their own: ``JobStarted.started_at``; on ``JobRetried`` the failed attempt's
+``started_at``, ``finished_at`` and ``duration``; on the ended events the last attempt's
+``started_at`` (None if none was under way: never started, or waiting for a retry), the
+job's ``finished_at`` and the ``duration`` between them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,19 @@ from ._faults import RepeatLog
 from ._progress import Progress
 from ._states import JobState
 from ._unsubscribe import UnsubscribeOnExit
+
+
+def _at_timestamp(event: JobEvent) -> float:
+    return event.timestamp
+
+
+def _duration_of(event: JobRetried | JobEnded) -> float | None:
+    """Seconds from ``started_at`` to ``finished_at`` (wall-clock epoch seconds), never
+    negative (a wall clock set back gives 0.0); None if it never started."""
+    started = event.started_at
+    if started is None:
+        return None
+    return max(0.0, event.finished_at - started)
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -43,9 +62,12 @@ class JobSubmitted(JobEvent):
 
 @attrs.define(kw_only=True, frozen=True)
 class JobStarted(JobEvent):
-    """A job began running (an attempt started)."""
+    """A job began running (an attempt started) at ``started_at``, the record's
+    ``started_at`` (epoch seconds; the event's ``timestamp`` if not given)."""
 
     topic: ClassVar[str] = "job.started"
+
+    started_at: float = attrs.field(default=attrs.Factory(_at_timestamp, takes_self=True))
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -59,21 +81,38 @@ class JobProgressed(JobEvent):
 
 @attrs.define(kw_only=True, frozen=True)
 class JobRetried(JobEvent):
-    """Attempt ``attempt`` failed with ``error``; the job runs again after ``delay`` seconds."""
+    """Attempt ``attempt`` failed with ``error``; the job runs again after ``delay`` seconds.
+
+    ``started_at`` and ``finished_at`` (epoch seconds) are the failed attempt's, as in its
+    ``Attempt`` in the record's ``retries``, and ``duration`` the seconds it ran (None if
+    ``started_at`` was not given). ``finished_at`` is the event's ``timestamp`` if not
+    given, ``duration`` worked out from the two if not given."""
 
     topic: ClassVar[str] = "job.retried"
 
     attempt: int
     delay: float
     error: str
+    started_at: float | None = None
+    finished_at: float = attrs.field(default=attrs.Factory(_at_timestamp, takes_self=True))
+    duration: float | None = attrs.field(default=attrs.Factory(_duration_of, takes_self=True))
 
 
 @attrs.define(kw_only=True, frozen=True)
 class JobEnded(JobEvent):
-    """Base of the terminal events; ``state`` is the terminal state."""
+    """Base of the terminal events; ``state`` is the terminal state.
+
+    From the job's record: ``started_at``, when its last attempt started (epoch seconds;
+    None if no attempt was under way when it ended: it never started, or it was waiting
+    for a retry); ``finished_at``, when it ended; ``duration``, the seconds its last
+    attempt ran (None if ``started_at`` is). ``finished_at`` is the event's ``timestamp``
+    if not given, ``duration`` worked out from the two if not given."""
 
     state: JobState
     error: str | None = None
+    started_at: float | None = None
+    finished_at: float = attrs.field(default=attrs.Factory(_at_timestamp, takes_self=True))
+    duration: float | None = attrs.field(default=attrs.Factory(_duration_of, takes_self=True))
 
 
 @attrs.define(kw_only=True, frozen=True)

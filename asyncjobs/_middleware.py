@@ -7,6 +7,10 @@ ones do nothing, and hooks left alone cost nothing). Give instances to
 Order: ``before_*`` hooks run in the order the middleware were given; ``after_*`` and
 ``on_*`` hooks run in reverse order, so the first middleware wraps all the others.
 
+``on_end`` is the one hook that sees every job end, whatever the outcome (succeeded, failed,
+cancelled, interrupted or rejected), exactly once per job, after the outcome is stored and
+the handle resolved: metrics and tracing need nothing else.
+
 Isolation: a hook that raises is logged and ignored; the job goes on as if the hook had
 returned. The one exception on purpose is ``SkipJob``, raised from ``before_submit`` or
 ``before_run``: the job then ends ``rejected`` without running (``await handle`` raises
@@ -29,6 +33,7 @@ from ._context import run_in
 from ._errors import AsyncJobsError, InvalidOptionType
 from ._escalation import cancelled_here
 from ._faults import RepeatLog
+from ._states import JobState
 
 if TYPE_CHECKING:
     from ._handle import JobHandle
@@ -65,7 +70,7 @@ class JobMiddleware:
     ) -> None:
         """An attempt ended: ``error`` is None if it returned ``result``. Runs in the job's
         context, before the outcome is recorded. Not called for an attempt that was
-        stopped (cancelled, timed out or interrupted)."""
+        stopped (cancelled, timed out or interrupted): ``on_end`` sees those."""
 
     async def on_retry(self, handle: JobHandle[Any], error: BaseException, delay: float) -> None:
         """An attempt failed with ``error``; the job runs again after ``delay`` seconds."""
@@ -76,6 +81,21 @@ class JobMiddleware:
     async def on_dead_letter(self, handle: JobHandle[Any]) -> None:
         """The failed job's record is stored among the dead letters (after ``on_failure``)."""
 
+    async def on_end(
+        self, handle: JobHandle[Any], state: JobState, error: BaseException | None
+    ) -> None:
+        """The job ended: called once per job, whatever the outcome, ``state`` being the
+        terminal one (``succeeded``, ``failed``, ``cancelled``, ``interrupted`` or
+        ``rejected``) and ``error`` what ``await handle`` raises (None on success; the
+        job's own exception, ``JobTimedOut``, ``JobCancelled``, ``JobInterrupted`` or
+        ``JobRejected``). A retry is not an end (see ``on_retry``).
+
+        Called after the outcome is stored and the handle resolved, and after every other
+        hook of the job (``on_dead_letter`` included), in the task that ended the job (a
+        worker, the canceller, the submitter, shutdown), not in the job's context. The
+        record has the timings: ``handle.record()`` gives ``started_at`` (None if no
+        attempt was under way) and ``finished_at``."""
+
 
 _HOOKS = (
     "before_submit",
@@ -85,6 +105,7 @@ _HOOKS = (
     "on_retry",
     "on_failure",
     "on_dead_letter",
+    "on_end",
 )
 
 
@@ -113,6 +134,7 @@ class MiddlewareChain:
         self.on_retry = hooks["on_retry"]
         self.on_failure = hooks["on_failure"]
         self.on_dead_letter = hooks["on_dead_letter"]
+        self.on_end = hooks["on_end"]
         self.any = any(hooks.values())
 
     async def before(

@@ -1,9 +1,14 @@
 """The end of an attempt: another attempt later (a retry), or the job's terminal outcome.
 
 ``finish`` records a terminal outcome once per job: it writes the record, stores it,
-resolves the handle, wakes ``wait_idle`` callers and emits the ended event. ``retry`` sends
-a failed attempt back to wait for its next one. ``conclude_stopped`` turns a stop (cancel,
-timeout, shutdown) into its outcome.
+resolves the handle, wakes ``wait_idle`` callers and emits the ended event, then calls the
+middleware's ``on_end`` hooks. ``retry`` sends a failed attempt back to wait for its next
+one. ``conclude_stopped`` turns a stop (cancel, timeout, shutdown) into its outcome.
+
+Every terminal outcome passes through here (``finish``, ``finish_now`` or ``refuse``), so
+``on_end`` is called from here only, after the handle resolved: whoever ends a job awaits
+its ``on_end`` hooks. ``finish_now``, the hot path, never calls them; the attempt takes it
+only when no middleware overrides ``on_end``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ._errors import (
     JobAborted,
     JobCancelled,
     JobInterrupted,
+    JobRejected,
     JobTimedOut,
 )
 from ._escalation import escalates
@@ -90,31 +96,56 @@ class Outcomes:
         result: Any = None,
         error: BaseException | None = None,
     ) -> None:
-        """Record the terminal outcome, resolve the handle, emit the event. Once per job."""
+        """Record the terminal outcome, resolve the handle, emit the event, then call the
+        ``on_end`` hooks. Once per job: a job already finished is left alone."""
+        if await self._store_outcome(handle, state, result, error):
+            hooks = self._core.hooks
+            if hooks is not None and hooks.on_end:
+                await hooks.call(hooks.on_end, handle, state, error)
+
+    async def _store_outcome(
+        self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
+    ) -> bool:
+        """``finish`` without the ``on_end`` hooks; False if the job had already finished."""
         core = self._core
         if core.update_nowait is not None:
-            self.finish_now(handle, state, result, error)
-        elif self.settle(handle, state, result, error):
-            try:
-                await core.store.update(handle._record)
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
-                core.faults.callback_failed("store", core.store.update, exc, f"job {handle.id!r}")
-            finally:
-                self.resolve(handle)
+            return self.finish_now(handle, state, result, error)
+        if not self.settle(handle, state, result, error):
+            return False
+        try:
+            await core.store.update(handle._record)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            core.faults.callback_failed("store", core.store.update, exc, f"job {handle.id!r}")
+        finally:
+            self.resolve(handle)
+        return True
 
     def finish_now(
         self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
-    ) -> None:
-        """``finish`` for a store with ``update_nowait``: no coroutine on the hot path."""
+    ) -> bool:
+        """``finish`` for a store with ``update_nowait``, no coroutine on the hot path, and
+        without the ``on_end`` hooks (the caller's to call); False if already finished."""
         update = self._core.update_nowait
         assert update is not None
-        if self.settle(handle, state, result, error):
-            try:
-                update(handle._record)
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
-                self._core.faults.callback_failed("store", update, exc, f"job {handle.id!r}")
-            finally:
-                self.resolve(handle)
+        if not self.settle(handle, state, result, error):
+            return False
+        try:
+            update(handle._record)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._core.faults.callback_failed("store", update, exc, f"job {handle.id!r}")
+        finally:
+            self.resolve(handle)
+        return True
+
+    async def refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
+        """End a new job as rejected before it was accepted: its record is stored ended
+        (added, it was never stored), the handle resolved, then the ``on_end`` hooks."""
+        self.settle(handle, JobState.REJECTED, None, error)
+        await self._core.store.add(handle._record)
+        self.resolve(handle)
+        hooks = self._core.hooks
+        if hooks is not None and hooks.on_end:
+            await hooks.call(hooks.on_end, handle, JobState.REJECTED, error)
 
     def settle(
         self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
@@ -190,14 +221,16 @@ class Outcomes:
         await self.finish(handle, JobState.INTERRUPTED, error=interrupted(handle))
 
     async def failed_for_good(self, handle: JobHandle[Any], error: BaseException) -> None:
-        """Record a final failure with the middleware's ``on_failure`` and ``on_dead_letter``
-        hooks around it."""
+        """Record a final failure with the middleware's ``on_failure`` hooks before it, and
+        its ``on_dead_letter`` then ``on_end`` hooks after it."""
         hooks = self._core.hooks
         if hooks is not None and hooks.on_failure:
             await hooks.call(hooks.on_failure, handle, error)
-        await self.finish(handle, JobState.FAILED, error=error)
-        if hooks is not None and hooks.on_dead_letter and handle._record.state is _FAILED:
-            await hooks.call(hooks.on_dead_letter, handle)
+        if await self._store_outcome(handle, _FAILED, None, error) and hooks is not None:
+            if hooks.on_dead_letter:
+                await hooks.call(hooks.on_dead_letter, handle)
+            if hooks.on_end:
+                await hooks.call(hooks.on_end, handle, _FAILED, error)
 
     async def conclude_stopped(self, handle: JobHandle[Any]) -> None:
         """Record the outcome of a job that we stopped, by the reason it was stopped."""
@@ -251,12 +284,13 @@ class Outcomes:
             text,
             delay,
         )
-        assert record.started_at is not None  # it was running
+        started = record.started_at
+        assert started is not None  # it was running
         record.retries = (
             *record.retries,
             Attempt(
                 number=len(record.retries) + 1,
-                started_at=record.started_at,
+                started_at=started,
                 finished_at=now,
                 outcome=_FAILED,
                 error=text,
@@ -279,7 +313,13 @@ class Outcomes:
         self._waiting.schedule(handle, core.clock.monotonic() + delay)
         if self._announcer.watched:
             self._announcer.emit(
-                JobRetried, handle, attempt=record.attempts, delay=delay, error=text
+                JobRetried,
+                handle,
+                attempt=record.attempts,
+                delay=delay,
+                error=text,
+                started_at=started,
+                finished_at=now,
             )
         if core.write_progress:
             await core.persist(record)

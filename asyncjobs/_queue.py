@@ -12,6 +12,15 @@ import attrs
 
 from . import _validation
 from ._errors import InvalidOption, InvalidOptionType
+from ._reject import (
+    Block,
+    CallerRuns,
+    CallHandler,
+    DropNewest,
+    DropOldest,
+    FullQueuePolicy,
+    RaiseWhenFull,
+)
 from ._spawn import Event
 from ._states import JobState
 
@@ -33,6 +42,8 @@ class RejectPolicy(str, enum.Enum):
 
     A callable instead of a policy is a custom reject handler: the new job is dropped as with
     ``drop_newest`` and the handler is called with its handle (errors are logged, not raised).
+    A ``FullQueuePolicy`` object is a policy of your own: it can also choose a waiting job to
+    drop in the new one's place, or wait for room (see ``FullQueuePolicy``).
     """
 
     RAISE = "raise"
@@ -45,8 +56,8 @@ class RejectPolicy(str, enum.Enum):
 RejectHandler = Callable[["JobHandle[Any]"], Awaitable[object] | object]
 
 
-def _on_full(value: Any) -> RejectPolicy | RejectHandler:
-    if isinstance(value, RejectPolicy):
+def _on_full(value: Any) -> RejectPolicy | RejectHandler | FullQueuePolicy:
+    if isinstance(value, (RejectPolicy, FullQueuePolicy)):
         return value
     if isinstance(value, str):
         try:
@@ -56,7 +67,28 @@ def _on_full(value: Any) -> RejectPolicy | RejectHandler:
             raise InvalidOption("on_full", value, f"unknown policy (one of: {names})") from None
     if callable(value):
         return value  # type: ignore[no-any-return]
-    raise InvalidOptionType("on_full", value, "expected a RejectPolicy, its name, or a callable")
+    raise InvalidOptionType(
+        "on_full", value, "expected a RejectPolicy, its name, a FullQueuePolicy, or a callable"
+    )
+
+
+_NAMED: dict[RejectPolicy, Callable[[float | None], FullQueuePolicy]] = {
+    RejectPolicy.RAISE: lambda _: RaiseWhenFull(),
+    RejectPolicy.BLOCK: Block,
+    RejectPolicy.DROP_OLDEST: lambda _: DropOldest(),
+    RejectPolicy.DROP_NEWEST: lambda _: DropNewest(),
+    RejectPolicy.CALLER_RUNS: lambda _: CallerRuns(),
+}
+
+
+def policy_for(config: QueueConfig) -> FullQueuePolicy:
+    """The policy object a queue of this configuration applies when it is full."""
+    on_full = config.on_full
+    if isinstance(on_full, FullQueuePolicy):
+        return on_full
+    if isinstance(on_full, RejectPolicy):
+        return _NAMED[on_full](config.block_timeout)
+    return CallHandler(on_full)
 
 
 def _maxsize(value: Any) -> int | None:
@@ -86,7 +118,7 @@ class QueueConfig:
 
     concurrency: int = attrs.field(default=10, converter=_concurrency)
     maxsize: int | None = attrs.field(default=None, converter=_maxsize)
-    on_full: RejectPolicy | RejectHandler = attrs.field(
+    on_full: RejectPolicy | RejectHandler | FullQueuePolicy = attrs.field(
         default=RejectPolicy.RAISE, converter=_on_full
     )
     block_timeout: float | None = attrs.field(default=None, converter=_block_timeout)
@@ -131,9 +163,8 @@ class JobQueue:
         self._buckets: dict[int | float, deque[JobHandle[Any]]] = {}
         self._priorities: list[int | float] = []
         # Submission order of waiting jobs, kept only when drop_oldest needs it.
-        self._order: dict[JobHandle[Any], None] | None = (
-            {} if config.on_full is RejectPolicy.DROP_OLDEST else None
-        )
+        self.policy = policy_for(config)
+        self._order: dict[JobHandle[Any], None] | None = {} if self.policy.tracks_order else None
         self.space_waiters: deque[Event] = deque()
         self.ready = 0  # live (still queued) entries in the buckets
         self.size = 0  # waiting jobs: queued + scheduled + places reserved by submits

@@ -20,7 +20,7 @@ from ._errors import DuplicateJob, JobNotFound, JobStateError, QueueFull, Unknow
 from ._handle import Definition, JobHandle
 from ._known_jobs import KnownJobs
 from ._outcomes import Outcomes
-from ._queue import JobQueue, RejectPolicy
+from ._queue import JobQueue
 from ._record import JobRecord
 from ._states import JobState
 from ._waiting import Waiting
@@ -70,7 +70,7 @@ class Requeue:
             if queue is None:
                 raise UnknownQueue(record.queue, list(self._waiting.queues))
             if not queue.has_space():
-                if queue.config.on_full is not RejectPolicy.BLOCK:
+                if not queue.policy.waits:
                     assert queue.maxsize is not None
                     raise QueueFull(queue.name, queue.maxsize, "no place for a requeued job")
                 await self._admission.wait_for_space(queue)
@@ -85,7 +85,7 @@ class Requeue:
         records = list(records)
         self._admission.check_room(
             (record.queue for record in records),
-            lambda queue: queue.config.on_full is not RejectPolicy.BLOCK,
+            lambda queue: not queue.policy.waits,
             "{count} dead letters to requeue, {free} places free",
         )
         self._check_unique_keys(records)

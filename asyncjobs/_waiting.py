@@ -119,6 +119,12 @@ class Waiting:
                     return handle
         return None
 
+    def waiting_in(self, queue: JobQueue) -> list[JobHandle[Any]]:
+        """The jobs waiting in ``queue``: ready ones in run order, then scheduled ones."""
+        name = queue.name
+        scheduled = [handle for handle in self.scheduled if handle._record.queue == name]
+        return [*queue.ready_jobs(), *scheduled]
+
     def has_ready(self) -> bool:
         return any(queue.ready for queue in self.queue_list)
 

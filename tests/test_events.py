@@ -106,3 +106,49 @@ def test_events_are_frozen() -> None:
     event = asyncjobs.JobStarted(job_id="a", job_name="n", queue="q", timestamp=1.0)
     with pytest.raises(AttributeError):
         event.job_id = "b"  # type: ignore[misc]
+
+
+def test_timing_fields_default_so_events_can_be_built_by_hand() -> None:
+    started = JobStarted(job_id="a", job_name="n", queue="q", timestamp=1.0)
+    assert started.started_at == 1.0  # its own timestamp
+
+    def ended(
+        cls: type[JobEnded], timestamp: float, state: JobState, started_at: float | None = None
+    ) -> JobEnded:
+        return cls(
+            job_id="a",
+            job_name="n",
+            queue="q",
+            timestamp=timestamp,
+            state=state,
+            started_at=started_at,
+        )
+
+    never = ended(asyncjobs.JobCancelledEvent, 5.0, JobState.CANCELLED)
+    assert (never.started_at, never.finished_at, never.duration) == (None, 5.0, None)
+    ran = ended(JobSucceeded, 9.0, JobState.SUCCEEDED, started_at=5.5)
+    assert (ran.finished_at, ran.duration) == (9.0, 3.5)
+    given = JobSucceeded(
+        job_id="a",
+        job_name="n",
+        queue="q",
+        timestamp=9.0,
+        state=JobState.SUCCEEDED,
+        started_at=6.0,
+        finished_at=8.0,
+    )
+    assert given.duration == 2.0
+    # A wall clock set back between start and end gives no negative duration.
+    stepped = ended(JobFailed, 3.0, JobState.FAILED, started_at=4.0)
+    assert stepped.duration == 0.0
+    retried = asyncjobs.JobRetried(
+        job_id="a",
+        job_name="n",
+        queue="q",
+        timestamp=7.0,
+        attempt=1,
+        delay=2.0,
+        error="E",
+        started_at=4.0,
+    )
+    assert (retried.finished_at, retried.duration) == (7.0, 3.0)

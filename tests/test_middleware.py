@@ -321,6 +321,11 @@ class Broken(JobMiddleware):
     async def on_dead_letter(self, handle: JobHandle[Any]) -> None:
         raise RuntimeError("on_dead_letter bug")
 
+    async def on_end(
+        self, handle: JobHandle[Any], state: JobState, error: BaseException | None
+    ) -> None:
+        raise RuntimeError("on_end bug")
+
 
 async def test_raising_middleware_listeners_and_subscribers_change_no_outcome(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
@@ -395,6 +400,7 @@ async def test_raising_middleware_listeners_and_subscribers_change_no_outcome(
     for text in (
         "on_failure",
         "on_dead_letter",
+        "on_end",
         "listener",
         "subscriber",
         "bus middleware",
@@ -440,6 +446,7 @@ async def test_untouched_hooks_cost_nothing_and_bad_middleware_is_refused() -> N
     runner = JobRunner(middleware=[OnlyAfter()])
     assert runner._core.hooks is not None
     assert runner._core.hooks.before_submit == ()
+    assert runner._core.hooks.on_end == ()
     assert len(runner._core.hooks.after_run) == 1
     assert JobRunner(middleware=[JobMiddleware()])._core.hooks is None
     with pytest.raises(InvalidOptionType, match="middleware"):
