@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -97,10 +97,12 @@ class Admission:
 
     # ----------------------------------------------------------------- submitting
 
-    async def submit(
+    def submit(
         self, job: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> JobHandle[Any]:
-        """See ``JobRunner.submit``."""
+    ) -> JobHandle[Any] | Coroutine[Any, Any, JobHandle[Any]]:
+        """See ``JobRunner.submit``. A plain job to an unbounded queue is taken in at once
+        (its handle is returned: the hot path makes no coroutine); any other is returned
+        as a coroutine that admits it."""
         core = self._core
         definition = job if isinstance(job, JobDefinition) else self._known.definition_for(job)
         definition.check_arguments(args, kwargs)
@@ -121,6 +123,17 @@ class Admission:
             return handle
         if core.serializer is not None:
             self._check_payload(core.serializer, args, kwargs)
+        return self._submit(definition, queue, args, kwargs)
+
+    async def _submit(
+        self,
+        definition: JobDefinition[Any, Any],
+        queue: JobQueue,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> JobHandle[Any]:
+        """Admit a job that may wait: a unique key, a job id to check, hooks, a bound."""
+        options = definition.options
         if options.unique is not None:
             return await self._submit_unique(definition, queue, args, kwargs)
         handle = self.new_handle(definition, args, kwargs, queue)

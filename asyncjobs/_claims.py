@@ -8,9 +8,9 @@ A key is free again when its holder ends, or when its hold (``Unique.ttl``) runs
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from ._core import Core
 from ._handle import JobHandle
 from ._spawn import Event
 
@@ -30,16 +30,12 @@ class Claim:
 class Claims:
     """The unique keys held by the jobs of one runner."""
 
-    def __init__(self, monotonic: Callable[[], float], new_event: Callable[[], Event]) -> None:
-        self._monotonic = monotonic
-        self._new_event = new_event
+    def __init__(self, core: Core) -> None:
+        self._monotonic = core.clock.monotonic
+        self._core = core  # its event factory is set when the runner starts
         # Unique keys -> the job holding each; and the other way round, for release.
         self.holders: dict[str, Claim] = {}
         self.keys: dict[JobHandle[Any], str] = {}
-
-    def use_events(self, new_event: Callable[[], Event]) -> None:
-        """The runner started: make events for its event loop from now on."""
-        self._new_event = new_event
 
     def holder(self, key: str) -> Claim | None:
         """The job holding a unique key, unless it has ended or its hold has run out."""
@@ -50,7 +46,7 @@ class Claims:
 
     def claim(self, handle: JobHandle[Any], key: str, ttl: float) -> Claim:
         """Let ``handle`` hold ``key`` while it is admitted (no await here)."""
-        held = Claim(handle, self._monotonic() + ttl, self._new_event())
+        held = Claim(handle, self._monotonic() + ttl, self._core.new_event())
         self.holders[key] = held
         self.keys[handle] = key
         return held

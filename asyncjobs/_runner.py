@@ -257,7 +257,7 @@ class JobRunner:
         timers = self._timers = TimerService(clock)
         announcer = self._announcer = Announcer(core, self._bus)
         known = self._known = KnownJobs(registry if registry is not None else default_registry)
-        claims = self._claims = Claims(clock.monotonic, anyio.Event)
+        claims = self._claims = Claims(core)
         queues_by_name = {name: JobQueue(name, config) for name, config in configs.items()}
         # Untimed waits of jobs for jobs, to catch the waits that could never end.
         waits = JobWaits(
@@ -337,7 +337,6 @@ class JobRunner:
         core.loop_thread = _get_ident()
         core.loop = current_loop()
         core.new_event = event_factory()
-        self._claims.use_events(core.new_event)
         self._stopped = anyio.Event()
         try:
             await core.store.open()
@@ -477,7 +476,10 @@ class JobRunner:
         """
         if _get_ident() != self._core.loop_thread:
             raise WrongEventLoop("runner.submit called")
-        return await self._admission.submit(job, args, kwargs)
+        admitted = self._admission.submit(job, args, kwargs)
+        if isinstance(admitted, JobHandle):
+            return admitted  # the plain case: taken in with no await
+        return await admitted
 
     async def submit_many(self, calls: Iterable[JobCall[R]]) -> list[JobHandle[R]]:
         """Submit several jobs: ``await runner.submit_many([a.call(1), b.call(x=2)])``.

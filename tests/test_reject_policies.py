@@ -21,18 +21,9 @@ from asyncjobs import (
 )
 from asyncjobs.testing import FakeClock
 
+from .test_queues import Gate
+
 pytestmark = pytest.mark.anyio
-
-
-class Gate:
-    def __init__(self) -> None:
-        self.started = anyio.Event()
-        self.release = anyio.Event()
-
-    async def __call__(self) -> str:
-        self.started.set()
-        await self.release.wait()
-        return "gate"
 
 
 @job(name="tests.reject.value")
