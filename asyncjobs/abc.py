@@ -22,15 +22,55 @@ slot twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ._coordination import (
+    Accepted,
+    AdmitOutcome,
+    CancelOutcome,
+    CancelRequested,
+    ChannelMessage,
+    Duplicate,
+    Full,
+    JobEnded,
+    Lease,
+    ProgressReported,
+    QueueCounts,
+    Renewal,
+    ScheduleClaim,
+    UniqueClaim,
+)
 from ._record import JobRecord
 from ._schedule import ScheduleRecord
 from ._states import JobState
 from .serializers import Serializer
+
+__all__ = [
+    "Accepted",
+    "AdmitOutcome",
+    "Backend",
+    "CancelOutcome",
+    "CancelRequested",
+    "ChannelListener",
+    "ChannelMessage",
+    "Duplicate",
+    "EncodingStore",
+    "Full",
+    "JobEnded",
+    "JobPage",
+    "JobStore",
+    "Lease",
+    "NowaitBackend",
+    "ProgressReported",
+    "QueueCounts",
+    "Renewal",
+    "ScheduleClaim",
+    "ScheduleStore",
+    "UniqueClaim",
+]
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -143,3 +183,148 @@ class ScheduleStore(Protocol):
     async def delete_schedule(self, name: str) -> bool:
         """Forget a schedule; True if it existed."""
         ...
+
+
+ChannelListener = Callable[[ChannelMessage], None]
+"""A callback of the event channel: a plain function, called in the event loop's thread."""
+
+
+@runtime_checkable
+class Backend(JobStore, ScheduleStore, Protocol):
+    """A store that also coordinates the work: the ready queues and their bounds, the jobs
+    due later, unique keys, leases on running jobs, schedule claims and an event channel.
+
+    It owns everything several runners (processes, machines) sharing it must agree on; the
+    engine keeps only what is its own (which queue to serve next, the running coroutines).
+    ``MemoryBackend`` is the in-process one. Each method is one atomic step: a shared
+    backend runs it as one transaction or server-side script, never as a read then a write.
+    ``tests/backend_contract.py`` is the suite every backend passes.
+
+    Times are wall-clock epoch seconds from the backend's clock (``clock=`` where it takes
+    one). Jobs are ordered within a queue by priority (higher first), then submission.
+    """
+
+    async def admit(
+        self,
+        record: JobRecord,
+        *,
+        bound: int | None = None,
+        unique: UniqueClaim | None = None,
+        evict: str | None = None,
+    ) -> AdmitOutcome:
+        """Store a new job that waits: ``queued``, or ``scheduled`` with ``scheduled_for``.
+
+        In this order: the id must be new (``DuplicateJobId``); a ``unique`` key held by a
+        job that has not ended, within its hold, answers ``Duplicate`` with the holder's id;
+        a queue holding ``bound`` waiting (queued or scheduled) jobs answers ``Full``, unless
+        ``evict`` names a job waiting in that queue: that job ends ``rejected`` in the same
+        step and its record comes back in ``Accepted.evicted``. Otherwise the job is stored,
+        takes the key, and ``Accepted`` comes back. Nothing is stored unless accepted. A
+        record in any other state raises ``InvalidOption``.
+        """
+        ...
+
+    async def acquire(
+        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+    ) -> Sequence[Lease]:
+        """Take ready jobs to run: up to ``count`` from each ``(queue, count)`` in ``wanted``,
+        in that order (the engine's queue choice), each under a lease of ``lease`` seconds.
+
+        First, in the same step, scheduled jobs whose time has come become ready, and jobs
+        whose lease ran out are offered again (``queued``): their lost attempt stays counted
+        in ``attempts`` and is kept in ``retries`` (outcome ``failed``, the error says the
+        lease ran out). A taken job is ``running``: ``attempts`` is one more, ``started_at``
+        is now. Each job goes to one lease at a time (at-least-once: a job whose runner
+        dies runs again once its lease runs out).
+        """
+        ...
+
+    async def extend(self, leases: Sequence[Lease], *, lease: float) -> Renewal:
+        """Renew leases still held for ``lease`` seconds from now (see ``Renewal``)."""
+        ...
+
+    async def release(
+        self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
+    ) -> bool:
+        """End a leased job's attempt with ``record`` (the job as the runner left it).
+
+        Without ``retry_at`` the record must be terminal: it is stored, the job's unique key
+        is free again, a failed job is a dead letter (``list(states={FAILED})``), and the
+        channel carries ``JobEnded``. With ``retry_at`` the job is stored ``scheduled`` for
+        then and keeps its key. False, and nothing written, if the lease is no longer held.
+        """
+        ...
+
+    async def cancel(self, job_id: str) -> CancelOutcome:
+        """Cancel a job wherever it is (see ``CancelOutcome``). A waiting job ends at once
+        (``JobEnded`` on the channel, its key freed); a running one is flagged and the channel
+        carries ``CancelRequested``; its runner ends it and releases it as usual."""
+        ...
+
+    async def requeue(
+        self, job_ids: Sequence[str], *, unique: Mapping[str, UniqueClaim] | None = None
+    ) -> Sequence[JobRecord]:
+        """Put dead letters back in their queues, all or none: each must be ``failed``
+        (else ``JobStateError``; ``JobNotFound`` for an unknown id) and the keys in
+        ``unique`` (by job id) free (else ``DuplicateJob``). Each record comes back
+        ``queued``, its history kept in ``retries``, ``attempts`` at zero."""
+        ...
+
+    async def next_due(self) -> float | None:
+        """The earliest time delayed work comes due here (a scheduled job, a lease that runs
+        out, a schedule's next run), or None if there is none."""
+        ...
+
+    async def counts(self, queue: str) -> QueueCounts:
+        """How many jobs of ``queue`` are queued, scheduled and running now."""
+        ...
+
+    async def acquire_schedules(self, *, owner: str, lease: float) -> Sequence[ScheduleClaim]:
+        """Claim the schedules due now (active, ``next_run_at`` passed) that no live claim
+        holds, for ``lease`` seconds. Only a holder fires a schedule, so with several runners
+        on one backend each slot fires once."""
+        ...
+
+    async def release_schedule(self, claim: ScheduleClaim, record: ScheduleRecord) -> bool:
+        """Store ``record`` (the schedule after its fire: ``last_slot_at`` and ``next_run_at``
+        moved on) and free the claim. False, and nothing written, if the claim was lost."""
+        ...
+
+    async def publish(self, message: ChannelMessage) -> None:
+        """Send a message to every listener of the channel (in every process sharing the
+        backend). Delivery is at-most-once: a listener that is not there misses it."""
+        ...
+
+    def listen(self, listener: ChannelListener) -> Callable[[], None]:
+        """Call ``listener`` with each message from now on; returns the function that stops
+        it. A listener that raises is logged and keeps listening."""
+        ...
+
+
+@runtime_checkable
+class NowaitBackend(Backend, Protocol):
+    """A backend that answers without waiting (in memory): each ``*_nowait`` method does
+    what its async namesake does, as a plain call, so the engine's hot path makes no
+    coroutine. The records it is given are kept as they are (no copy), and a lease carries
+    the stored record itself: a runner must change it only as the protocol says."""
+
+    def admit_nowait(
+        self,
+        record: JobRecord,
+        *,
+        bound: int | None = None,
+        unique: UniqueClaim | None = None,
+        evict: str | None = None,
+    ) -> AdmitOutcome: ...
+
+    def acquire_nowait(
+        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+    ) -> Sequence[Lease]: ...
+
+    def release_nowait(
+        self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
+    ) -> bool: ...
+
+    def cancel_nowait(self, job_id: str) -> CancelOutcome: ...
+
+    def publish_nowait(self, message: ChannelMessage) -> None: ...

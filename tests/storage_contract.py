@@ -24,10 +24,14 @@ from asyncjobs import (
     ScheduleRecord,
     ScheduleStore,
 )
-from asyncjobs.storage import MemoryJobStore
+from asyncjobs.storage import MemoryBackend, MemoryJobStore
+
+from .encoded_backend import EncodedBackend
 
 BACKENDS: dict[str, Callable[[], JobStore]] = {
     "memory": MemoryJobStore,
+    "memory-backend": MemoryBackend,
+    "encoded": EncodedBackend,
 }
 
 

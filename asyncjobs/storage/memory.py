@@ -138,6 +138,11 @@ class MemoryJobStore:
             expired = self._expired = set()
         expired.add(job_id)
 
+    def stored(self, job_id: str) -> JobRecord | None:
+        """The stored record itself (not a snapshot), or None: for a backend built on this
+        store, which changes it in place."""
+        return self._records.get(job_id)
+
     async def get(self, job_id: str) -> JobRecord:
         if type(job_id) is not str:
             job_id = _validation.name("job_id", job_id)
@@ -217,6 +222,14 @@ class MemoryJobStore:
         return removed
 
     # ----------------------------------------------------------------- schedules
+
+    def stored_schedules(self) -> Sequence[ScheduleRecord]:
+        """The stored schedules themselves (not copies), in the order they were added."""
+        return list(self._schedules.values())
+
+    def stored_schedule(self, name: str) -> ScheduleRecord | None:
+        """The stored schedule of this name itself (not a copy), or None."""
+        return self._schedules.get(name)
 
     async def add_schedule(self, record: ScheduleRecord) -> None:
         if record.name in self._schedules:

@@ -1,0 +1,513 @@
+"""The in-process backend: ready queues, jobs due later, unique keys, leases, schedule claims
+and an event channel, in dicts and heaps, for the runners of one process.
+
+``MemoryBackend`` is a ``MemoryJobStore`` (records, retention caps, schedules) that also
+coordinates the work, as ``asyncjobs.abc.Backend`` says. Every step is a plain call (the
+``NowaitBackend`` sub-protocol; the async methods call them): nothing here waits, so one
+step is atomic on the event loop. Records are kept as given, not copied, and leases carry
+the stored record itself. Guarantee: at-most-once across process death, as the store's.
+
+Queues are heaps of ``(-priority, submission order, id)`` with lazy deletion: a cancelled,
+evicted or deleted job leaves its entry behind, skipped when it comes to the top (the record
+tells: it is no longer ``queued``). Per-queue counts are kept as jobs move, so a bound is
+checked without a scan.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from .. import _validation
+from .._clock import Clock, SystemClock
+from .._coordination import (
+    Accepted,
+    AdmitOutcome,
+    CancelOutcome,
+    CancelRequested,
+    ChannelMessage,
+    Duplicate,
+    Full,
+    JobEnded,
+    Lease,
+    QueueCounts,
+    Renewal,
+    ScheduleClaim,
+    UniqueClaim,
+)
+from .._errors import (
+    DuplicateJob,
+    DuplicateJobId,
+    InvalidOption,
+    InvalidOptionType,
+    JobNotFound,
+    JobStateError,
+    QueueFull,
+)
+from .._record import Attempt, JobRecord
+from .._schedule import ScheduleRecord
+from .._states import TERMINAL_STATES, JobState
+from ..abc import ChannelListener
+from .memory import MemoryJobStore
+
+logger = logging.getLogger("asyncjobs.backend")
+
+_QUEUED = JobState.QUEUED
+_SCHEDULED = JobState.SCHEDULED
+_RUNNING = JobState.RUNNING
+_FAILED = JobState.FAILED
+_SLOT = {_QUEUED: 0, _SCHEDULED: 1, _RUNNING: 2}  # index into a queue's counts
+
+
+class MemoryBackend(MemoryJobStore):
+    """Records and the coordination of their jobs, in memory (see the module docstring).
+
+    ``clock`` gives the wall-clock time that delays, leases and holds are measured in
+    (``asyncjobs.testing.FakeClock`` in tests); the other arguments are the store's.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        max_finished: int = 10_000,
+        max_dead_letters: int = 10_000,
+        remember_expired: int = 10_000,
+    ) -> None:
+        super().__init__(
+            max_finished=max_finished,
+            max_dead_letters=max_dead_letters,
+            remember_expired=remember_expired,
+        )
+        self._time = (clock or SystemClock()).time
+        self._sequence = itertools.count()  # submission order, the tie-break among equals
+        self._ready: dict[str, list[tuple[float, int, str]]] = {}
+        self._due: list[tuple[float, int, str]] = []  # (scheduled_for, order, id)
+        self._counts: dict[str, list[int]] = {}  # queue -> [queued, scheduled, running]
+        self._tokens = itertools.count(1)
+        self._leases: dict[str, Lease] = {}
+        self._expiry: list[tuple[float, int, str]] = []  # (expires_at, token, id)
+        self._cancel_flags: set[str] = set()
+        self._holders: dict[str, tuple[str, float]] = {}  # key -> (job id, hold ends)
+        self._keys: dict[str, str] = {}  # job id -> its key
+        self._claims: dict[str, ScheduleClaim] = {}
+        self._listeners: list[ChannelListener] = []
+
+    # ----------------------------------------------------------------- bookkeeping
+
+    def _count(self, record: JobRecord, state: JobState, delta: int) -> None:
+        counts = self._counts.get(record.queue)
+        if counts is None:
+            counts = self._counts[record.queue] = [0, 0, 0]
+        counts[_SLOT[state]] += delta
+
+    def _push_ready(self, record: JobRecord) -> None:
+        heap = self._ready.get(record.queue)
+        if heap is None:
+            heap = self._ready[record.queue] = []
+        heapq.heappush(heap, (-record.priority, next(self._sequence), record.id))
+
+    def _push_due(self, record: JobRecord) -> None:
+        assert record.scheduled_for is not None
+        heapq.heappush(self._due, (record.scheduled_for, next(self._sequence), record.id))
+
+    def _held_by(self, key: str, now: float) -> str | None:
+        held = self._holders.get(key)
+        if held is None:
+            return None
+        job_id, until = held
+        record = self.stored(job_id)
+        if until <= now or record is None or record.state in TERMINAL_STATES:
+            return None
+        return job_id
+
+    def _take_key(self, job_id: str, unique: UniqueClaim, now: float) -> None:
+        self._holders[unique.key] = (job_id, now + unique.ttl)
+        self._keys[job_id] = unique.key
+
+    def _free_key(self, job_id: str) -> None:
+        key = self._keys.pop(job_id, None)
+        if key is not None and self._holders.get(key, ("",))[0] == job_id:
+            del self._holders[key]
+
+    def _end_waiting(self, record: JobRecord, state: JobState, error: str, now: float) -> None:
+        """End a waiting job here (evicted, cancelled): stored, key freed, announced."""
+        self._count(record, record.state, -1)
+        record.state = state
+        record.finished_at = now
+        record.error = error
+        self.update_nowait(record)
+        self._free_key(record.id)
+        self.publish_nowait(JobEnded(record.id, state))
+
+    def _promote(self, now: float) -> None:
+        """Scheduled jobs whose time has come become ready."""
+        due = self._due
+        while due and due[0][0] <= now:
+            when, _, job_id = heapq.heappop(due)
+            record = self.stored(job_id)
+            if record is None or record.state is not _SCHEDULED or record.scheduled_for != when:
+                continue  # a stale entry: the job ended, moved, or was deleted
+            self._count(record, _SCHEDULED, -1)
+            record.state = _QUEUED
+            self._count(record, _QUEUED, 1)
+            self._push_ready(record)
+
+    def _expire_leases(self, now: float) -> None:
+        """Jobs whose lease ran out are offered again, their lost attempt kept."""
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            when, token, job_id = heapq.heappop(expiry)
+            lease = self._leases.get(job_id)
+            if lease is None or lease.token != token or lease.expires_at != when:
+                continue  # renewed or released since
+            del self._leases[job_id]
+            self._cancel_flags.discard(job_id)
+            record = self.stored(job_id)
+            if record is None:
+                continue
+            started = record.started_at if record.started_at is not None else when
+            lost = Attempt(
+                number=len(record.retries) + 1,
+                started_at=started,
+                finished_at=now,
+                outcome=_FAILED,
+                error=f"the lease of {lease.owner!r} ran out (its runner stopped or hung)",
+            )
+            record.retries = (*record.retries, lost)
+            record.started_at = None
+            self._count(record, _RUNNING, -1)
+            record.state = _QUEUED
+            self._count(record, _QUEUED, 1)
+            self._push_ready(record)
+
+    # ----------------------------------------------------------------- jobs
+
+    def admit_nowait(
+        self,
+        record: JobRecord,
+        *,
+        bound: int | None = None,
+        unique: UniqueClaim | None = None,
+        evict: str | None = None,
+    ) -> AdmitOutcome:
+        state = record.state
+        if state is not _QUEUED and (state is not _SCHEDULED or record.scheduled_for is None):
+            raise InvalidOption(
+                "record.state",
+                state.value,
+                "a new job is queued, or scheduled with a scheduled_for time",
+            )
+        if self.stored(record.id) is not None:
+            raise DuplicateJobId(record.id)
+        now = self._time()
+        if unique is not None:
+            holder = self._held_by(unique.key, now)
+            if holder is not None:
+                return Duplicate(unique.key, holder)
+        evicted: JobRecord | None = None
+        if bound is not None:
+            counts = self._counts.get(record.queue)
+            waiting = 0 if counts is None else counts[0] + counts[1]
+            if waiting >= bound:
+                victim = None if evict is None else self.stored(evict)
+                if (
+                    victim is None
+                    or victim.queue != record.queue
+                    or victim.state not in (_QUEUED, _SCHEDULED)
+                ):
+                    return Full(record.queue, bound, waiting)
+                self._end_waiting(
+                    victim,
+                    JobState.REJECTED,
+                    f"job {victim.id!r} was dropped: queue {record.queue!r} was full "
+                    f"({bound} waiting); evicted for job {record.id!r}",
+                    now,
+                )
+                evicted = victim
+        self.add_nowait(record)
+        if unique is not None:
+            self._take_key(record.id, unique, now)
+        self._count(record, state, 1)
+        if state is _QUEUED:
+            self._push_ready(record)
+        else:
+            self._push_due(record)
+        return Accepted(record.id, evicted)
+
+    def acquire_nowait(
+        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+    ) -> list[Lease]:
+        now = self._time()
+        if self._expiry:
+            self._expire_leases(now)
+        if self._due:
+            self._promote(now)
+        taken: list[Lease] = []
+        for queue, count in wanted:
+            heap = self._ready.get(queue)
+            while heap and count > 0:
+                job_id = heapq.heappop(heap)[2]
+                record = self.stored(job_id)
+                if record is None or record.state is not _QUEUED:
+                    continue
+                self._count(record, _QUEUED, -1)
+                record.state = _RUNNING
+                self._count(record, _RUNNING, 1)
+                record.attempts += 1
+                record.started_at = now
+                record.finished_at = None
+                held = Lease(record, owner, next(self._tokens), now + lease)
+                self._leases[job_id] = held
+                heapq.heappush(self._expiry, (held.expires_at, held.token, job_id))
+                taken.append(held)
+                count -= 1
+        return taken
+
+    def _held(self, lease: Lease) -> bool:
+        current = self._leases.get(lease.record.id)
+        return current is not None and current.token == lease.token
+
+    def extend_nowait(self, leases: Sequence[Lease], *, lease: float) -> Renewal:
+        now = self._time()
+        self._expire_leases(now)
+        renewed: list[Lease] = []
+        lost: list[str] = []
+        flagged: list[str] = []
+        for held in leases:
+            job_id = held.record.id
+            if not self._held(held):
+                lost.append(job_id)
+                continue
+            current = self._leases[job_id]
+            fresh = Lease(current.record, current.owner, current.token, now + lease)
+            self._leases[job_id] = fresh
+            heapq.heappush(self._expiry, (fresh.expires_at, fresh.token, job_id))
+            renewed.append(fresh)
+            if job_id in self._cancel_flags:
+                flagged.append(job_id)
+        return Renewal(tuple(renewed), tuple(lost), tuple(flagged))
+
+    def release_nowait(
+        self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
+    ) -> bool:
+        self._expire_leases(self._time())
+        if not self._held(lease) or record.id != lease.record.id:
+            return False
+        if retry_at is None and record.state not in TERMINAL_STATES:
+            raise InvalidOption(
+                "record.state", record.state.value, "release a job in a terminal state, or retry_at"
+            )
+        job_id = record.id
+        del self._leases[job_id]
+        self._cancel_flags.discard(job_id)
+        self._count(record, _RUNNING, -1)
+        if retry_at is not None:
+            record.state = _SCHEDULED
+            record.scheduled_for = retry_at
+            self.update_nowait(record)
+            self._count(record, _SCHEDULED, 1)
+            self._push_due(record)
+            return True
+        self.update_nowait(record)
+        self._free_key(job_id)
+        self.publish_nowait(JobEnded(job_id, record.state))
+        return True
+
+    def cancel_nowait(self, job_id: str) -> CancelOutcome:
+        record = self.stored(job_id)
+        if record is None:
+            return CancelOutcome.UNKNOWN
+        state = record.state
+        if state in TERMINAL_STATES:
+            return CancelOutcome.FINISHED
+        if state is _RUNNING:
+            self._cancel_flags.add(job_id)
+            self.publish_nowait(CancelRequested(job_id))
+            return CancelOutcome.REQUESTED
+        self._end_waiting(
+            record, JobState.CANCELLED, f"job {job_id!r} was cancelled while waiting", self._time()
+        )
+        return CancelOutcome.CANCELLED
+
+    def requeue_nowait(
+        self,
+        job_ids: Sequence[str],
+        *,
+        unique: Mapping[str, UniqueClaim] | None = None,
+        bounds: Mapping[str, int] | None = None,
+    ) -> list[JobRecord]:
+        """``requeue``; ``bounds`` (by queue) refuses a batch that would overfill a queue
+        (``QueueFull``, nothing moved)."""
+        now = self._time()
+        unique = unique or {}
+        records: list[JobRecord] = []
+        keys: dict[str, str] = {}
+        adding: dict[str, int] = {}
+        for job_id in job_ids:
+            record = self.stored(job_id)
+            if record is None:
+                raise JobNotFound(job_id)
+            if record.state is not _FAILED:
+                raise JobStateError(
+                    job_id, record.state.value, "only failed jobs (dead letters) can be requeued"
+                )
+            claim = unique.get(job_id)
+            if claim is not None:
+                holder = keys.get(claim.key) or self._held_by(claim.key, now)
+                if holder is not None:
+                    raise DuplicateJob(claim.key, holder)
+                keys[claim.key] = job_id
+            adding[record.queue] = adding.get(record.queue, 0) + 1
+            records.append(record)
+        for queue, count in adding.items():
+            bound = None if bounds is None else bounds.get(queue)
+            waiting = self._queue_counts(queue).waiting
+            if bound is not None and waiting + count > bound:
+                raise QueueFull(queue, bound, f"{count} to requeue, {bound - waiting} free")
+        for record in records:
+            record.retries = record.history
+            record.state = _QUEUED
+            record.scheduled_for = record.started_at = record.finished_at = None
+            record.attempts = 0
+            record.result = record.error = record.traceback = None
+            self.update_nowait(record)
+            claim = unique.get(record.id)
+            if claim is not None:
+                self._take_key(record.id, claim, now)
+            self._count(record, _QUEUED, 1)
+            self._push_ready(record)
+        return records
+
+    def next_due_nowait(self) -> float | None:
+        due, expiry = self._due, self._expiry
+        while due and not self._due_entry_live(due[0]):
+            heapq.heappop(due)
+        while expiry and not self._expiry_entry_live(expiry[0]):
+            heapq.heappop(expiry)
+        times = [heap[0][0] for heap in (due, expiry) if heap]
+        times.extend(
+            record.next_run_at
+            for record in self.stored_schedules()
+            if not record.paused and record.next_run_at is not None
+        )
+        return min(times, default=None)
+
+    def _due_entry_live(self, entry: tuple[float, int, str]) -> bool:
+        record = self.stored(entry[2])
+        if record is None or record.state is not _SCHEDULED:
+            return False
+        return record.scheduled_for == entry[0]
+
+    def _expiry_entry_live(self, entry: tuple[float, int, str]) -> bool:
+        lease = self._leases.get(entry[2])
+        return lease is not None and lease.token == entry[1] and lease.expires_at == entry[0]
+
+    def _queue_counts(self, queue: str) -> QueueCounts:
+        counts = self._counts.get(queue)
+        return QueueCounts() if counts is None else QueueCounts(*counts)
+
+    async def admit(
+        self,
+        record: JobRecord,
+        *,
+        bound: int | None = None,
+        unique: UniqueClaim | None = None,
+        evict: str | None = None,
+    ) -> AdmitOutcome:
+        return self.admit_nowait(record, bound=bound, unique=unique, evict=evict)
+
+    async def acquire(
+        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+    ) -> list[Lease]:
+        return self.acquire_nowait(wanted, owner=owner, lease=lease)
+
+    async def extend(self, leases: Sequence[Lease], *, lease: float) -> Renewal:
+        return self.extend_nowait(leases, lease=lease)
+
+    async def release(
+        self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
+    ) -> bool:
+        return self.release_nowait(lease, record, retry_at=retry_at)
+
+    async def cancel(self, job_id: str) -> CancelOutcome:
+        return self.cancel_nowait(job_id)
+
+    async def requeue(
+        self,
+        job_ids: Sequence[str],
+        *,
+        unique: Mapping[str, UniqueClaim] | None = None,
+        bounds: Mapping[str, int] | None = None,
+    ) -> list[JobRecord]:
+        return self.requeue_nowait(job_ids, unique=unique, bounds=bounds)
+
+    async def next_due(self) -> float | None:
+        return self.next_due_nowait()
+
+    async def counts(self, queue: str) -> QueueCounts:
+        return self._queue_counts(_validation.name("queue", queue))
+
+    async def delete(self, job_id: str) -> bool:
+        record = self.stored(job_id)
+        if record is not None and record.state in _SLOT:
+            self._count(record, record.state, -1)
+            self._leases.pop(job_id, None)
+            self._cancel_flags.discard(job_id)
+            self._free_key(job_id)
+        return await super().delete(job_id)
+
+    # ----------------------------------------------------------------- schedules
+
+    async def acquire_schedules(self, *, owner: str, lease: float) -> list[ScheduleClaim]:
+        now = self._time()
+        claims: list[ScheduleClaim] = []
+        for record in self.stored_schedules():
+            if record.paused or record.next_run_at is None or record.next_run_at > now:
+                continue
+            held = self._claims.get(record.name)
+            if held is not None and held.expires_at > now:
+                continue
+            claim = ScheduleClaim(record.snapshot(), owner, next(self._tokens), now + lease)
+            self._claims[record.name] = claim
+            claims.append(claim)
+        return claims
+
+    async def release_schedule(self, claim: ScheduleClaim, record: ScheduleRecord) -> bool:
+        held = self._claims.get(claim.name)
+        if held is None or held.token != claim.token or record.name != claim.name:
+            return False
+        del self._claims[claim.name]
+        if self.stored_schedule(record.name) is None:
+            return False  # deleted while it fired
+        await self.update_schedule(record)
+        return True
+
+    async def delete_schedule(self, name: str) -> bool:
+        self._claims.pop(name, None)
+        return await super().delete_schedule(name)
+
+    # ----------------------------------------------------------------- channel
+
+    def publish_nowait(self, message: ChannelMessage) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(message)
+            except Exception:  # a listener's fault is its own
+                logger.exception("a channel listener %r failed on %r", listener, message)
+
+    async def publish(self, message: ChannelMessage) -> None:
+        self.publish_nowait(message)
+
+    def listen(self, listener: ChannelListener) -> Callable[[], None]:
+        if not callable(listener):
+            raise InvalidOptionType("listener", listener, "expected a callable")
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return stop
