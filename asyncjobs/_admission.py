@@ -51,6 +51,7 @@ from ._reject import (
     FullQueuePolicy,
 )
 from ._reject import notify as notify_handler
+from ._shared import SharedWork
 from ._states import JobState
 from ._timers import TimerService
 from ._unique import OnConflict
@@ -79,8 +80,10 @@ class Admission:
         outcomes: Outcomes,
         announcer: Announcer,
         timers: TimerService,
+        shared: SharedWork | None = None,
     ) -> None:
         self._core = core
+        self._shared = shared  # on a shared backend: it admits, by the backend's answer
         self._engine = engine  # what the handles made here ask of the engine
         self._known = known
         self._waiting = waiting
@@ -134,6 +137,11 @@ class Admission:
     ) -> JobHandle[Any]:
         """Admit a job that may wait: a unique key, a job id to check, hooks, a bound."""
         options = definition.options
+        if self._shared is not None:
+            handle = self.new_handle(definition, args, kwargs, queue)
+            if options.job_id is not None:
+                await self.check_new_id(options.job_id)
+            return await self._shared.admit(handle, queue)
         if options.unique is not None:
             return await self._submit_unique(definition, queue, args, kwargs)
         handle = self.new_handle(definition, args, kwargs, queue)
@@ -225,6 +233,12 @@ class Admission:
         for job_id in ids:
             await self.check_new_id(job_id)
         core.check_accepting()
+        if self._shared is not None:  # checked as a batch; the backend admits each in turn
+            admit, new = self._shared.admit, self.new_handle
+            return [
+                await admit(new(definition, call.args, call.kwargs, queue), queue)
+                for definition, queue, call in plan
+            ]
         # From here to the first admission there is no await: the keys are looked at and
         # taken at once, so no other submit can take one in between.
         slots: list[JobHandle[Any] | Claim | None] = []  # a holder's handle, a claim, or new

@@ -3,8 +3,9 @@
 Admission answers (``Accepted``, ``Full``, ``Duplicate``), a ``Lease`` on a running job and
 its ``Renewal``, a ``ScheduleClaim`` on a due schedule, what a cancel found
 (``CancelOutcome``), a queue's ``QueueCounts``, and the messages of the event channel
-(``JobEnded``, ``ProgressReported``, ``CancelRequested``). They are plain frozen data: a
-shared backend builds them from what its server answered, the memory backend from its dicts.
+(``JobQueued``, ``JobEnded``, ``ProgressReported``, ``CancelRequested``). They are plain
+frozen data: a shared backend builds them from what its server answered, the memory backend
+from its dicts.
 
 Every time here is wall-clock epoch seconds, from the backend's clock: the only time several
 processes (or machines) share.
@@ -151,11 +152,20 @@ class ProgressReported:
 
 
 @attrs.frozen
+class JobQueued:
+    """A job became ready in ``queue`` (admitted, requeued, or offered again after its lease
+    ran out): an idle runner may acquire it now."""
+
+    job_id: str
+    queue: str
+
+
+@attrs.frozen
 class CancelRequested:
     """Someone asked to cancel a running job: the process running it stops it."""
 
     job_id: str
 
 
-ChannelMessage: TypeAlias = JobEnded | ProgressReported | CancelRequested
+ChannelMessage: TypeAlias = JobQueued | JobEnded | ProgressReported | CancelRequested
 """What the event channel carries."""

@@ -25,7 +25,7 @@ from ._middleware import MiddlewareChain
 from ._record import JobRecord
 from ._spawn import Event
 from ._stats import StatisticsWindow
-from .abc import EncodingStore, JobStore
+from .abc import Backend, EncodingStore, JobStore
 from .serializers import Serializer
 
 _get_ident = threading.get_ident
@@ -56,12 +56,17 @@ class Core:
         max_depth: int | None,
     ) -> None:
         self.store = store
+        # A store that coordinates the work (queues, leases, keys) for runners sharing it:
+        # jobs then wait in it, not here, and every write hands it a copy (see _shared).
+        self.backend: Backend | None = store if isinstance(store, Backend) else None
         # Stores holding the engine's own record objects need no write for non-terminal moves.
-        self.write_progress = getattr(store, "shares_records", False) is not True
+        self.write_progress = (
+            self.backend is not None or getattr(store, "shares_records", False) is not True
+        )
         # Stores whose writes never wait may offer them as plain calls (see JobStore).
         add_nowait = getattr(store, "add_nowait", None)
         update_nowait = getattr(store, "update_nowait", None)
-        nowait = callable(add_nowait) and callable(update_nowait)
+        nowait = self.backend is None and callable(add_nowait) and callable(update_nowait)
         self.add_nowait: Callable[[JobRecord], None] | None = add_nowait if nowait else None
         self.update_nowait: Callable[[JobRecord], None] | None = update_nowait if nowait else None
         # What job data must encode with, for a store that keeps bytes (None: objects).
@@ -105,7 +110,7 @@ class Core:
     async def persist(self, record: JobRecord) -> None:
         """Write a non-terminal change; a failing store is logged, never fatal to a job."""
         try:
-            await self.store.update(record)
+            await self.store.update(record if self.backend is None else record.snapshot())
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
             self.faults.callback_failed("store", self.store.update, exc, f"job {record.id!r}")
 

@@ -343,6 +343,12 @@ class JobInterrupted(JobOutcomeError):
     """Shutdown cut the job off before it finished (queued or running)."""
 
 
+class RemoteJobError(JobOutcomeError):
+    """The job failed in another runner sharing the backend, so its exception is not here:
+    the message is its error's text, and the job's record (``runner.get_job``) keeps its
+    traceback as text."""
+
+
 class JobAborted(JobOutcomeError):
     """The job raised a ``BaseException`` that is not an ``Exception``: ``KeyboardInterrupt``,
     ``SystemExit``, a subclass of its own, or the event loop's cancellation exception when

@@ -17,6 +17,7 @@ from ._faults import RepeatLog
 from ._handle import JobHandle, Runner
 from ._outcomes import CANCEL, Outcomes
 from ._progress import Progress
+from ._shared import SharedWork
 from ._spawn import Event, current_task
 from ._states import JobState
 from ._timers import TimerService
@@ -41,8 +42,10 @@ class JobControl:
         outcomes: Outcomes,
         workers: Workers,
         waits: JobWaits,
+        shared: SharedWork | None = None,
     ) -> None:
         self.runner = runner  # the JobRunner: the current runner inside its jobs
+        self._shared = shared  # on a shared backend: a cancel reaches the job anywhere
         self._core = core
         self._timers = timers
         self._announcer = announcer
@@ -71,6 +74,8 @@ class JobControl:
         self._core.check_thread("a job cancelled")
         if handle._done:
             return False
+        if self._shared is not None:
+            return await self._shared.cancel(handle)
         attempts = self._attempts
         if handle._record.state is _RUNNING or handle in attempts.running:
             attempts.stop(handle, CANCEL)  # in running: its before_run hooks are running
@@ -83,6 +88,8 @@ class JobControl:
         """See ``JobRunner.cancel``."""
         self._core.check_thread("runner.cancel called")
         job_id = _validation.name("job_id", job_id)
+        if self._shared is not None:
+            return await self._shared.cancel_id(job_id)
         for handle in self._attempts.running:
             if handle._record.id == job_id:
                 return await self.cancel(handle)

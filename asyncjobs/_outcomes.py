@@ -26,17 +26,20 @@ from ._errors import (
     JobAborted,
     JobCancelled,
     JobInterrupted,
+    JobOutcomeError,
     JobRejected,
     JobTimedOut,
+    RemoteJobError,
 )
 from ._escalation import escalates
 from ._events import JobRetried
 from ._faults import describe_error
 from ._handle import JobHandle
 from ._known_jobs import KnownJobs
+from ._leases import LeaseBook
 from ._record import Attempt, JobRecord
 from ._spawn import Event
-from ._states import JobState
+from ._states import TERMINAL_STATES, JobState
 from ._waiting import Waiting
 
 logger = logging.getLogger("asyncjobs")
@@ -64,6 +67,20 @@ def interrupted(handle: JobHandle[Any]) -> JobInterrupted:
     )
 
 
+def _ended_elsewhere(record: JobRecord) -> BaseException | None:
+    """What ``await handle`` raises for a job that ended in another runner (None: it
+    succeeded): the error of its outcome, with the text the backend keeps."""
+    kind: type[JobOutcomeError] | None = {
+        JobState.FAILED: RemoteJobError,
+        JobState.CANCELLED: JobCancelled,
+        JobState.REJECTED: JobRejected,
+        JobState.INTERRUPTED: JobInterrupted,
+    }.get(record.state)
+    if kind is None:
+        return None
+    return kind(record.id, record.error or f"job {record.id!r} ended {record.state.value}")
+
+
 class Outcomes:
     """Records how attempts and jobs end, for one runner."""
 
@@ -75,8 +92,10 @@ class Outcomes:
         announcer: Announcer,
         known: KnownJobs,
         busy: Callable[[], bool],
+        leases: LeaseBook | None = None,
     ) -> None:
         self._core = core
+        self._leases = leases  # a shared backend's: jobs run here under its leases
         self._waiting = waiting
         self._claims = claims
         self._announcer = announcer
@@ -110,12 +129,39 @@ class Outcomes:
         core = self._core
         if core.update_nowait is not None:
             return self.finish_now(handle, state, result, error)
+        leases = self._leases
+        if leases is not None:
+            return await self._release(leases, handle, state, result, error)
         if not self.settle(handle, state, result, error):
             return False
         try:
             await core.store.update(handle._record)
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
             core.faults.callback_failed("store", core.store.update, exc, f"job {handle.id!r}")
+        finally:
+            self.resolve(handle)
+        return True
+
+    async def _release(
+        self,
+        leases: LeaseBook,
+        handle: JobHandle[Any],
+        state: JobState,
+        result: Any,
+        error: BaseException | None,
+    ) -> bool:
+        """``_store_outcome`` on a shared backend: the outcome goes to the backend with the
+        job's lease. A job cut off by shutdown is given back to wait there (another runner,
+        or this one after a restart, runs it); its handle here ends interrupted. A job not
+        leased here (one waiting in the backend) is the backend's to end: nothing written."""
+        if not self.settle(handle, state, result, error):
+            return False
+        leases.forget(handle)
+        try:
+            if state is _INTERRUPTED:
+                await leases.give_back(handle)
+            else:
+                await leases.release(handle)
         finally:
             self.resolve(handle)
         return True
@@ -141,7 +187,8 @@ class Outcomes:
         """End a new job as rejected before it was accepted: its record is stored ended
         (added, it was never stored), the handle resolved, then the ``on_end`` hooks."""
         self.settle(handle, JobState.REJECTED, None, error)
-        await self._core.store.add(handle._record)
+        record = handle._record
+        await self._core.store.add(record if self._leases is None else record.snapshot())
         self.resolve(handle)
         hooks = self._core.hooks
         if hooks is not None and hooks.on_end:
@@ -187,6 +234,30 @@ class Outcomes:
         # freed by reference counting alone, without waiting for the cycle collector.
         handle._context = None
         return True
+
+    def adopt(self, handle: JobHandle[Any], record: JobRecord) -> None:
+        """A job of this runner's submitters ended elsewhere (``record``, as the shared
+        backend has it): take its outcome and resolve its handle. Nothing is written, and
+        no hook is called: that was done where the job ended."""
+        if handle._done or record.state not in TERMINAL_STATES:
+            return
+        local = handle._record
+        local.state = record.state
+        local.started_at = record.started_at
+        local.finished_at = record.finished_at
+        local.attempts = record.attempts
+        local.result = record.result
+        local.error = record.error
+        local.traceback = record.traceback
+        local.retries = record.retries
+        if record.progress is not None:
+            local.progress = record.progress
+        handle._error = _ended_elsewhere(record)
+        handle._done = True
+        handle._context = None
+        if self._leases is not None:
+            self._leases.forget(handle)
+        self.resolve(handle)
 
     def resolve(self, handle: JobHandle[Any]) -> None:
         """The outcome is stored: resolve the handle, wake idle waiters, emit the event."""
@@ -301,16 +372,21 @@ class Outcomes:
         record.state = _SCHEDULED
         record.scheduled_for = now + delay
         queue = self._waiting.queues[record.queue]
-        if not core.accepting:
+        leases = self._leases
+        if leases is not None:  # the backend holds the job until its retry is due
+            queue.retried += 1
+            await leases.release(handle, retry_at=record.scheduled_for)
+        elif not core.accepting:
             # Shutdown has begun: the job keeps its remaining attempts and ends interrupted.
             # It ran and ended (no longer RUNNING, so settle would not count it).
             queue.processed += 1
             await self.interrupt(handle)
             return
+        else:
+            queue.hold_for_retry(handle)
+            self._waiting.schedule(handle, core.clock.monotonic() + delay)
         if core.stats is not None:
             core.stats.note_retry(record.name, record.queue, now)
-        queue.hold_for_retry(handle)
-        self._waiting.schedule(handle, core.clock.monotonic() + delay)
         if self._announcer.watched:
             self._announcer.emit(
                 JobRetried,
@@ -321,7 +397,7 @@ class Outcomes:
                 started_at=started,
                 finished_at=now,
             )
-        if core.write_progress:
+        if core.write_progress and leases is None:
             await core.persist(record)
         hooks = core.hooks
         if hooks is not None and hooks.on_retry:

@@ -22,6 +22,7 @@ from ._known_jobs import KnownJobs
 from ._outcomes import Outcomes
 from ._queue import JobQueue
 from ._record import JobRecord
+from ._shared import SharedWork
 from ._states import JobState
 from ._waiting import Waiting
 
@@ -42,8 +43,10 @@ class Requeue:
         claims: Claims,
         admission: Admission,
         outcomes: Outcomes,
+        shared: SharedWork | None = None,
     ) -> None:
         self._core = core
+        self._shared = shared  # on a shared backend: the backend requeues
         self._known = known
         self._waiting = waiting
         self._claims = claims
@@ -69,6 +72,10 @@ class Requeue:
             queue = self._waiting.queues.get(record.queue)
             if queue is None:
                 raise UnknownQueue(record.queue, list(self._waiting.queues))
+            if self._shared is not None:
+                handle = await self._shared.requeue(record, definition, queue)
+                self._known.forget_dead(job_id)
+                return handle
             if not queue.has_space():
                 if not queue.policy.waits:
                     assert queue.maxsize is not None

@@ -14,6 +14,7 @@ stages, starts and stops them, and answers the public API by handing each call o
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import timedelta
@@ -34,6 +35,7 @@ from ._dead_letters import DeadLetters
 from ._definition import JobCall, JobDefinition, JobRegistry, default_registry
 from ._errors import (
     BusNotRunning,
+    InvalidJob,
     InvalidOption,
     InvalidOptionType,
     RunnerNotRunning,
@@ -43,17 +45,19 @@ from ._errors import (
 from ._escalation import Escalation
 from ._events import JobEvent, Subscription
 from ._faults import RepeatLog
-from ._handle import JobHandle, Runner, current_job_var
+from ._handle import Definition, JobHandle, Runner, current_job_var
 from ._job_control import JobControl
 from ._known_jobs import KnownJobs
+from ._leases import LeaseBook
 from ._middleware import JobMiddleware, MiddlewareChain
 from ._outcomes import Outcomes
-from ._queue import JobQueue, QueueConfig, QueueStatistics
+from ._queue import JobQueue, QueueConfig, QueueStatistics, policy_for
 from ._record import JobRecord
 from ._requeue import Requeue
 from ._retention import Retention
 from ._schedule_events import ScheduleEvent
 from ._scheduler import Schedules
+from ._shared import SHARED_POLICIES, SharedWork
 from ._shutdown import Shutdown, ShutdownReport
 from ._spawn import current_loop, event_factory, spawn_detached
 from ._states import JobState
@@ -62,7 +66,7 @@ from ._timers import TimerService
 from ._waiting import Selection, Waiting
 from ._waits import JobWaits
 from ._workers import Workers
-from .abc import JobPage, JobStore
+from .abc import Backend, JobPage, JobStore
 from .storage.memory import MemoryJobStore
 
 __all__ = [
@@ -148,7 +152,9 @@ class JobRunner:
     :param max_workers: workers in all, at most ``MAX_WORKERS`` (10,000); default: the sum
         of the queues' concurrency, up to that.
     :param selection: ``"strict"`` or ``"weighted"`` choice among queues (see ``Selection``).
-    :param store: where records are kept; default ``MemoryJobStore()``.
+    :param store: where records are kept; default ``MemoryJobStore()``. A store that is
+        also a ``Backend`` (``MemoryBackend``) holds the waiting jobs too, and every runner
+        given the same one shares its work (see docs/architecture.md).
     :param clock: the clock for delays, timeouts and timestamps; default the system clock.
     :param grace_period: seconds shutdown lets running (and, with ``drain_on_shutdown``,
         queued) jobs finish before cancelling them.
@@ -177,6 +183,12 @@ class JobRunner:
     :param max_depth: the deepest jobs may nest, a job submitted from a running job being
         one deeper than it (``JobNestingError`` past it); a submit with a delay or a time
         starts at depth zero again. None: no limit. Default 1000.
+    :param lease_time: on a shared backend (a ``store`` that is an ``asyncjobs.abc.Backend``,
+        such as ``MemoryBackend``), the seconds a job taken from it stays this runner's
+        unless renewed; the runner renews its leases every third of that. A runner that
+        dies loses its jobs to the others once their lease runs out. Default 30.
+    :param poll_interval: on a shared backend, the longest (seconds) the runner waits
+        before asking it for work again when the event channel has said nothing. Default 1.
 
     Expired records are removed by a sweep that runs every tenth of the shorter retention
     time (at least every minute, at most every second); reading one afterwards raises
@@ -204,6 +216,8 @@ class JobRunner:
         middleware: Iterable[JobMiddleware] = (),
         scheduler_max_sleep: float | timedelta = 60.0,
         max_depth: int | None = 1000,
+        lease_time: float | timedelta = 30.0,
+        poll_interval: float | timedelta = 1.0,
     ) -> None:
         configs = _queue_configs(queues)
         depth = None if max_depth is None else _validation.positive_int("max_depth", max_depth)
@@ -235,6 +249,19 @@ class JobRunner:
         max_sleep = _validation.duration_at_least("scheduler_max_sleep", scheduler_max_sleep, 0.01)
         if bus is not None and not isinstance(bus, EventBus):
             raise InvalidOptionType("bus", bus, "expected an EventBus")
+        lease_for = _validation.duration_at_least("lease_time", lease_time, 0.01)
+        poll_every = _validation.duration_at_least("poll_interval", poll_interval, 0.001)
+        if isinstance(store, Backend):
+            for name, config in configs.items():
+                policy = policy_for(config)
+                if policy.name not in SHARED_POLICIES:
+                    raise InvalidOption(
+                        f"queues[{name!r}].on_full",
+                        policy.name,
+                        "a queue on a shared backend takes one of "
+                        f"{', '.join(sorted(SHARED_POLICIES))}: the others act on jobs "
+                        "waiting in this process, and these wait in the backend",
+                    )
         clock = clock if clock is not None else SystemClock()
         # A KeyboardInterrupt (or the like) from user code: raised from the block, once.
         escalation = Escalation()
@@ -266,18 +293,48 @@ class JobRunner:
             lambda queue: queues_by_name[queue].concurrency,
         )
         waiting = self._waiting = Waiting(core, queues_by_name, chosen, timers, waits.requeued)
+        backend = core.backend
+        leases = self._leases = (
+            None
+            if backend is None
+            else LeaseBook(backend, f"{os.getpid()}-{core.id_prefix[:-1]}", lease_for, faults)
+        )
         outcomes = self._outcomes = Outcomes(
-            core, waiting, claims, announcer, known, lambda: bool(attempts.running)
+            core, waiting, claims, announcer, known, self._busy, leases
         )
         attempts = self._attempts = Attempts(core, timers, outcomes, announcer)
         pool = self._workers = Workers(core, waiting, attempts, outcomes, workers)
+        shared = self._shared = None
+        if backend is not None and leases is not None:
+
+            def wrap(record: JobRecord, definition: Definition | None) -> JobHandle[Any] | None:
+                if definition is None:
+                    try:
+                        definition = known.definition_named(record.name)
+                    except InvalidJob:
+                        return None
+                return admission.wrap(record, definition)
+
+            shared = self._shared = SharedWork(
+                core,
+                backend,
+                leases,
+                waiting,
+                attempts,
+                outcomes,
+                announcer,
+                timers,
+                capacity=workers,
+                poll_interval=poll_every,
+                wrap=wrap,
+            )
         control = self._control = JobControl(
-            self, core, timers, announcer, waiting, attempts, outcomes, pool, waits
+            self, core, timers, announcer, waiting, attempts, outcomes, pool, waits, shared
         )
         admission = self._admission = Admission(
-            core, control, known, waiting, claims, attempts, outcomes, announcer, timers
+            core, control, known, waiting, claims, attempts, outcomes, announcer, timers, shared
         )
-        requeue = Requeue(core, known, waiting, claims, admission, outcomes)
+        requeue = Requeue(core, known, waiting, claims, admission, outcomes, shared)
         self._retention = Retention(core, timers, result_for, dead_for)
         self._shutdown = Shutdown(
             core,
@@ -356,6 +413,8 @@ class JobRunner:
         _current.started(self, core.loop)
         core.accepting = True
         core.state = RunnerState.STARTED
+        if self._shared is not None:
+            self._shared.start()
         spawn_detached(self._run_schedules, "asyncjobs-scheduler")
         core.escalation.enter()
         return self
@@ -427,8 +486,13 @@ class JobRunner:
         core.state = RunnerState.STOPPING
         core.accepting = False
         self._schedules.stop_firing()
+        if self._shared is not None:
+            with anyio.CancelScope(shield=True):
+                await self._shared.stop_taking()
         report, hurried = await self._shutdown.drain()
         with anyio.CancelScope(shield=True):
+            if self._shared is not None:
+                self._shared.close()
             self._report = report
             self._announcer.stop()
             if self._owns_bus:
@@ -511,11 +575,21 @@ class JobRunner:
         return self._attempts.running_jobs()
 
     async def wait_idle(self) -> None:
-        """Wait until no job is queued or running (scheduled jobs may remain)."""
-        while self._attempts.running or self._waiting.has_ready():
+        """Wait until no job is queued or running (scheduled jobs may remain). On a shared
+        backend: no job submitted here is queued or running, wherever it runs."""
+        while self._busy() or self._waiting.has_ready():
             event = self._core.new_event()
             self._outcomes.idle_waiters.append(event)
             await event.wait()
+
+    def _busy(self) -> bool:
+        if self._attempts.running:
+            return True
+        leases = self._leases
+        if leases is None or not leases.awaited:
+            return False
+        queued = JobState.QUEUED
+        return any(handle._record.state is queued for handle in leases.awaited.values())
 
     # ----------------------------------------------------------------- parts
 

@@ -36,6 +36,7 @@ from ._coordination import (
     Duplicate,
     Full,
     JobEnded,
+    JobQueued,
     Lease,
     ProgressReported,
     QueueCounts,
@@ -61,6 +62,7 @@ __all__ = [
     "Full",
     "JobEnded",
     "JobPage",
+    "JobQueued",
     "JobStore",
     "Lease",
     "NowaitBackend",
@@ -219,8 +221,9 @@ class Backend(JobStore, ScheduleStore, Protocol):
         a queue holding ``bound`` waiting (queued or scheduled) jobs answers ``Full``, unless
         ``evict`` names a job waiting in that queue: that job ends ``rejected`` in the same
         step and its record comes back in ``Accepted.evicted``. Otherwise the job is stored,
-        takes the key, and ``Accepted`` comes back. Nothing is stored unless accepted. A
-        record in any other state raises ``InvalidOption``.
+        takes the key, and ``Accepted`` comes back (the channel carries ``JobQueued`` for a
+        queued one). Nothing is stored unless accepted. A record in any other state raises
+        ``InvalidOption``.
         """
         ...
 
@@ -231,7 +234,8 @@ class Backend(JobStore, ScheduleStore, Protocol):
         in that order (the engine's queue choice), each under a lease of ``lease`` seconds.
 
         First, in the same step, scheduled jobs whose time has come become ready, and jobs
-        whose lease ran out are offered again (``queued``): their lost attempt stays counted
+        whose lease ran out are offered again (``queued``, and ``JobQueued`` on the channel):
+        their lost attempt stays counted
         in ``attempts`` and is kept in ``retries`` (outcome ``failed``, the error says the
         lease ran out). A taken job is ``running``: ``attempts`` is one more, ``started_at``
         is now. Each job goes to one lease at a time (at-least-once: a job whose runner
@@ -262,12 +266,17 @@ class Backend(JobStore, ScheduleStore, Protocol):
         ...
 
     async def requeue(
-        self, job_ids: Sequence[str], *, unique: Mapping[str, UniqueClaim] | None = None
+        self,
+        job_ids: Sequence[str],
+        *,
+        unique: Mapping[str, UniqueClaim] | None = None,
+        bounds: Mapping[str, int] | None = None,
     ) -> Sequence[JobRecord]:
         """Put dead letters back in their queues, all or none: each must be ``failed``
-        (else ``JobStateError``; ``JobNotFound`` for an unknown id) and the keys in
-        ``unique`` (by job id) free (else ``DuplicateJob``). Each record comes back
-        ``queued``, its history kept in ``retries``, ``attempts`` at zero."""
+        (else ``JobStateError``; ``JobNotFound`` for an unknown id), the keys in ``unique``
+        (by job id) free (else ``DuplicateJob``), and each queue in ``bounds`` left within
+        its bound (else ``QueueFull``). Each record comes back ``queued``, its history kept
+        in ``retries``, ``attempts`` at zero; the channel carries a ``JobQueued`` each."""
         ...
 
     async def next_due(self) -> float | None:

@@ -35,6 +35,7 @@ from asyncjobs.abc import (
     EncodingStore,
     Full,
     JobEnded,
+    JobQueued,
     Lease,
     NowaitBackend,
     QueueCounts,
@@ -300,7 +301,7 @@ class BackendContract:
         page = await backend.list(states={JobState.FAILED})
         assert [record.id for record in page.records] == ["a"]
         assert page.records[0].error == "ValueError: no"
-        assert heard == [JobEnded("a", JobState.FAILED)]
+        assert heard == [JobQueued("a", "default"), JobEnded("a", JobState.FAILED)]
         assert await backend.counts("default") == QueueCounts()
         stop()
 
@@ -330,7 +331,11 @@ class BackendContract:
         assert await backend.cancel("a") is CancelOutcome.CANCELLED
         assert await backend.cancel("b") is CancelOutcome.CANCELLED
         assert (await backend.get("a")).state is JobState.CANCELLED
-        assert heard == [JobEnded("a", JobState.CANCELLED), JobEnded("b", JobState.CANCELLED)]
+        assert heard == [
+            JobQueued("a", "default"),
+            JobEnded("a", JobState.CANCELLED),
+            JobEnded("b", JobState.CANCELLED),
+        ]
         clock.jump(60)
         assert await take(backend, count=5) == []
         assert await backend.counts("default") == QueueCounts()
@@ -344,7 +349,7 @@ class BackendContract:
         await backend.admit(job("a"))
         [lease] = await take(backend)
         assert await backend.cancel("a") is CancelOutcome.REQUESTED
-        assert heard == [CancelRequested("a")]
+        assert heard == [JobQueued("a", "default"), CancelRequested("a")]
         assert (await backend.get("a")).state is JobState.RUNNING  # its runner ends it
         renewal = await backend.extend([lease], lease=30)  # for a runner that missed it
         assert renewal.cancel_requested == ("a",)
@@ -456,6 +461,24 @@ class BackendContract:
         assert {owner for owner, _ in fired} == {"r1"}  # the first to wake takes each slot
 
     # ----------------------------------------------------------------- channel
+
+    async def test_the_channel_tells_when_a_job_becomes_ready(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        heard: list[ChannelMessage] = []
+        backend.listen(heard.append)
+        await backend.admit(job("a", queue="q"))
+        later = clock.time() + 5
+        await backend.admit(job("b", queue="q", state=JobState.SCHEDULED, scheduled_for=later))
+        assert heard == [JobQueued("a", "q")]  # b is not ready: next_due tells when it is
+        await backend.acquire([("q", 1)], owner="dead", lease=10)
+        clock.jump(10)
+        await backend.acquire([], owner="w", lease=10)
+        assert heard[-1] == JobQueued("a", "q")  # offered again
+        await self._dead(backend, "c", clock)
+        heard.clear()
+        await backend.requeue(["c"])
+        assert heard == [JobQueued("c", "default")]
 
     async def test_a_failing_listener_does_not_stop_the_others(
         self, backend: Backend, caplog: pytest.LogCaptureFixture

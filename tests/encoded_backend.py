@@ -143,9 +143,13 @@ class EncodedBackend:
         return await self._inner.cancel(job_id)
 
     async def requeue(
-        self, job_ids: Sequence[str], *, unique: Mapping[str, UniqueClaim] | None = None
+        self,
+        job_ids: Sequence[str],
+        *,
+        unique: Mapping[str, UniqueClaim] | None = None,
+        bounds: Mapping[str, int] | None = None,
     ) -> Sequence[JobRecord]:
-        records = await self._inner.requeue(job_ids, unique=unique)
+        records = await self._inner.requeue(job_ids, unique=unique, bounds=bounds)
         return [self._out(record) for record in records]
 
     async def next_due(self) -> float | None:

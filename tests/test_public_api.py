@@ -115,6 +115,7 @@ EXPECTED = {
     "QueueConfig",
     "QueueFull",
     "QueueStatistics",
+    "RemoteJobError",
     "RejectPolicy",
     "FullQueuePolicy",
     "FullQueue",
@@ -155,7 +156,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(asyncjobs, name), type)
         and issubclass(getattr(asyncjobs, name), BaseException)
     ]
-    assert len(errors) == 36
+    assert len(errors) == 37
     for error in errors:
         assert issubclass(error, asyncjobs.AsyncJobsError), error
 

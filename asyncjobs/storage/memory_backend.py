@@ -31,6 +31,7 @@ from .._coordination import (
     Duplicate,
     Full,
     JobEnded,
+    JobQueued,
     Lease,
     QueueCounts,
     Renewal,
@@ -182,6 +183,7 @@ class MemoryBackend(MemoryJobStore):
             record.state = _QUEUED
             self._count(record, _QUEUED, 1)
             self._push_ready(record)
+            self.publish_nowait(JobQueued(job_id, record.queue))
 
     # ----------------------------------------------------------------- jobs
 
@@ -233,6 +235,8 @@ class MemoryBackend(MemoryJobStore):
         self._count(record, state, 1)
         if state is _QUEUED:
             self._push_ready(record)
+            if self._listeners:
+                self.publish_nowait(JobQueued(record.id, record.queue))
         else:
             self._push_due(record)
         return Accepted(record.id, evicted)
@@ -339,8 +343,6 @@ class MemoryBackend(MemoryJobStore):
         unique: Mapping[str, UniqueClaim] | None = None,
         bounds: Mapping[str, int] | None = None,
     ) -> list[JobRecord]:
-        """``requeue``; ``bounds`` (by queue) refuses a batch that would overfill a queue
-        (``QueueFull``, nothing moved)."""
         now = self._time()
         unique = unique or {}
         records: list[JobRecord] = []
@@ -379,6 +381,7 @@ class MemoryBackend(MemoryJobStore):
                 self._take_key(record.id, claim, now)
             self._count(record, _QUEUED, 1)
             self._push_ready(record)
+            self.publish_nowait(JobQueued(record.id, record.queue))
         return records
 
     def next_due_nowait(self) -> float | None:

@@ -1,0 +1,95 @@
+"""The leases a runner holds on the jobs it took from a shared backend, and their release.
+
+When the store is a ``Backend`` (``asyncjobs.abc``), a job runs here only under a lease the
+backend gave (``_shared`` takes them). ``LeaseBook`` keeps them by handle, and ``release``
+hands the backend the job's record as the attempt left it: terminal, or with a retry time.
+The backend always gets a copy, never the engine's own record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ._coordination import Lease
+from ._faults import RepeatLog
+from ._handle import JobHandle
+from ._record import JobRecord
+from .abc import Backend
+
+logger = logging.getLogger("asyncjobs")
+
+
+def _nothing() -> None:
+    return None
+
+
+class LeaseBook:
+    """The leases of one runner on a shared backend."""
+
+    def __init__(self, backend: Backend, owner: str, lease_time: float, faults: RepeatLog) -> None:
+        self.backend = backend
+        self.owner = owner
+        self.lease_time = lease_time
+        self._faults = faults
+        self.leases: dict[JobHandle[Any], Lease] = {}
+        self.ids: dict[str, JobHandle[Any]] = {}  # the leased jobs, by id
+        # Jobs submitted (or requeued) here that have not ended, by id: whoever runs them,
+        # their handles resolve here.
+        self.awaited: dict[str, JobHandle[Any]] = {}
+        self.released: Callable[[], None] = _nothing  # a slot is free: look for work
+
+    def holds(self, handle: JobHandle[Any]) -> bool:
+        return handle in self.leases
+
+    def take(self, handle: JobHandle[Any], lease: Lease) -> None:
+        self.leases[handle] = lease
+        self.ids[lease.record.id] = handle
+
+    def forget(self, handle: JobHandle[Any]) -> None:
+        """The job has ended (here or elsewhere): its handle is resolved."""
+        job_id = handle._record.id
+        if self.awaited.get(job_id) is handle:
+            del self.awaited[job_id]
+
+    async def release(self, handle: JobHandle[Any], retry_at: float | None = None) -> bool:
+        """Give the job back to the backend: ended, or due again at ``retry_at``. False if
+        the lease had been lost (its time ran out and the job went to another runner),
+        or the backend failed (logged): then what this attempt did is not kept."""
+        return await self._release(handle, handle._record.snapshot(), retry_at)
+
+    async def give_back(self, handle: JobHandle[Any], at: float | None = None) -> bool:
+        """Return a job this runner will not run (shutdown cut it off, or it never started)
+        to wait in the backend, due at once (or ``at``): its attempt is not counted."""
+        record = handle._record.snapshot()
+        record.started_at = record.finished_at = None
+        record.result = record.error = record.traceback = None
+        lease = self.leases.get(handle)
+        if lease is not None:
+            record.attempts = lease.record.attempts - 1
+        return await self._release(handle, record, record.created_at if at is None else at)
+
+    async def _release(
+        self, handle: JobHandle[Any], record: JobRecord, retry_at: float | None
+    ) -> bool:
+        lease = self.leases.pop(handle, None)
+        if lease is None:
+            return False
+        if self.ids.get(record.id) is handle:
+            del self.ids[record.id]
+        self.released()
+        try:
+            kept = await self.backend.release(lease, record, retry_at=retry_at)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._faults.callback_failed("backend", self.backend.release, exc, f"job {record.id!r}")
+            return False
+        if not kept:
+            logger.warning(
+                "job %s (%s) ended %s here after its lease had run out; another runner has "
+                "it now, and this outcome is not kept",
+                record.name,
+                record.id,
+                record.state.value,
+            )
+        return kept

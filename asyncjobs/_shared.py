@@ -1,0 +1,463 @@
+"""Work on a shared backend: admission by the backend's answer, leased jobs fed to the workers,
+heartbeats, cancels and outcomes that cross between runners through the event channel.
+
+When the runner's store is a ``Backend`` (``asyncjobs.abc``), jobs wait in it, not here:
+``admit`` hands a new job to ``Backend.admit`` and acts on the answer (the queue's policy
+when it is full; the holder when its unique key is taken). The feeder takes as many jobs as
+this runner has free slots for (``Backend.acquire``, per queue, under a lease) and puts them
+in the local queues, where the workers take them as usual; ``_outcomes`` releases them. A
+job may be submitted in one runner and run in another: the channel's ``JobEnded`` resolves
+the submitter's handle, and ``CancelRequested`` stops the job where it runs.
+
+The local queues hold only leased jobs about to start, never more than there are free
+slots, so a job waits in the backend (where every runner can take it) until a worker is
+free for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from ._announcer import Announcer
+from ._attempt import Attempts, skipped
+from ._coordination import (
+    Accepted,
+    CancelOutcome,
+    CancelRequested,
+    ChannelMessage,
+    Duplicate,
+    JobEnded,
+    JobQueued,
+    Lease,
+    UniqueClaim,
+)
+from ._core import Core
+from ._definition import JobDefinition
+from ._errors import DuplicateJob, InvalidOption, JobNotFound, JobRejected, QueueFull
+from ._handle import Definition, JobHandle
+from ._leases import LeaseBook
+from ._outcomes import CANCEL, Outcomes
+from ._queue import JobQueue
+from ._record import JobRecord
+from ._spawn import Event, spawn_detached
+from ._states import JobState
+from ._timers import TimerService
+from ._unique import OnConflict
+from ._waiting import Waiting
+from .abc import Backend
+
+logger = logging.getLogger("asyncjobs")
+
+_QUEUED = JobState.QUEUED
+_SCHEDULED = JobState.SCHEDULED
+_WAITING = frozenset((_QUEUED, _SCHEDULED))
+SHARED_POLICIES = frozenset(("raise", "block", "drop_oldest", "drop_newest"))
+"""The full-queue policies a queue on a shared backend can have: the others act on jobs
+waiting in this process (``caller_runs`` runs one here; a custom policy picks among them)."""
+
+
+class SharedWork:
+    """One runner's part of the work on a shared backend."""
+
+    def __init__(
+        self,
+        core: Core,
+        backend: Backend,
+        leases: LeaseBook,
+        waiting: Waiting,
+        attempts: Attempts,
+        outcomes: Outcomes,
+        announcer: Announcer,
+        timers: TimerService,
+        *,
+        capacity: int,
+        poll_interval: float,
+        wrap: Callable[[JobRecord, Definition | None], JobHandle[Any] | None],
+    ) -> None:
+        self._core = core
+        self._backend = backend
+        self._leases = leases
+        self._waiting = waiting
+        self._attempts = attempts
+        self._outcomes = outcomes
+        self._announcer = announcer
+        self._timers = timers
+        self._capacity = capacity
+        self._poll = poll_interval
+        # A handle for a stored job, by its definition or its name (None: unknown here).
+        self._wrap = wrap
+        self._wake: Event | None = None
+        self._stop_listening: Callable[[], None] | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._stopped: Event | None = None
+        leases.released = self.wake
+        self._room: list[Event] = []  # submitters waiting for room in a full queue
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self._stop_listening = self._backend.listen(self._heard)
+        self._scope = anyio.CancelScope()
+        self._stopped = self._core.new_event()
+        spawn_detached(self._run, "asyncjobs-shared")
+
+    async def _run(self) -> None:
+        assert self._scope is not None
+        assert self._stopped is not None
+        try:
+            with self._scope:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(self._feed)
+                    tasks.start_soon(self._beat)
+        finally:
+            self._stopped.set()
+
+    async def stop_taking(self) -> None:
+        """Shutdown began: take no more jobs, and let submitters waiting for room go."""
+        if self._scope is not None and self._stopped is not None:
+            self._scope.cancel()
+            await self._stopped.wait()
+        for event in self._room:
+            event.set()
+
+    def close(self) -> None:
+        """Every job running here has ended: stop listening. The jobs this runner still
+        waits for (they wait in the backend, where another runner, or this one after a
+        restart, runs them) end interrupted here, as seen from this runner only."""
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
+        for handle in list(self._leases.awaited.values()):
+            if not handle._done and not self._leases.holds(handle):
+                self._let_go(handle)
+
+    def _let_go(self, handle: JobHandle[Any]) -> None:
+        record = handle._record.snapshot()
+        record.state = JobState.INTERRUPTED
+        record.error = (
+            f"this runner stopped before job {record.id!r} ended; it waits in the backend "
+            "for another runner (runner.get_job or the store tells its outcome)"
+        )
+        self._outcomes.adopt(handle, record)
+
+    def wake(self) -> None:
+        """Look for work now (a job was admitted or ended, a slot came free)."""
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            wake.set()
+        while self._room:
+            self._room.pop().set()
+
+    # ----------------------------------------------------------------- admission
+
+    async def admit(self, handle: JobHandle[Any], queue: JobQueue) -> JobHandle[Any]:
+        """Hand a new job to the backend and act on its answer; the handle the submitter
+        gets (the holder's, for a unique key already held)."""
+        core = self._core
+        definition = handle._definition
+        assert isinstance(definition, JobDefinition)
+        options = definition.options
+        record = handle._record
+        hooks = core.hooks
+        if hooks is not None and hooks.before_submit:
+            skip = await hooks.before(hooks.before_submit, handle)
+            if skip is not None:
+                await self._outcomes.refuse(handle, skipped(handle, skip))
+                return handle
+        if options.delay:
+            record.scheduled_for = record.created_at + options.delay
+        elif options.at is not None and options.at.timestamp() > record.created_at:
+            record.scheduled_for = options.at.timestamp()
+        if record.scheduled_for is not None:
+            record.state = _SCHEDULED
+        unique = options.unique
+        claim = None
+        if unique is not None:
+            key = unique.key_for(definition.name, record.args, dict(record.kwargs))
+            claim = UniqueClaim(key, unique.ttl)
+        deadline = None
+        policy = queue.policy
+        if policy.name == "block" and policy.timeout is not None:
+            deadline = core.clock.monotonic() + policy.timeout
+        evict: str | None = None
+        awaited = self._leases.awaited
+        awaited[record.id] = handle  # before the answer: its end may be heard at once
+        try:
+            while True:
+                core.check_accepting()
+                outcome = await self._backend.admit(
+                    record.snapshot(), bound=queue.maxsize, unique=claim, evict=evict
+                )
+                if isinstance(outcome, Accepted):
+                    break
+                del awaited[record.id]
+                if isinstance(outcome, Duplicate):
+                    assert unique is not None
+                    if unique.on_conflict is OnConflict.RAISE:
+                        raise DuplicateJob(outcome.key, outcome.holder)
+                    return await self._holder(outcome.holder)
+                victim = await self._when_full(handle, queue, outcome.bound, deadline)
+                if victim is None:
+                    return handle  # dropped
+                evict = victim or None
+                awaited[record.id] = handle
+        except BaseException:
+            if awaited.get(record.id) is handle:
+                del awaited[record.id]
+            raise
+        if self._announcer.watched:
+            self._announcer.submitted(handle)
+        if hooks is not None and hooks.after_submit:
+            await hooks.call(hooks.after_submit, handle)
+        self.wake()
+        return handle
+
+    async def _when_full(
+        self, handle: JobHandle[Any], queue: JobQueue, bound: int, deadline: float | None
+    ) -> str | None:
+        """The queue is full: raise ``QueueFull``, drop the new job (None), or give the
+        id of the job to evict, or "" to try again once there may be room (``block``)."""
+        policy = queue.policy.name
+        if policy == "drop_newest":
+            queue.rejected += 1
+            await self._outcomes.refuse(
+                handle,
+                JobRejected(
+                    handle.id,
+                    f"job {handle.id!r} was dropped: queue {queue.name!r} was full "
+                    f"({bound} waiting); policy: drop_newest",
+                ),
+            )
+            return None
+        if policy == "drop_oldest":
+            page = await self._backend.list(states=_WAITING, queue=queue.name, limit=1)
+            if page.records:
+                queue.rejected += 1
+                return page.records[0].id
+        elif policy == "block":
+            event = self._core.new_event()
+            self._room.append(event)
+            wait = self._poll
+            if deadline is not None:
+                wait = min(wait, deadline - self._core.clock.monotonic())
+            if wait > 0:
+                await self._timers.within(self._core.clock.monotonic() + wait, event.wait)
+                return ""
+        queue.rejected += 1
+        raise QueueFull(queue.name, bound, f"policy: {policy}; the backend's queue is full")
+
+    async def _holder(self, job_id: str) -> JobHandle[Any]:
+        """The handle of the job holding a unique key: ours, or one that follows it."""
+        handle = self._leases.awaited.get(job_id) or self._leases.ids.get(job_id)
+        if handle is not None:
+            return handle
+        record = await self._backend.get(job_id)
+        made = self._wrap(record, None)
+        if made is None:
+            raise InvalidOption(
+                "unique", job_id, f"the job holding the key, {record.name!r}, is unknown here"
+            )
+        if record.state.is_terminal:
+            self._outcomes.adopt(made, record)
+        else:
+            self._leases.awaited[job_id] = made
+        return made
+
+    async def requeue(
+        self, record: JobRecord, definition: Definition, queue: JobQueue
+    ) -> JobHandle[Any]:
+        """Put a dead letter back in its queue in the backend; the handle that follows it."""
+        unique = definition.options.unique
+        claims: dict[str, UniqueClaim] = {}
+        if unique is not None:
+            key = unique.key_for(definition.name, record.args, dict(record.kwargs))
+            claims[record.id] = UniqueClaim(key, unique.ttl)
+        bounds = {} if queue.maxsize is None else {queue.name: queue.maxsize}
+        [stored] = await self._backend.requeue([record.id], unique=claims, bounds=bounds)
+        handle = self._wrap(stored.snapshot(), definition)
+        assert handle is not None  # a definition was given
+        self._leases.awaited[record.id] = handle
+        logger.info("job %s (%s) requeued from the dead letters", record.name, record.id)
+        self.wake()
+        return handle
+
+    # ----------------------------------------------------------------- feeding
+
+    def _wanted(self) -> list[tuple[str, int]]:
+        waiting = self._waiting
+        free = self._capacity - waiting.running_count() - waiting.ready_count()
+        wanted: list[tuple[str, int]] = []
+        for queue in waiting.queue_list:
+            if free <= 0:
+                break
+            room = min(queue.concurrency - queue.running - queue.ready, free)
+            if room > 0:
+                wanted.append((queue.name, room))
+                free -= room
+        return wanted
+
+    async def _feed(self) -> None:
+        core = self._core
+        backend = self._backend
+        leases = self._leases
+        while True:
+            wanted = self._wanted() if core.accepting else []
+            taken: list[Lease] = []
+            if wanted:
+                try:
+                    taken = list(
+                        await backend.acquire(wanted, owner=leases.owner, lease=leases.lease_time)
+                    )
+                except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                    core.faults.callback_failed("backend", backend.acquire, exc, "acquire")
+                for lease in taken:
+                    self._take(lease)
+            if taken:
+                continue  # there may be more
+            event = self._wake = core.new_event()
+            wait = self._poll
+            try:
+                due = await backend.next_due()
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                core.faults.callback_failed("backend", backend.next_due, exc, "next_due")
+                due = None
+            if due is not None:
+                wait = max(0.0, min(wait, due - core.time()))
+            if not event.is_set():
+                await self._timers.within(core.clock.monotonic() + wait, event.wait)
+
+    def _take(self, lease: Lease) -> None:
+        """A job leased to this runner: into its local queue, where a worker takes it."""
+        leased = lease.record
+        handle = self._leases.awaited.get(leased.id)
+        if handle is None or handle._done:
+            handle = self._wrap(leased.snapshot(), None)
+            if handle is None:
+                spawn_detached(functools.partial(self._unknown, lease), "asyncjobs-shared-unknown")
+                return
+        record = handle._record
+        # The attempt's own start (running, started_at, attempts) is the attempt's to write.
+        record.state = _QUEUED
+        record.args = leased.args  # as the backend keeps them (a copy, for one of bytes)
+        record.kwargs = leased.kwargs
+        record.attempts = leased.attempts - 1
+        record.retries = leased.retries
+        record.error = leased.error
+        record.scheduled_for = leased.scheduled_for
+        self._leases.take(handle, lease)
+        queue = self._waiting.queues[record.queue]
+        queue.size += 1
+        self._waiting.make_ready(handle, queue, new=True)
+
+    async def _unknown(self, lease: Lease) -> None:
+        """A job no definition here can run: it fails (a runner must register every job
+        the backend's queues it serves may hold)."""
+        record = lease.record.snapshot()
+        record.state = JobState.FAILED
+        record.finished_at = self._core.time()
+        record.error = f"InvalidJob: no job named {record.name!r} is registered in this runner"
+        try:
+            await self._backend.release(lease, record)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._core.faults.callback_failed("backend", self._backend.release, exc, record.id)
+
+    async def _beat(self) -> None:
+        """Renew the leases of the jobs this runner holds, a third of a lease apart."""
+        core = self._core
+        leases = self._leases
+        every = leases.lease_time / 3
+        while True:
+            await core.clock.sleep_until(core.clock.monotonic() + every)
+            held = list(leases.leases.values())
+            if not held:
+                continue
+            try:
+                renewal = await self._backend.extend(held, lease=leases.lease_time)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                core.faults.callback_failed("backend", self._backend.extend, exc, "heartbeat")
+                continue
+            for lease in renewal.leases:
+                handle = leases.ids.get(lease.record.id)
+                if handle is not None and handle in leases.leases:
+                    leases.leases[handle] = lease
+            for job_id in renewal.lost:
+                logger.warning(
+                    "the lease on job %s ran out before this runner renewed it: another "
+                    "runner may run it again",
+                    job_id,
+                )
+            for job_id in renewal.cancel_requested:
+                self._cancel_here(job_id)
+
+    # ----------------------------------------------------------------- the channel
+
+    def _heard(self, message: ChannelMessage) -> None:
+        if isinstance(message, JobQueued):
+            if self._wake is not None:
+                self.wake()
+        elif isinstance(message, JobEnded):
+            handle = self._leases.awaited.get(message.job_id)
+            if handle is not None and not handle._done and not self._leases.holds(handle):
+                spawn_detached(functools.partial(self._adopt, handle), "asyncjobs-adopt")
+            if self._room:
+                self.wake()
+        elif isinstance(message, CancelRequested):
+            self._cancel_here(message.job_id)
+
+    def _cancel_here(self, job_id: str) -> None:
+        """Stop the job if it runs (or is about to) here."""
+        handle = self._leases.ids.get(job_id)
+        if handle is None or handle._done:
+            return
+        if handle in self._attempts.running or handle._record.state is not _QUEUED:
+            self._attempts.stop(handle, CANCEL)
+        else:  # leased, not started: it never will
+            spawn_detached(functools.partial(self._cancel_ready, handle), "asyncjobs-cancel")
+
+    async def _cancel_ready(self, handle: JobHandle[Any]) -> None:
+        if handle._done or handle._record.state is not _QUEUED:
+            return
+        self._waiting.discard(handle)
+        await self._outcomes.cancelled(handle)
+
+    async def _adopt(self, handle: JobHandle[Any]) -> None:
+        try:
+            record = await self._backend.get(handle._record.id)
+        except LookupError:
+            return  # expired already: nothing to take
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._core.faults.callback_failed("backend", self._backend.get, exc, handle.id)
+            return
+        self._outcomes.adopt(handle, record)
+
+    # ----------------------------------------------------------------- cancel
+
+    async def cancel(self, handle: JobHandle[Any]) -> bool:
+        """``JobHandle.cancel`` on a shared backend."""
+        if handle._done:
+            return False
+        if self._leases.holds(handle):
+            self._cancel_here(handle._record.id)
+            return True
+        outcome = await self._backend.cancel(handle._record.id)
+        if outcome is CancelOutcome.REQUESTED:
+            return True
+        if outcome is not CancelOutcome.UNKNOWN:
+            await self._adopt(handle)
+        return outcome is CancelOutcome.CANCELLED
+
+    async def cancel_id(self, job_id: str) -> bool:
+        """``JobRunner.cancel`` on a shared backend."""
+        handle = self._leases.ids.get(job_id) or self._leases.awaited.get(job_id)
+        if handle is not None:
+            return await self.cancel(handle)
+        outcome = await self._backend.cancel(job_id)
+        if outcome is CancelOutcome.UNKNOWN:
+            raise JobNotFound(job_id)
+        return outcome in (CancelOutcome.CANCELLED, CancelOutcome.REQUESTED)

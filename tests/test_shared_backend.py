@@ -1,0 +1,257 @@
+"""Runners sharing one backend: jobs wait in it, any runner with a free worker runs them, and
+outcomes, cancels, unique keys and bounds hold across runners.
+
+Two runners on one ``MemoryBackend`` in one process stand in for two processes on a shared
+backend (they meet only through the backend's protocol and its channel); the ``encoded``
+backend shares no object with the engine at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+from asyncjobs import (
+    InvalidOption,
+    JobCancelled,
+    JobHandle,
+    JobInterrupted,
+    JobRecord,
+    JobRunner,
+    JobState,
+    QueueConfig,
+    QueueFull,
+    RemoteJobError,
+    UnencodablePayload,
+    Unique,
+    current_runner,
+    job,
+)
+from asyncjobs.abc import Backend, JobEnded
+from asyncjobs.storage import MemoryBackend
+from asyncjobs.testing import FakeClock
+
+from .encoded_backend import EncodedBackend
+
+pytestmark = pytest.mark.anyio
+
+BACKENDS: dict[str, Callable[[FakeClock | None], Backend]] = {
+    "memory": lambda clock: MemoryBackend(clock=clock),
+    "encoded": lambda clock: EncodedBackend(clock=clock),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def make_backend(request: pytest.FixtureRequest) -> Callable[[FakeClock | None], Backend]:
+    return BACKENDS[request.param]
+
+
+ran_in: dict[str, str] = {}  # job tag -> the name of the runner that ran it
+gates: dict[str, anyio.Event] = {}
+started: dict[str, anyio.Event] = {}
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    ran_in.clear()
+    gates.clear()
+    started.clear()
+
+
+def name_of(runner: JobRunner) -> str:
+    return "a" if getattr(runner, "tag", None) == "a" else "b"
+
+
+@job(name="test_shared.work")
+async def work(tag: str, value: int) -> int:
+    ran_in[tag] = name_of(current_runner())
+    if tag in started:
+        started[tag].set()
+    if tag in gates:
+        await gates[tag].wait()
+    return value * 2
+
+
+@job(name="test_shared.broken")
+async def broken() -> None:
+    raise ValueError("broken in the other runner")
+
+
+async def occupy(a: JobRunner, b: JobRunner) -> tuple[JobRunner, JobHandle[int]]:
+    """Fill one runner's only worker with a held job: that runner, and the job's handle.
+    A job the busy runner submits next can only run in the other one."""
+    gates["hold"], started["hold"] = anyio.Event(), anyio.Event()
+    held = await a.submit(work, "hold", 0)
+    await started["hold"].wait()
+    return (a if ran_in["hold"] == "a" else b), held
+
+
+def runner(backend: Backend, tag: str, **options: object) -> JobRunner:
+    made = JobRunner(store=backend, queues={"default": 1}, **options)  # type: ignore[arg-type]
+    made.tag = tag  # type: ignore[attr-defined]
+    return made
+
+
+async def test_a_job_waits_for_whichever_runner_is_free(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, runner(backend, "b") as b:
+            busy, held = await occupy(a, b)
+            handle = await busy.submit(work, "next", 21)
+            assert await handle == 42
+            assert ran_in["next"] != ran_in["hold"]  # the free runner ran it
+            gates["hold"].set()
+            assert await held == 0
+            stored = await backend.get(handle.id)
+            assert (stored.state, stored.result, stored.attempts) == (JobState.SUCCEEDED, 42, 1)
+
+
+async def test_a_failure_elsewhere_reaches_the_submitter(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, runner(backend, "b") as b:
+            busy, held = await occupy(a, b)
+            handle = await busy.submit(broken)
+            with pytest.raises(RemoteJobError, match="ValueError: broken in the other runner"):
+                await handle
+            assert handle.state is JobState.FAILED
+            assert "Traceback" in ((await busy.get_job(handle.id)).traceback or "")
+            gates["hold"].set()
+            await held
+
+
+async def test_cancel_reaches_the_runner_running_the_job(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    gates["forever"], started["forever"] = anyio.Event(), anyio.Event()
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, runner(backend, "b") as b:
+            busy, held = await occupy(a, b)
+            forever = await busy.submit(work, "forever", 1)
+            await started["forever"].wait()  # running in the other runner
+            assert ran_in["forever"] != ran_in["hold"]
+            assert await forever.cancel() is True
+            with pytest.raises(JobCancelled, match="while running"):
+                await forever
+            assert (await backend.get(forever.id)).state is JobState.CANCELLED
+            gates["hold"].set()
+            await held
+
+
+async def test_cancel_by_id_of_a_job_waiting_in_the_backend(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a:
+            later = await a.submit(work.with_options(delay=3600), "later", 1)
+            assert await a.cancel(later.id) is True
+            with pytest.raises(JobCancelled):
+                await later
+            assert (await backend.get(later.id)).state is JobState.CANCELLED
+            assert await a.cancel(later.id) is False
+
+
+async def test_unique_keys_hold_across_runners(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    unique_work = work.with_options(unique=Unique())
+    gates["k"], started["k"] = anyio.Event(), anyio.Event()
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, runner(backend, "b") as b:
+            first = await a.submit(unique_work, "k", 5)
+            again = await b.submit(unique_work, "k", 5)
+            assert again.id == first.id
+            await started["k"].wait()
+            gates["k"].set()
+            assert (await first, await again) == (10, 10)
+            assert [r.id for r in (await backend.list()).records] == [first.id]
+
+
+async def test_a_bound_holds_across_runners(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    queues = {"default": QueueConfig(concurrency=1, maxsize=1)}
+    with anyio.fail_after(10):
+        async with (
+            JobRunner(store=backend, queues=queues) as a,
+            JobRunner(store=backend, queues=queues) as b,
+        ):
+            waiting = await a.submit(work.with_options(delay=3600), "w", 1)
+            with pytest.raises(QueueFull, match="'default'"):
+                await b.submit(work.with_options(delay=3600), "x", 1)
+            assert [r.id for r in (await backend.list()).records] == [waiting.id]
+
+
+async def test_policies_that_act_on_local_jobs_are_refused_on_a_shared_backend() -> None:
+    with pytest.raises(InvalidOption, match=r"queues\['default'\].on_full='caller_runs'"):
+        JobRunner(
+            store=MemoryBackend(),
+            queues={"default": QueueConfig(maxsize=1, on_full="caller_runs")},
+        )
+
+
+def ended_event(backend: Backend) -> anyio.Event:
+    """Set when the backend's channel says a job ended."""
+    ended = anyio.Event()
+    backend.listen(lambda message: ended.set() if isinstance(message, JobEnded) else None)
+    return ended
+
+
+async def test_shutdown_leaves_waiting_jobs_in_the_backend(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, clock=clock) as first:
+            later = await first.submit(work.with_options(delay=60), "later", 4)
+        with pytest.raises(JobInterrupted, match="waits in the backend"):
+            await later
+        assert (await backend.get(later.id)).state is JobState.SCHEDULED
+        ended = ended_event(backend)
+        async with JobRunner(store=backend, clock=clock) as second:
+            await clock.advance(60)
+            await ended.wait()
+            assert (await second.get_job(later.id)).result == 8
+
+
+async def test_a_job_whose_runner_died_runs_again_after_its_lease(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    orphan = JobRecord(id="orphan", name="test_shared.work", queue="default", args=("orphan", 3))
+    await backend.admit(orphan)
+    # A runner took the job and died holding it: its lease is never renewed.
+    await backend.acquire([("default", 1)], owner="dead", lease=10)
+    ended = ended_event(backend)
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, clock=clock, lease_time=10):
+            await clock.advance(10)
+            await ended.wait()
+    record = await backend.get("orphan")
+    assert (record.state, record.result, record.attempts) == (JobState.SUCCEEDED, 6, 2)
+    assert "lease of 'dead' ran out" in (record.retries[0].error or "")
+
+
+async def test_the_encoded_backend_shares_no_object_with_the_engine() -> None:
+    backend = EncodedBackend()
+    payload = {"rows": [1, 2]}
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend) as a:
+
+            @job(name="test_shared.count_rows")
+            async def count_rows(data: dict[str, list[int]]) -> int:
+                return len(data["rows"])
+
+            handle = await a.submit(count_rows, payload)
+            payload["rows"].append(3)  # after submit: the stored job has its own copy
+            assert await handle == 2
+            assert backend.writes > 0
+            with pytest.raises(UnencodablePayload) as caught:
+                await a.submit(count_rows, {"rows": object()})
+            assert caught.value.field == "args[0]['rows']"
