@@ -30,6 +30,7 @@ from ._errors import (
     JobRejected,
     JobTimedOut,
     RemoteJobError,
+    UnencodablePayload,
 )
 from ._escalation import escalates
 from ._events import JobRetried
@@ -41,6 +42,7 @@ from ._record import Attempt, JobRecord
 from ._spawn import Event
 from ._states import TERMINAL_STATES, JobState
 from ._waiting import Waiting
+from .serializers import encode_payload
 
 logger = logging.getLogger("asyncjobs")
 
@@ -129,6 +131,12 @@ class Outcomes:
         core = self._core
         if core.update_nowait is not None:
             return self.finish_now(handle, state, result, error)
+        if core.serializer is not None and state is JobState.SUCCEEDED and result is not None:
+            try:  # a store of bytes must be able to keep the result
+                encode_payload(core.serializer, "result", result)
+            except UnencodablePayload as exc:
+                state, result, error = _FAILED, None, exc
+                log_failure(handle._record, exc)
         leases = self._leases
         if leases is not None:
             return await self._release(leases, handle, state, result, error)

@@ -64,6 +64,7 @@ from ._triggers import (
 
 if TYPE_CHECKING:
     from ._clock import Clock
+    from ._coordination import ScheduleClaim
     from .abc import JobStore, ScheduleStore
 
 logger = logging.getLogger("asyncjobs")
@@ -82,6 +83,24 @@ _EPSILON = 1e-6
 MAX_NAME = 200
 
 _Entry = Entry[ScheduleRecord]  # a loaded schedule (see _schedule_firing)
+
+# On a shared backend: how long a claim on a due schedule holds (a fire takes a moment), and
+# how soon a runner looks again at a due schedule another runner holds.
+_CLAIM_LEASE = 30.0
+_CLAIM_RETRY = 1.0
+# What a fire changes of a schedule: taken from the backend before each fire there.
+_CURSOR = (
+    "next_slot_at",
+    "next_run_at",
+    "last_slot_at",
+    "last_run_at",
+    "last_job_id",
+    "last_outcome",
+    "runs",
+    "manual_runs",
+    "misses",
+    "skipped_overlaps",
+)
 
 
 class ScheduleHost(Protocol):
@@ -105,6 +124,12 @@ class ScheduleHost(Protocol):
     def check_queue(self, definition: JobDefinition[Any, Any]) -> object: ...
 
     def publish(self, cls: type[ScheduleEvent], **fields: Any) -> None: ...
+
+
+def _take_cursor(record: ScheduleRecord, stored: ScheduleRecord) -> None:
+    """Take a schedule's place in its timetable, and its counts, from the stored record."""
+    for field in _CURSOR:
+        setattr(record, field, getattr(stored, field))
 
 
 def _short(value: Any) -> Any:
@@ -133,6 +158,7 @@ class Schedules:
         self._runner = runner
         self._max_sleep = max_sleep
         self._entries: dict[str, _Entry] = {}
+        self._owner = f"scheduler-{id(self):x}"  # its name on a shared backend's claims
         self._firing: Firing[ScheduleRecord] = Firing(
             submit=runner.submit,
             now=lambda: runner.clock.time(),
@@ -230,12 +256,20 @@ class Schedules:
             async with firing.lock:
                 now = clock.time() + _EPSILON
                 soonest: float | None = None
+                claims = await self._claims()
                 for entry in list(self._entries.values()):
                     record = entry.record
                     if not firing.ready(entry):
                         continue
                     assert record.next_run_at is not None
                     if record.next_run_at <= now:
+                        if claims is not None and not await self._claimed(entry, claims):
+                            fire = record.next_run_at  # as the backend has it now
+                            if fire is not None and fire <= now:  # another runner holds it
+                                fire = now + min(self._max_sleep, _CLAIM_RETRY)
+                            if fire is not None:
+                                soonest = fire if soonest is None else min(soonest, fire)
+                            continue
                         try:
                             await firing.fire_due(entry, now)
                         except Exception:  # a store that fails: never stop the scheduler
@@ -245,9 +279,13 @@ class Schedules:
                                 self._max_sleep,
                             )
                             record.next_run_at = now + self._max_sleep
+                        if claims is not None:
+                            await self._release(claims.pop(record.name), entry.record)
                     fire = record.next_run_at
                     if firing.ready(entry) and fire is not None:
                         soonest = fire if soonest is None else min(soonest, fire)
+                for claim in (claims or {}).values():  # due there, not loaded here
+                    await self._release(claim, claim.record)
             if self._poked:
                 continue
             with anyio.CancelScope() as scope:
@@ -258,6 +296,46 @@ class Schedules:
                     wait = min(max(0.0, soonest - clock.time()), self._max_sleep)
                     await clock.sleep_until(clock.monotonic() + wait)
             self._sleep_scope = None
+
+    # ----------------------------------------------------------------- claims
+
+    async def _claims(self) -> dict[str, ScheduleClaim] | None:
+        """On a shared backend, the due schedules this runner may fire now (by name);
+        None on a store that is not shared (every due schedule is this runner's)."""
+        from .abc import Backend
+
+        store = self._runner.store
+        if not isinstance(store, Backend):
+            return None
+        try:
+            claims = await store.acquire_schedules(owner=self._owner, lease=_CLAIM_LEASE)
+        except Exception:  # a backend that fails: never stop the scheduler
+            logger.exception("claiming due schedules failed; trying again")
+            return {}
+        return {claim.name: claim for claim in claims}
+
+    async def _claimed(self, entry: _Entry, claims: dict[str, ScheduleClaim]) -> bool:
+        """Whether this runner holds the claim on a due schedule; either way, the schedule's
+        place in its timetable becomes the backend's (another runner may have fired)."""
+        claim = claims.get(entry.record.name)
+        stored: ScheduleRecord | None = None if claim is None else claim.record
+        if stored is None:
+            try:
+                stored = await self._store().get_schedule(entry.record.name)
+            except Exception:  # noqa: BLE001 - removed meanwhile, or the backend failed: no fire
+                return False
+        _take_cursor(entry.record, stored)
+        return claim is not None and entry.record.next_run_at is not None
+
+    async def _release(self, claim: ScheduleClaim, record: ScheduleRecord) -> None:
+        from .abc import Backend
+
+        store = self._runner.store
+        assert isinstance(store, Backend)
+        try:
+            await store.release_schedule(claim, record)
+        except Exception:  # the claim runs out by itself
+            logger.exception("releasing the claim on schedule %r failed", claim.name)
 
     async def _save(self, record: ScheduleRecord) -> None:
         await self._store().update_schedule(record)

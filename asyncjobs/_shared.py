@@ -322,13 +322,16 @@ class SharedWork:
                 continue  # there may be more
             event = self._wake = core.new_event()
             wait = self._poll
-            try:
-                due = await backend.next_due()
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
-                core.faults.callback_failed("backend", backend.next_due, exc, "next_due")
-                due = None
-            if due is not None:
-                wait = max(0.0, min(wait, due - core.time()))
+            if wanted:  # with no slot free, only a release (a wake) can change that
+                try:
+                    due = await backend.next_due()
+                except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                    core.faults.callback_failed("backend", backend.next_due, exc, "next_due")
+                    due = None
+                # Due already, yet not taken: another queue's, or a lease of a runner that
+                # is still alive. Only a time still to come shortens the wait.
+                if due is not None and due > core.time():
+                    wait = min(wait, due - core.time())
             if not event.is_set():
                 await self._timers.within(core.clock.monotonic() + wait, event.wait)
 

@@ -255,3 +255,43 @@ async def test_the_encoded_backend_shares_no_object_with_the_engine() -> None:
             with pytest.raises(UnencodablePayload) as caught:
                 await a.submit(count_rows, {"rows": object()})
             assert caught.value.field == "args[0]['rows']"
+
+
+@job(name="test_shared.tick")
+async def tick(log: list[tuple[str, float]]) -> None:
+    log.append((name_of(current_runner()), current_runner().clock.time()))
+
+
+async def test_two_runners_fire_each_schedule_slot_once(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock=clock)
+    log: list[tuple[str, float]] = []
+    with anyio.fail_after(10):
+        async with runner(backend, "a", clock=clock) as a:
+            await a.schedules.add("tick", tick.call(log), "*/10 * * * * *")
+            async with runner(backend, "b", clock=clock) as b:
+                await clock.advance(60)
+                await a.wait_idle()
+                await b.wait_idle()
+                stored = await backend.get_schedule("tick")
+    start = clock.time() - 60
+    assert sorted(t - start for _, t in log) == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    assert stored.runs == 6
+    assert stored.last_slot_at == start + 60
+
+
+@job(name="test_shared.unencodable_result")
+async def unencodable_result() -> object:
+    return {"when": object()}
+
+
+async def test_a_result_a_backend_of_bytes_cannot_keep_fails_the_job() -> None:
+    backend = EncodedBackend()
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend) as a:
+            handle = await a.submit(unencodable_result)
+            with pytest.raises(UnencodablePayload) as caught:
+                await handle
+            assert caught.value.field == "result['when']"
+            stored = await backend.get(handle.id)
+            assert stored.state is JobState.FAILED
+            assert "UnencodablePayload" in (stored.error or "")
