@@ -14,6 +14,7 @@ processes (or machines) share.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import TypeAlias
 
 import attrs
@@ -68,12 +69,14 @@ class Lease:
 
     ``token`` tells this hold from a later one of the same job (after the lease ran out and
     the job was acquired again): a release or renewal with a stale token changes nothing.
+    ``options`` are the job's run options as ``admit`` kept them (its retry policy).
     """
 
     record: JobRecord
     owner: str
     token: int
     expires_at: float
+    options: Mapping[str, object] | None = None  # what ``admit`` was given to keep
 
     @property
     def job_id(self) -> str:

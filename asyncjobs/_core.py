@@ -25,7 +25,7 @@ from ._middleware import MiddlewareChain
 from ._record import JobRecord
 from ._spawn import Event
 from ._stats import StatisticsWindow
-from .abc import Backend, EncodingStore, JobStore
+from .abc import Backend, EncodingStore, JobStore, NowaitStore
 from .serializers import Serializer
 
 _get_ident = threading.get_ident
@@ -59,16 +59,16 @@ class Core:
         # A store that coordinates the work (queues, leases, keys) for runners sharing it:
         # jobs then wait in it, not here, and every write hands it a copy (see _shared).
         self.backend: Backend | None = store if isinstance(store, Backend) else None
-        # Stores holding the engine's own record objects need no write for non-terminal moves.
-        self.write_progress = (
-            self.backend is not None or getattr(store, "shares_records", False) is not True
+        # A store whose writes never wait, holding the engine's own record objects: writes
+        # are plain calls, and non-terminal moves need none (see NowaitStore).
+        nowait = store if self.backend is None and isinstance(store, NowaitStore) else None
+        self.write_progress = nowait is None
+        self.add_nowait: Callable[[JobRecord], None] | None = (
+            None if nowait is None else nowait.add_nowait
         )
-        # Stores whose writes never wait may offer them as plain calls (see JobStore).
-        add_nowait = getattr(store, "add_nowait", None)
-        update_nowait = getattr(store, "update_nowait", None)
-        nowait = self.backend is None and callable(add_nowait) and callable(update_nowait)
-        self.add_nowait: Callable[[JobRecord], None] | None = add_nowait if nowait else None
-        self.update_nowait: Callable[[JobRecord], None] | None = update_nowait if nowait else None
+        self.update_nowait: Callable[[JobRecord], None] | None = (
+            None if nowait is None else nowait.update_nowait
+        )
         # What job data must encode with, for a store that keeps bytes (None: objects).
         self.serializer: Serializer | None = (
             store.serializer if isinstance(store, EncodingStore) else None

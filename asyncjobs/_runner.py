@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, overload
 
 import anyio
+import attrs
 
 from . import _current, _validation
 from ._admission import Admission
@@ -50,6 +51,7 @@ from ._job_control import JobControl
 from ._known_jobs import KnownJobs
 from ._leases import LeaseBook
 from ._middleware import JobMiddleware, MiddlewareChain
+from ._options_data import retry_of
 from ._outcomes import Outcomes
 from ._queue import JobQueue, QueueConfig, QueueStatistics, policy_for
 from ._record import JobRecord
@@ -307,12 +309,20 @@ class JobRunner:
         shared = self._shared = None
         if backend is not None and leases is not None:
 
-            def wrap(record: JobRecord, definition: Definition | None) -> JobHandle[Any] | None:
+            def wrap(
+                record: JobRecord,
+                definition: Definition | None,
+                options: Mapping[str, object] | None,
+            ) -> JobHandle[Any] | None:
                 if definition is None:
                     try:
-                        definition = known.definition_named(record.name)
+                        named = known.definition_named(record.name)
                     except InvalidJob:
                         return None
+                    retry = retry_of(options)  # as its submitter asked
+                    if retry is not None:
+                        named = named.with_checked_options(attrs.evolve(named.options, retry=retry))
+                    definition = named
                 return admission.wrap(record, definition)
 
             shared = self._shared = SharedWork(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -38,9 +38,17 @@ from ._coordination import (
 )
 from ._core import Core
 from ._definition import JobDefinition
-from ._errors import DuplicateJob, InvalidOption, JobNotFound, JobRejected, QueueFull
+from ._errors import (
+    CorruptPayload,
+    DuplicateJob,
+    InvalidOption,
+    JobNotFound,
+    JobRejected,
+    QueueFull,
+)
 from ._handle import Definition, JobHandle
 from ._leases import LeaseBook
+from ._options_data import run_options
 from ._outcomes import CANCEL, Outcomes
 from ._queue import JobQueue
 from ._record import JobRecord
@@ -77,7 +85,9 @@ class SharedWork:
         *,
         capacity: int,
         poll_interval: float,
-        wrap: Callable[[JobRecord, Definition | None], JobHandle[Any] | None],
+        wrap: Callable[
+            [JobRecord, Definition | None, Mapping[str, object] | None], JobHandle[Any] | None
+        ],
     ) -> None:
         self._core = core
         self._backend = backend
@@ -181,6 +191,9 @@ class SharedWork:
         if unique is not None:
             key = unique.key_for(definition.name, record.args, dict(record.kwargs))
             claim = UniqueClaim(key, unique.ttl)
+        # What the runner that runs it needs of its options (InvalidOption, before anything
+        # is stored, for a callable a backend of bytes cannot keep by name).
+        kept = run_options(options.retry, as_data=core.serializer is not None)
         deadline = None
         policy = queue.policy
         if policy.name == "block" and policy.timeout is not None:
@@ -192,7 +205,7 @@ class SharedWork:
             while True:
                 core.check_accepting()
                 outcome = await self._backend.admit(
-                    record.snapshot(), bound=queue.maxsize, unique=claim, evict=evict
+                    record.snapshot(), bound=queue.maxsize, unique=claim, evict=evict, options=kept
                 )
                 if isinstance(outcome, Accepted):
                     break
@@ -258,7 +271,7 @@ class SharedWork:
         if handle is not None:
             return handle
         record = await self._backend.get(job_id)
-        made = self._wrap(record, None)
+        made = self._wrap(record, None, None)
         if made is None:
             raise InvalidOption(
                 "unique", job_id, f"the job holding the key, {record.name!r}, is unknown here"
@@ -280,7 +293,7 @@ class SharedWork:
             claims[record.id] = UniqueClaim(key, unique.ttl)
         bounds = {} if queue.maxsize is None else {queue.name: queue.maxsize}
         [stored] = await self._backend.requeue([record.id], unique=claims, bounds=bounds)
-        handle = self._wrap(stored.snapshot(), definition)
+        handle = self._wrap(stored.snapshot(), definition, None)
         assert handle is not None  # a definition was given
         self._leases.awaited[record.id] = handle
         logger.info("job %s (%s) requeued from the dead letters", record.name, record.id)
@@ -340,9 +353,16 @@ class SharedWork:
         leased = lease.record
         handle = self._leases.awaited.get(leased.id)
         if handle is None or handle._done:
-            handle = self._wrap(leased.snapshot(), None)
+            try:
+                handle = self._wrap(leased.snapshot(), None, lease.options)
+            except CorruptPayload as exc:
+                handle, reason = None, f"CorruptPayload: {exc}"
+            else:
+                reason = f"InvalidJob: no job named {leased.name!r} is registered in this runner"
             if handle is None:
-                spawn_detached(functools.partial(self._unknown, lease), "asyncjobs-shared-unknown")
+                spawn_detached(
+                    functools.partial(self._unrunnable, lease, reason), "asyncjobs-unrunnable"
+                )
                 return
         record = handle._record
         # The attempt's own start (running, started_at, attempts) is the attempt's to write.
@@ -358,13 +378,14 @@ class SharedWork:
         queue.size += 1
         self._waiting.make_ready(handle, queue, new=True)
 
-    async def _unknown(self, lease: Lease) -> None:
-        """A job no definition here can run: it fails (a runner must register every job
-        the backend's queues it serves may hold)."""
+    async def _unrunnable(self, lease: Lease, reason: str) -> None:
+        """A job this runner cannot run (no job of its name is registered here; its kept
+        options do not read back) fails: a runner must register every job the queues it
+        serves may hold."""
         record = lease.record.snapshot()
         record.state = JobState.FAILED
         record.finished_at = self._core.time()
-        record.error = f"InvalidJob: no job named {record.name!r} is registered in this runner"
+        record.error = reason
         try:
             await self._backend.release(lease, record)
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it

@@ -66,6 +66,7 @@ __all__ = [
     "JobStore",
     "Lease",
     "NowaitBackend",
+    "NowaitStore",
     "ProgressReported",
     "QueueCounts",
     "Renewal",
@@ -86,13 +87,6 @@ class JobPage:
 @runtime_checkable
 class JobStore(Protocol):
     """Where job records are kept. All methods are safe to call from the event loop thread."""
-
-    # Optional extras the engine looks for:
-    # - ``shares_records = True`` (class attribute): the stored records are the engine's own
-    #   objects, so the engine calls ``update`` only for terminal states.
-    # - ``add_nowait(record)`` and ``update_nowait(record)`` (both, or neither): plain-call
-    #   versions of ``add`` and ``update`` for a store that never waits (in memory). The engine
-    #   then calls them instead, saving two coroutines per job on the hot path.
 
     async def open(self) -> None:
         """Acquire resources; called once when the runner starts."""
@@ -144,6 +138,24 @@ class JobStore(Protocol):
         way. ``get`` of a removed id raises ``ResultExpired`` for as long as the store
         remembers the id (how long is the store's to document), then ``JobNotFound``.
         """
+        ...
+
+
+@runtime_checkable
+class NowaitStore(JobStore, Protocol):
+    """A store whose writes never wait, and that keeps the record objects it is given (in
+    memory): ``MemoryJobStore``. The engine then calls ``add_nowait`` and ``update_nowait``
+    instead of ``add`` and ``update`` (no coroutine on the hot path), and writes only a
+    job's first and last state: the stored record is the engine's own, current without a
+    write. A subclass that wants to see every write, or whose writes wait, is not one: it
+    implements ``JobStore`` by wrapping such a store instead."""
+
+    def add_nowait(self, record: JobRecord) -> None:
+        """``add`` as a plain call."""
+        ...
+
+    def update_nowait(self, record: JobRecord) -> None:
+        """``update`` as a plain call."""
         ...
 
 
@@ -213,8 +225,11 @@ class Backend(JobStore, ScheduleStore, Protocol):
         bound: int | None = None,
         unique: UniqueClaim | None = None,
         evict: str | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome:
         """Store a new job that waits: ``queued``, or ``scheduled`` with ``scheduled_for``.
+        ``options`` (its run options: plain data for a backend of bytes) are kept with it
+        and come back in each of its leases, until the job's record is gone.
 
         In this order: the id must be new (``DuplicateJobId``); a ``unique`` key held by a
         job that has not ended, within its hold, answers ``Duplicate`` with the holder's id;
@@ -324,6 +339,7 @@ class NowaitBackend(Backend, Protocol):
         bound: int | None = None,
         unique: UniqueClaim | None = None,
         evict: str | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome: ...
 
     def acquire_nowait(

@@ -29,7 +29,7 @@ from asyncjobs.abc import (
     ScheduleClaim,
     UniqueClaim,
 )
-from asyncjobs.serializers import JSONSerializer, Serializer
+from asyncjobs.serializers import JSONSerializer, Serializer, decode_payload, encode_payload
 from asyncjobs.storage import MemoryBackend
 
 
@@ -48,8 +48,16 @@ class EncodedBackend:
     def _out(self, record: JobRecord) -> JobRecord:
         return decode_record(self.serializer, encode_record(self.serializer, record))
 
+    def _data(self, field: str, value: Mapping[str, object]) -> Mapping[str, object]:
+        data = decode_payload(
+            self.serializer, field, encode_payload(self.serializer, field, dict(value))
+        )
+        assert isinstance(data, dict)
+        return data
+
     def _lease_out(self, lease: Lease) -> Lease:
-        return attrs.evolve(lease, record=self._out(lease.record))
+        options = None if lease.options is None else self._data("options", lease.options)
+        return attrs.evolve(lease, record=self._out(lease.record), options=options)
 
     def _lease_in(self, lease: Lease) -> Lease:
         return attrs.evolve(lease, record=self._in(lease.record))
@@ -118,8 +126,12 @@ class EncodedBackend:
         bound: int | None = None,
         unique: UniqueClaim | None = None,
         evict: str | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome:
-        outcome = await self._inner.admit(self._in(record), bound=bound, unique=unique, evict=evict)
+        kept = None if options is None else self._data("options", options)
+        outcome = await self._inner.admit(
+            self._in(record), bound=bound, unique=unique, evict=evict, options=kept
+        )
         if isinstance(outcome, Accepted) and outcome.evicted is not None:
             return Accepted(outcome.job_id, self._out(outcome.evicted))
         return outcome

@@ -27,11 +27,13 @@ from asyncjobs import (
 from asyncjobs.storage import MemoryBackend, MemoryJobStore
 
 from .encoded_backend import EncodedBackend
+from .wrapped_store import WrappedStore
 
 BACKENDS: dict[str, Callable[[], JobStore]] = {
     "memory": MemoryJobStore,
     "memory-backend": MemoryBackend,
     "encoded": EncodedBackend,
+    "wrapped": WrappedStore,
 }
 
 

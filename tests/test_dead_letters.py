@@ -31,6 +31,8 @@ from asyncjobs import (
 )
 from asyncjobs.testing import FakeClock, run_until_idle
 
+from .wrapped_store import WrappedStore
+
 pytestmark = pytest.mark.anyio
 
 
@@ -219,7 +221,7 @@ async def test_a_requeued_job_gets_a_fresh_retry_budget(clock: FakeClock) -> Non
     assert len(record.history) == 4
 
 
-class YieldingStore(MemoryJobStore):
+class YieldingStore(WrappedStore):
     """Reads and writes that let other tasks run, as a remote store's would."""
 
     async def get(self, job_id: str) -> JobRecord:
@@ -233,7 +235,7 @@ class YieldingStore(MemoryJobStore):
 
 @pytest.mark.parametrize("store_type", [MemoryJobStore, YieldingStore])
 async def test_concurrent_requeues_of_one_dead_letter_run_it_once(
-    clock: FakeClock, store_type: type[MemoryJobStore]
+    clock: FakeClock, store_type: type[MemoryJobStore | YieldingStore]
 ) -> None:
     registry = JobRegistry()
     body = Switch()
@@ -404,7 +406,7 @@ async def test_an_ad_hoc_function_can_be_requeued(clock: FakeClock) -> None:
         assert await again == 4
 
 
-class GatedStore(MemoryJobStore):
+class GatedStore(WrappedStore):
     """Writes of a requeued record wait for a gate, as a slow remote store's would."""
 
     def __init__(self) -> None:

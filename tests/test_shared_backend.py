@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from asyncjobs import (
+    FixedBackoff,
     InvalidOption,
     JobCancelled,
     JobHandle,
@@ -24,6 +25,7 @@ from asyncjobs import (
     QueueConfig,
     QueueFull,
     RemoteJobError,
+    Retry,
     UnencodablePayload,
     Unique,
     current_runner,
@@ -295,3 +297,42 @@ async def test_a_result_a_backend_of_bytes_cannot_keep_fails_the_job() -> None:
             stored = await backend.get(handle.id)
             assert stored.state is JobState.FAILED
             assert "UnencodablePayload" in (stored.error or "")
+
+
+failures: dict[str, int] = {}
+
+
+@job(name="test_shared.fails_once")
+async def fails_once(tag: str) -> str:
+    ran_in[tag] = name_of(current_runner())
+    failures[tag] = failures.get(tag, 0) + 1
+    if failures[tag] == 1:
+        raise ConnectionError(tag)
+    return "ok"
+
+
+async def test_the_submitters_retry_policy_holds_in_the_runner_that_runs_it(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    retried = fails_once.with_options(retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=0)))
+    failures.clear()
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, runner(backend, "b") as b:
+            busy, held = await occupy(a, b)
+            handle = await busy.submit(retried, "t")  # the registered job has no retries
+            assert await handle == "ok"
+            assert ran_in["t"] != ran_in["hold"]
+            assert (await backend.get(handle.id)).attempts == 2
+            gates["hold"].set()
+            await held
+
+
+async def test_a_backoff_a_backend_of_bytes_cannot_name_is_refused_at_submit() -> None:
+    backend = EncodedBackend()
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend) as a:
+            unnamed = fails_once.with_options(retry=Retry(backoff=lambda attempt: 0.0))
+            with pytest.raises(InvalidOption, match=r"retry\.backoff="):
+                await a.submit(unnamed, "t")
+            assert (await backend.list()).records == []

@@ -7,6 +7,7 @@ from asyncjobs import InvalidOption, JobNotFound, JobRecord, JobState, ResultExp
 from asyncjobs.storage import MemoryJobStore
 
 from .storage_contract import StorageContract, make_record, store
+from .wrapped_store import WrappedStore
 
 __all__ = ["store"]
 
@@ -71,17 +72,12 @@ def test_memory_store_refuses_a_bad_bound(field: str) -> None:
         MemoryJobStore(**{field: 0})
 
 
-class CopyingStore(MemoryJobStore):
+class CopyingStore(WrappedStore):
     """A store that keeps copies, as a durable store would: every state change must reach it."""
-
-    shares_records = False
-
-    async def add(self, record: JobRecord) -> None:
-        await super().add(record.snapshot())
 
     async def update(self, record: JobRecord) -> None:
         self.updates.append(record.state)
-        await super().update(record.snapshot())
+        await super().update(record)
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,10 +104,8 @@ async def test_a_copying_store_sees_every_state_change() -> None:
     assert (await store.get(handle.id)).result == "ok"
 
 
-class SlowFlakyStore(MemoryJobStore):
+class SlowFlakyStore(WrappedStore):
     """Writes of 'running' wait for a gate, and fail when told to: like a remote store."""
-
-    shares_records = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -126,7 +120,7 @@ class SlowFlakyStore(MemoryJobStore):
             if self.gate is not None:
                 self.writing.set()
                 await self.gate.wait()
-        await super().update(record.snapshot())
+        await super().update(record)
 
 
 @pytest.mark.anyio
@@ -182,3 +176,36 @@ async def test_a_store_that_cannot_open_leaves_the_runner_stopped() -> None:
         async with runner:
             pass
     assert runner.state is RunnerState.STOPPED
+
+
+@pytest.mark.anyio
+async def test_a_store_declares_its_plain_writes_with_the_nowait_protocol() -> None:
+    from asyncjobs import JobRunner, job
+    from asyncjobs.abc import NowaitStore
+
+    class Counting(MemoryJobStore):
+        """Sees every plain write the engine makes (the first and last of each job)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[JobState] = []
+
+        def add_nowait(self, record: JobRecord) -> None:
+            self.writes.append(record.state)
+            super().add_nowait(record)
+
+        def update_nowait(self, record: JobRecord) -> None:
+            self.writes.append(record.state)
+            super().update_nowait(record)
+
+    @job
+    async def one() -> int:
+        return 1
+
+    assert isinstance(MemoryJobStore(), NowaitStore)
+    assert not isinstance(WrappedStore(), NowaitStore)
+    store = Counting()
+    async with JobRunner(store=store) as runner:
+        with anyio.fail_after(5):
+            assert await (await runner.submit(one)) == 1
+    assert store.writes == [JobState.QUEUED, JobState.SUCCEEDED]

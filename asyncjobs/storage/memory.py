@@ -36,11 +36,10 @@ _FAILED = JobState.FAILED
 
 
 class MemoryJobStore:
-    """Job records in memory. The engine's own record objects are kept, not copies."""
-
-    shares_records = True
-    """The stored records are the engine's own objects, so they are current without an
-    ``update``; the engine skips updates for non-terminal changes (``running``, ``queued``)."""
+    """Job records in memory. The engine's own record objects are kept, not copies: it is a
+    ``NowaitStore`` (``asyncjobs.abc``), so the engine skips updates for non-terminal changes
+    (``running``, ``queued``). To see every write, wrap it in a ``JobStore`` of your own
+    rather than overriding its methods."""
 
     def __init__(
         self,
@@ -66,15 +65,6 @@ class MemoryJobStore:
         # Schedules by name, in the order they were added (copies, never the caller's).
         self._schedules: dict[str, ScheduleRecord] = {}
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        # A subclass that overrides ``add`` or ``update`` (to copy, log, or persist) must
-        # see every write: the engine then takes the async methods, not the plain calls.
-        super().__init_subclass__(**kwargs)
-        overrides = cls.__dict__.keys()
-        if overrides & {"add", "update"} and not overrides & {"add_nowait", "update_nowait"}:
-            cls.add_nowait = None  # type: ignore[assignment,method-assign]
-            cls.update_nowait = None  # type: ignore[assignment,method-assign]
-
     async def open(self) -> None:
         return None
 
@@ -82,13 +72,13 @@ class MemoryJobStore:
         return None
 
     async def add(self, record: JobRecord) -> None:
-        MemoryJobStore.add_nowait(self, record)
+        self.add_nowait(record)
 
     async def update(self, record: JobRecord) -> None:
-        MemoryJobStore.update_nowait(self, record)
+        self.update_nowait(record)
 
     def add_nowait(self, record: JobRecord) -> None:
-        """``add`` as a plain call: this store never waits (see ``JobStore``)."""
+        """``add`` as a plain call: this store never waits (see ``NowaitStore``)."""
         job_id = record.id
         if job_id in self._records:
             raise DuplicateJobId(job_id)
@@ -129,9 +119,15 @@ class MemoryJobStore:
             old, _ = finished.popitem(last=False)
             self._remove_expired(old)
 
+    def forgotten(self, job_id: str) -> None:
+        """Called when a record is removed (retention, the count cap, ``delete``): a store
+        built on this one that keeps more per job lets it go here."""
+        return None
+
     def _remove_expired(self, job_id: str) -> None:
         del self._records[job_id]
         del self._order[job_id]
+        self.forgotten(job_id)
         expired = self._expired
         if len(expired) >= self._remember:
             self._expired_before = expired
@@ -196,6 +192,7 @@ class MemoryJobStore:
         del self._order[job_id]
         self._finished.pop(job_id, None)
         self._dead.pop(job_id, None)
+        self.forgotten(job_id)
         return True
 
     async def expire(

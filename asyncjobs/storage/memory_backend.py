@@ -95,6 +95,7 @@ class MemoryBackend(MemoryJobStore):
         self._keys: dict[str, str] = {}  # job id -> its key
         self._claims: dict[str, ScheduleClaim] = {}
         self._listeners: list[ChannelListener] = []
+        self._options: dict[str, Mapping[str, object]] = {}  # run options, for jobs with some
 
     # ----------------------------------------------------------------- bookkeeping
 
@@ -141,6 +142,7 @@ class MemoryBackend(MemoryJobStore):
         record.error = error
         self.update_nowait(record)
         self._free_key(record.id)
+        self._options.pop(record.id, None)
         self.publish_nowait(JobEnded(record.id, state))
 
     def _promote(self, now: float) -> None:
@@ -194,6 +196,7 @@ class MemoryBackend(MemoryJobStore):
         bound: int | None = None,
         unique: UniqueClaim | None = None,
         evict: str | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome:
         state = record.state
         if state is not _QUEUED and (state is not _SCHEDULED or record.scheduled_for is None):
@@ -230,6 +233,8 @@ class MemoryBackend(MemoryJobStore):
                 )
                 evicted = victim
         self.add_nowait(record)
+        if options is not None:
+            self._options[record.id] = options
         if unique is not None:
             self._take_key(record.id, unique, now)
         self._count(record, state, 1)
@@ -263,7 +268,9 @@ class MemoryBackend(MemoryJobStore):
                 record.attempts += 1
                 record.started_at = now
                 record.finished_at = None
-                held = Lease(record, owner, next(self._tokens), now + lease)
+                held = Lease(
+                    record, owner, next(self._tokens), now + lease, self._options.get(job_id)
+                )
                 self._leases[job_id] = held
                 heapq.heappush(self._expiry, (held.expires_at, held.token, job_id))
                 taken.append(held)
@@ -286,7 +293,9 @@ class MemoryBackend(MemoryJobStore):
                 lost.append(job_id)
                 continue
             current = self._leases[job_id]
-            fresh = Lease(current.record, current.owner, current.token, now + lease)
+            fresh = Lease(
+                current.record, current.owner, current.token, now + lease, current.options
+            )
             self._leases[job_id] = fresh
             heapq.heappush(self._expiry, (fresh.expires_at, fresh.token, job_id))
             renewed.append(fresh)
@@ -317,6 +326,8 @@ class MemoryBackend(MemoryJobStore):
             return True
         self.update_nowait(record)
         self._free_key(job_id)
+        if record.state is not _FAILED:  # a dead letter keeps them, to be requeued
+            self._options.pop(job_id, None)
         self.publish_nowait(JobEnded(job_id, record.state))
         return True
 
@@ -419,8 +430,9 @@ class MemoryBackend(MemoryJobStore):
         bound: int | None = None,
         unique: UniqueClaim | None = None,
         evict: str | None = None,
+        options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome:
-        return self.admit_nowait(record, bound=bound, unique=unique, evict=evict)
+        return self.admit_nowait(record, bound=bound, unique=unique, evict=evict, options=options)
 
     async def acquire(
         self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
@@ -452,6 +464,9 @@ class MemoryBackend(MemoryJobStore):
 
     async def counts(self, queue: str) -> QueueCounts:
         return self._queue_counts(_validation.name("queue", queue))
+
+    def forgotten(self, job_id: str) -> None:
+        self._options.pop(job_id, None)
 
     async def delete(self, job_id: str) -> bool:
         record = self.stored(job_id)
