@@ -10,11 +10,10 @@ batch first, so it is all or nothing.
 from __future__ import annotations
 
 import contextvars
-import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 import anyio
 
@@ -22,17 +21,16 @@ from . import _validation
 from ._announcer import Announcer
 from ._attempt import Attempts, skipped
 from ._claims import Claim, Claims
+from ._coordination import Accepted, Duplicate
 from ._core import Core
 from ._definition import JobCall, JobDefinition
 from ._errors import (
-    AsyncJobsError,
     DuplicateJob,
     DuplicateJobId,
     InvalidOptionType,
     JobNestingError,
     JobRejected,
     QueueFull,
-    echo,
 )
 from ._escalation import cancelled_here
 from ._handle import Definition, JobEngine, JobHandle, current_job_var
@@ -42,13 +40,14 @@ from ._outcomes import Outcomes, interrupted
 from ._queue import JobQueue
 from ._record import JobRecord
 from ._reject import (
+    ADMIT,
     DROP,
     EVICT,
     REFUSE,
     RUN_IN_CALLER,
     Decision,
     FullQueue,
-    FullQueuePolicy,
+    ask,
 )
 from ._reject import notify as notify_handler
 from ._shared import SharedWork
@@ -56,7 +55,7 @@ from ._states import JobState
 from ._timers import TimerService
 from ._unique import OnConflict
 from ._waiting import Waiting
-from .serializers import Serializer, encode_payload
+from .serializers import check_arguments
 
 # Most jobs take no keyword arguments: they share one read-only empty mapping instead of
 # each keeping an empty dict (64 bytes a job).
@@ -125,7 +124,7 @@ class Admission:
             self.accepted(handle, queue, None)
             return handle
         if core.serializer is not None:
-            self._check_payload(core.serializer, args, kwargs)
+            check_arguments(core.serializer, args, kwargs)
         return self._submit(definition, queue, args, kwargs)
 
     async def _submit(
@@ -141,7 +140,7 @@ class Admission:
             handle = self.new_handle(definition, args, kwargs, queue)
             if options.job_id is not None:
                 await self.check_new_id(options.job_id)
-            return await self._shared.admit(handle, queue)
+            return await self._admit_shared(handle, queue)
         if options.unique is not None:
             return await self._submit_unique(definition, queue, args, kwargs)
         handle = self.new_handle(definition, args, kwargs, queue)
@@ -228,13 +227,13 @@ class Admission:
                 ids.add(job_id)
             self._depth_for(definition.options, current_job_var.get())  # refused before any
             if core.serializer is not None:
-                self._check_payload(core.serializer, call.args, call.kwargs)
+                check_arguments(core.serializer, call.args, call.kwargs)
             plan.append((definition, queue, call))
         for job_id in ids:
             await self.check_new_id(job_id)
         core.check_accepting()
         if self._shared is not None:  # checked as a batch; the backend admits each in turn
-            admit, new = self._shared.admit, self.new_handle
+            admit, new = self._admit_shared, self.new_handle
             return [
                 await admit(new(definition, call.args, call.kwargs, queue), queue)
                 for definition, queue, call in plan
@@ -288,15 +287,6 @@ class Admission:
                     self._claims.admitted(held)
             raise
         return handles
-
-    @staticmethod
-    def _check_payload(
-        serializer: Serializer, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> None:
-        """Refuse arguments the store cannot keep (``UnencodablePayload`` names the part)."""
-        encode_payload(serializer, "args", args)
-        if kwargs:
-            encode_payload(serializer, "kwargs", dict(kwargs))
 
     def check_room(
         self,
@@ -432,6 +422,92 @@ class Admission:
         if hooks is not None and hooks.after_submit:
             await hooks.call(hooks.after_submit, handle)
 
+    async def _admit_shared(self, handle: JobHandle[Any], queue: JobQueue) -> JobHandle[Any]:
+        """``_admit`` on a shared backend: the backend answers for the queue's bound and the
+        job's unique key, and the queue's policy decides on a full answer. Returns the
+        handle the submitter gets (the holder's, for a unique key held already)."""
+        shared = self._shared
+        assert shared is not None
+        hooks = self._core.hooks
+        if hooks is not None and hooks.before_submit:
+            skip = await hooks.before(hooks.before_submit, handle)
+            if skip is not None:
+                await self._refuse(handle, skipped(handle, skip))
+                return handle
+        offer = shared.prepare(handle)
+        evict: str | None = None
+        waiting: list[JobHandle[Any]] | None = None  # looked up once, at the first full answer
+        deadline: list[float | None] = []  # of a wait for room, set by the first wait
+
+        async def room(timeout: float | None) -> bool:  # noqa: ASYNC109
+            if not deadline:
+                now = self._core.clock.monotonic()
+                deadline.append(None if timeout is None else now + timeout)
+            return await shared.room_within(deadline[0])
+
+        while True:
+            outcome = await shared.offer(offer, queue, evict)
+            if isinstance(outcome, Accepted):
+                break
+            if isinstance(outcome, Duplicate):
+                unique = handle._definition.options.unique
+                assert unique is not None
+                if unique.on_conflict is OnConflict.RAISE:
+                    raise DuplicateJob(outcome.key, outcome.holder)
+                return await shared.holder(outcome.holder)
+            if waiting is None:
+                waiting = await shared.waiting_in(queue)
+            decision = await self._decide_shared(handle, queue, outcome.bound, waiting, room)
+            kind = decision.kind
+            evict = None
+            if kind is ADMIT:
+                continue  # room came: offer it again
+            if kind is EVICT:
+                assert decision.victim is not None
+                evict = decision.victim.id
+                queue.rejected += 1
+                continue
+            if kind is DROP:
+                await self._drop_new(handle, queue, decision.detail, decision.notify)
+                return handle
+            queue.rejected += 1
+            detail = decision.detail
+            if kind is RUN_IN_CALLER:
+                detail = "on a shared backend a job runs in a runner's worker, not its submitter"
+            raise QueueFull(queue.name, outcome.bound, detail)
+        if self._announcer.watched:
+            self._announcer.submitted(handle)
+        if hooks is not None and hooks.after_submit:
+            await hooks.call(hooks.after_submit, handle)
+        shared.wake()
+        return handle
+
+    async def _decide_shared(
+        self,
+        handle: JobHandle[Any],
+        queue: JobQueue,
+        bound: int,
+        waiting: list[JobHandle[Any]],
+        room: Callable[[float | None], Awaitable[bool]],
+    ) -> Decision:
+        """``_decide`` for a queue the backend said is full; ``waiting``: its oldest jobs."""
+        full = FullQueue(
+            handle,
+            queue.name,
+            bound,
+            handle._record.state is _SCHEDULED,
+            lambda: False,  # as the backend answered; the next offer asks it again
+            lambda: waiting,
+            lambda: waiting[0] if waiting else None,
+            room,
+        )
+        return await ask(
+            queue.policy,
+            full,
+            self._core.faults,
+            lambda victim: victim is not handle and any(victim is job for job in waiting),
+        )
+
     def _due_at(self, handle: JobHandle[Any]) -> float | None:
         """When (monotonic) a new job with a delay or ``at`` is due, or None if it is due
         now: ``delay=0`` and an ``at`` that has passed both mean now."""
@@ -504,41 +580,16 @@ class Admission:
             lambda: self._oldest(queue),
             lambda timeout: self._room_within(queue, timeout),
         )
-        what = f"job {handle.id!r}"
-        try:
-            decision = await policy.decide(full)
-        except BaseException as exc:
-            if cancelled_here(exc) or isinstance(exc, AsyncJobsError):
-                raise  # a cancelled wait, QueueFull, RunnerNotRunning: the submit's own
-            self._core.faults.callback_failed("reject policy", policy.decide, exc, what)
-            return full.drop(f"policy {policy!r} failed")
-        if not isinstance(decision, Decision) or not decision.made_for(full):
-            return self._faulty(full, policy, f"gave {echo(decision)}, not an answer of its own")
-        if decision.kind is EVICT and not self._evictable(queue, handle, decision.victim):
-            return self._faulty(
-                full, policy, f"chose {echo(decision.victim)}, not a job waiting in the queue"
-            )
-        if decision.kind is RUN_IN_CALLER and full.due_later:
-            return full.refuse(
-                f"policy {policy!r} chose caller_runs, but the caller cannot run a job that "
-                "is scheduled for later"
-            )
-        return decision
-
-    def _faulty(self, full: FullQueue, policy: FullQueuePolicy, what: str) -> Decision:
-        """A policy's answer cannot be carried out: log it, and drop the new job."""
-        self._core.faults.note(
-            ("reject policy", type(policy).__qualname__, "answer"),
-            logging.ERROR,
-            f"reject policy {policy!r} {what} for job {full.job.id!r}; the job was dropped",
-            what=f"reject policy {policy!r} answered wrongly again",
-            latest=f"job {full.job.id!r}",
+        return await ask(
+            policy,
+            full,
+            self._core.faults,
+            lambda victim: self._evictable(queue, handle, victim),
         )
-        return full.drop(f"policy {policy!r} {what}")
 
     def _evictable(
-        self, queue: JobQueue, handle: JobHandle[Any], victim: JobHandle[Any] | None
-    ) -> bool:
+        self, queue: JobQueue, handle: JobHandle[Any], victim: object
+    ) -> TypeGuard[JobHandle[Any]]:
         return (
             isinstance(victim, JobHandle)
             and victim is not handle

@@ -43,6 +43,9 @@ class Announcer:
         self._listeners = Listeners(self.rewatch, core.faults)
         # Whether anyone listens to lifecycle events (a listener or a bus subscription).
         self.watched = False
+        # On a shared backend: each progress report of a job running here goes to it too,
+        # for a submitter in another runner (set by _shared).
+        self.forward: Callable[[JobHandle[Any], Progress], None] | None = None
 
     def start(self) -> None:
         """The runner started: follow the bus's subscriptions."""
@@ -128,10 +131,17 @@ class Announcer:
         update = next_progress(
             record.progress, percent, message, done, total, step, self._core.time()
         )
-        record.progress = update
+        self.progressed(handle, update)
+        if self.forward is not None:
+            self.forward(handle, update)
+        return update
+
+    def progressed(self, handle: JobHandle[Any], update: Progress) -> None:
+        """The job's latest progress is ``update`` (reported here, or where it runs): keep
+        it, and pass it to the job's followers and listeners."""
+        handle._record.progress = update
         channel = handle._progress
         if channel is not None:
             channel.publish(update)
         if self.watched:
             self.emit(JobProgressed, handle, progress=update)
-        return update

@@ -258,8 +258,12 @@ class Outcomes:
         local.error = record.error
         local.traceback = record.traceback
         local.retries = record.retries
-        if record.progress is not None:
-            local.progress = record.progress
+        latest = record.progress
+        if latest is not None and (
+            local.progress is None or latest.sequence > local.progress.sequence
+        ):
+            # The channel may not have brought it (yet): followers get the latest, always.
+            self._announcer.progressed(handle, latest)
         handle._error = _ended_elsewhere(record)
         handle._done = True
         handle._context = None

@@ -17,10 +17,15 @@ that is not an answer of its ``full``, is logged and the new job is dropped: the
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._errors import AsyncJobsError, echo
+from ._escalation import cancelled_here
+
 if TYPE_CHECKING:
+    from ._faults import RepeatLog
     from ._handle import JobHandle
 
 
@@ -237,3 +242,46 @@ async def notify(handler: Callable[[JobHandle[Any]], object], handle: JobHandle[
     if inspect.isawaitable(outcome):
         outcome = await outcome
     return outcome
+
+
+async def ask(
+    policy: FullQueuePolicy,
+    full: FullQueue,
+    faults: RepeatLog,
+    evictable: Callable[[object], bool],
+) -> Decision:
+    """The answer of ``policy`` for ``full``, as admission can carry it out. A policy that
+    raises, answers with what its ``full`` did not make, or picks a victim ``evictable``
+    refuses, drops the new job (logged); ``run_in_caller`` for a job due later is refused."""
+    what = f"job {full.job.id!r}"
+    try:
+        decision = await policy.decide(full)
+    except BaseException as exc:
+        if cancelled_here(exc) or isinstance(exc, AsyncJobsError):
+            raise  # a cancelled wait, QueueFull, RunnerNotRunning: the submit's own
+        faults.callback_failed("reject policy", policy.decide, exc, what)
+        return full.drop(f"policy {policy!r} failed")
+    if not isinstance(decision, Decision) or not decision.made_for(full):
+        return _faulty(full, policy, faults, f"gave {echo(decision)}, not an answer of its own")
+    if decision.kind is EVICT and not evictable(decision.victim):
+        return _faulty(
+            full, policy, faults, f"chose {echo(decision.victim)}, not a job waiting in the queue"
+        )
+    if decision.kind is RUN_IN_CALLER and full.due_later:
+        return full.refuse(
+            f"policy {policy!r} chose caller_runs, but the caller cannot run a job that "
+            "is scheduled for later"
+        )
+    return decision
+
+
+def _faulty(full: FullQueue, policy: FullQueuePolicy, faults: RepeatLog, what: str) -> Decision:
+    """A policy's answer cannot be carried out: log it, and drop the new job."""
+    faults.note(
+        ("reject policy", type(policy).__qualname__, "answer"),
+        logging.ERROR,
+        f"reject policy {policy!r} {what} for job {full.job.id!r}; the job was dropped",
+        what=f"reject policy {policy!r} answered wrongly again",
+        latest=f"job {full.job.id!r}",
+    )
+    return full.drop(f"policy {policy!r} {what}")

@@ -55,11 +55,12 @@ from ._options_data import retry_of
 from ._outcomes import Outcomes
 from ._queue import JobQueue, QueueConfig, QueueStatistics, policy_for
 from ._record import JobRecord
+from ._reject import CallerRuns
 from ._requeue import Requeue
 from ._retention import Retention
 from ._schedule_events import ScheduleEvent
 from ._scheduler import Schedules
-from ._shared import SHARED_POLICIES, SharedWork
+from ._shared import SharedWork
 from ._shutdown import Shutdown, ShutdownReport
 from ._spawn import current_loop, event_factory, spawn_detached
 from ._states import JobState
@@ -255,14 +256,12 @@ class JobRunner:
         poll_every = _validation.duration_at_least("poll_interval", poll_interval, 0.001)
         if isinstance(store, Backend):
             for name, config in configs.items():
-                policy = policy_for(config)
-                if policy.name not in SHARED_POLICIES:
+                if isinstance(policy_for(config), CallerRuns):
                     raise InvalidOption(
                         f"queues[{name!r}].on_full",
-                        policy.name,
-                        "a queue on a shared backend takes one of "
-                        f"{', '.join(sorted(SHARED_POLICIES))}: the others act on jobs "
-                        "waiting in this process, and these wait in the backend",
+                        "caller_runs",
+                        "on a shared backend a job runs in a runner's worker, never in its "
+                        "submitter: choose another policy for this queue",
                     )
         clock = clock if clock is not None else SystemClock()
         # A KeyboardInterrupt (or the like) from user code: raised from the block, once.

@@ -297,6 +297,15 @@ class Schedules:
                     await clock.sleep_until(clock.monotonic() + wait)
             self._sleep_scope = None
 
+    def _check_payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """``UnencodablePayload`` for arguments a store that keeps bytes cannot encode."""
+        from .abc import EncodingStore
+        from .serializers import check_arguments
+
+        store = self._runner.store
+        if isinstance(store, EncodingStore):
+            check_arguments(store.serializer, args, kwargs)
+
     # ----------------------------------------------------------------- claims
 
     async def _claims(self) -> dict[str, ScheduleClaim] | None:
@@ -448,6 +457,7 @@ class Schedules:
                 )
         definition.check_arguments(args, kwargs)
         runner.check_queue(definition)  # UnknownQueue now, not at the first fire
+        self._check_payload(args, kwargs)  # a store of bytes: refused now, not at a fire
         zone_given = given["timezone"]
         made = make_trigger(trigger, zone_given)
         zone = time_zone("timezone", zone_given if zone_given is not None else "UTC")

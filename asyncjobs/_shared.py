@@ -22,51 +22,58 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
+import attrs
 
 from ._announcer import Announcer
-from ._attempt import Attempts, skipped
+from ._attempt import Attempts
 from ._coordination import (
     Accepted,
+    AdmitOutcome,
     CancelOutcome,
     CancelRequested,
     ChannelMessage,
-    Duplicate,
     JobEnded,
     JobQueued,
     Lease,
+    ProgressReported,
     UniqueClaim,
 )
 from ._core import Core
 from ._definition import JobDefinition
 from ._errors import (
     CorruptPayload,
-    DuplicateJob,
     InvalidOption,
     JobNotFound,
-    JobRejected,
-    QueueFull,
 )
 from ._handle import Definition, JobHandle
 from ._leases import LeaseBook
 from ._options_data import run_options
 from ._outcomes import CANCEL, Outcomes
+from ._progress import Progress
 from ._queue import JobQueue
 from ._record import JobRecord
 from ._spawn import Event, spawn_detached
 from ._states import JobState
 from ._timers import TimerService
-from ._unique import OnConflict
 from ._waiting import Waiting
-from .abc import Backend
+from .abc import Backend, NowaitBackend
 
 logger = logging.getLogger("asyncjobs")
 
 _QUEUED = JobState.QUEUED
 _SCHEDULED = JobState.SCHEDULED
 _WAITING = frozenset((_QUEUED, _SCHEDULED))
-SHARED_POLICIES = frozenset(("raise", "block", "drop_oldest", "drop_newest"))
-"""The full-queue policies a queue on a shared backend can have: the others act on jobs
-waiting in this process (``caller_runs`` runs one here; a custom policy picks among them)."""
+VISIBLE_WAITING = 100
+"""How many of a full queue's waiting jobs its policy sees on a shared backend (the oldest)."""
+
+
+@attrs.frozen
+class Offer:
+    """A new job as ``SharedWork.offer`` hands it to the backend."""
+
+    handle: JobHandle[Any]
+    claim: UniqueClaim | None
+    options: dict[str, object] | None
 
 
 class SharedWork:
@@ -107,6 +114,8 @@ class SharedWork:
         self._stopped: Event | None = None
         leases.released = self.wake
         self._room: list[Event] = []  # submitters waiting for room in a full queue
+        announcer.forward = self._progressed
+        self._nowait = backend if isinstance(backend, NowaitBackend) else None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -166,20 +175,14 @@ class SharedWork:
 
     # ----------------------------------------------------------------- admission
 
-    async def admit(self, handle: JobHandle[Any], queue: JobQueue) -> JobHandle[Any]:
-        """Hand a new job to the backend and act on its answer; the handle the submitter
-        gets (the holder's, for a unique key already held)."""
-        core = self._core
+    def prepare(self, handle: JobHandle[Any]) -> Offer:
+        """Make a new job ready to offer to the backend: its due time, its unique claim, and
+        what the runner that runs it needs of its options (``InvalidOption``, before
+        anything is stored, for a callable a backend of bytes cannot keep by name)."""
         definition = handle._definition
         assert isinstance(definition, JobDefinition)
         options = definition.options
         record = handle._record
-        hooks = core.hooks
-        if hooks is not None and hooks.before_submit:
-            skip = await hooks.before(hooks.before_submit, handle)
-            if skip is not None:
-                await self._outcomes.refuse(handle, skipped(handle, skip))
-                return handle
         if options.delay:
             record.scheduled_for = record.created_at + options.delay
         elif options.at is not None and options.at.timestamp() > record.created_at:
@@ -191,79 +194,61 @@ class SharedWork:
         if unique is not None:
             key = unique.key_for(definition.name, record.args, dict(record.kwargs))
             claim = UniqueClaim(key, unique.ttl)
-        # What the runner that runs it needs of its options (InvalidOption, before anything
-        # is stored, for a callable a backend of bytes cannot keep by name).
-        kept = run_options(options.retry, as_data=core.serializer is not None)
-        deadline = None
-        policy = queue.policy
-        if policy.name == "block" and policy.timeout is not None:
-            deadline = core.clock.monotonic() + policy.timeout
-        evict: str | None = None
+        kept = run_options(options.retry, as_data=self._core.serializer is not None)
+        return Offer(handle, claim, kept)
+
+    async def offer(self, offer: Offer, queue: JobQueue, evict: str | None) -> AdmitOutcome:
+        """Hand the job to the backend, with the queue's bound; its answer. An accepted
+        job's handle resolves here, wherever it runs."""
+        self._core.check_accepting()
+        handle = offer.handle
+        record = handle._record
         awaited = self._leases.awaited
         awaited[record.id] = handle  # before the answer: its end may be heard at once
         try:
-            while True:
-                core.check_accepting()
-                outcome = await self._backend.admit(
-                    record.snapshot(), bound=queue.maxsize, unique=claim, evict=evict, options=kept
-                )
-                if isinstance(outcome, Accepted):
-                    break
-                del awaited[record.id]
-                if isinstance(outcome, Duplicate):
-                    assert unique is not None
-                    if unique.on_conflict is OnConflict.RAISE:
-                        raise DuplicateJob(outcome.key, outcome.holder)
-                    return await self._holder(outcome.holder)
-                victim = await self._when_full(handle, queue, outcome.bound, deadline)
-                if victim is None:
-                    return handle  # dropped
-                evict = victim or None
-                awaited[record.id] = handle
-        except BaseException:
-            if awaited.get(record.id) is handle:
-                del awaited[record.id]
-            raise
-        if self._announcer.watched:
-            self._announcer.submitted(handle)
-        if hooks is not None and hooks.after_submit:
-            await hooks.call(hooks.after_submit, handle)
-        self.wake()
-        return handle
-
-    async def _when_full(
-        self, handle: JobHandle[Any], queue: JobQueue, bound: int, deadline: float | None
-    ) -> str | None:
-        """The queue is full: raise ``QueueFull``, drop the new job (None), or give the
-        id of the job to evict, or "" to try again once there may be room (``block``)."""
-        policy = queue.policy.name
-        if policy == "drop_newest":
-            queue.rejected += 1
-            await self._outcomes.refuse(
-                handle,
-                JobRejected(
-                    handle.id,
-                    f"job {handle.id!r} was dropped: queue {queue.name!r} was full "
-                    f"({bound} waiting); policy: drop_newest",
-                ),
+            outcome = await self._backend.admit(
+                record.snapshot(),
+                bound=queue.maxsize,
+                unique=offer.claim,
+                evict=evict,
+                options=offer.options,
             )
-            return None
-        if policy == "drop_oldest":
-            page = await self._backend.list(states=_WAITING, queue=queue.name, limit=1)
-            if page.records:
-                queue.rejected += 1
-                return page.records[0].id
-        elif policy == "block":
-            event = self._core.new_event()
-            self._room.append(event)
-            wait = self._poll
-            if deadline is not None:
-                wait = min(wait, deadline - self._core.clock.monotonic())
-            if wait > 0:
-                await self._timers.within(self._core.clock.monotonic() + wait, event.wait)
-                return ""
-        queue.rejected += 1
-        raise QueueFull(queue.name, bound, f"policy: {policy}; the backend's queue is full")
+        except BaseException:
+            del awaited[record.id]
+            raise
+        if not isinstance(outcome, Accepted):
+            del awaited[record.id]
+        return outcome
+
+    async def waiting_in(self, queue: JobQueue) -> list[JobHandle[Any]]:
+        """Handles of the jobs waiting in ``queue`` in the backend, oldest first (the first
+        ``VISIBLE_WAITING`` of them): what a full queue's policy chooses a victim among."""
+        page = await self._backend.list(states=_WAITING, queue=queue.name, limit=VISIBLE_WAITING)
+        found: list[JobHandle[Any]] = []
+        for record in page.records:
+            handle = self._leases.awaited.get(record.id) or self._wrap(record, None, None)
+            if handle is not None:
+                found.append(handle)
+        return found
+
+    async def room_within(self, deadline: float | None) -> bool:
+        """Wait a while for room in a full queue (a poll interval at most, less if a job
+        ends or starts here meanwhile); False once ``deadline`` (monotonic) has passed."""
+        clock = self._core.clock
+        wait = self._poll
+        if deadline is not None:
+            wait = min(wait, deadline - clock.monotonic())
+            if wait <= 0:
+                return False
+        event = self._core.new_event()
+        self._room.append(event)
+        await self._timers.within(clock.monotonic() + wait, event.wait)
+        self._core.check_accepting()
+        return True
+
+    async def holder(self, job_id: str) -> JobHandle[Any]:
+        """The handle of the job holding a unique key: ours, or one that follows it."""
+        return await self._holder(job_id)
 
     async def _holder(self, job_id: str) -> JobHandle[Any]:
         """The handle of the job holding a unique key: ours, or one that follows it."""
@@ -421,8 +406,28 @@ class SharedWork:
 
     # ----------------------------------------------------------------- the channel
 
+    def _progressed(self, handle: JobHandle[Any], update: Progress) -> None:
+        """A job running here reported progress: to the channel, for its submitter."""
+        if not self._leases.holds(handle):
+            return  # not from the backend (a caller-runs job): nobody elsewhere waits
+        message = ProgressReported(handle._record.id, update)
+        if self._nowait is not None:
+            self._nowait.publish_nowait(message)
+        else:
+            spawn_detached(functools.partial(self._publish, message), "asyncjobs-progress")
+
+    async def _publish(self, message: ChannelMessage) -> None:
+        try:
+            await self._backend.publish(message)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._core.faults.callback_failed("backend", self._backend.publish, exc, "publish")
+
     def _heard(self, message: ChannelMessage) -> None:
-        if isinstance(message, JobQueued):
+        if isinstance(message, ProgressReported):
+            handle = self._leases.awaited.get(message.job_id)
+            if handle is not None and not handle._done and not self._leases.holds(handle):
+                self._announcer.progressed(handle, message.progress)
+        elif isinstance(message, JobQueued):
             if self._wake is not None:
                 self.wake()
         elif isinstance(message, JobEnded):

@@ -36,7 +36,7 @@ import json
 import math
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from ._errors import ECHO_LIMIT, CorruptPayload, UnencodablePayload, echo, echo_error
@@ -47,6 +47,7 @@ __all__ = [
     "MsgpackSerializer",
     "PickleSerializer",
     "Serializer",
+    "check_arguments",
     "decode_payload",
     "encode_payload",
 ]
@@ -326,6 +327,14 @@ def encode_payload(serializer: Serializer, field: str, value: object) -> bytes:
             f"dumps returned {_type_name(type(data))}, not bytes (a serializer must return bytes)",
         )
     return data
+
+
+def check_arguments(serializer: Serializer, args: object, kwargs: Mapping[str, object]) -> None:
+    """Refuse a job's arguments ``serializer`` cannot encode: ``UnencodablePayload`` names
+    the part (``args[0]['when']``), before anything is stored."""
+    encode_payload(serializer, "args", args)
+    if kwargs:
+        encode_payload(serializer, "kwargs", dict(kwargs))
 
 
 def decode_payload(serializer: Serializer, field: str, data: bytes) -> object:

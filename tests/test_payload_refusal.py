@@ -74,3 +74,14 @@ async def test_the_memory_store_keeps_objects_as_they_are() -> None:
             assert await handle == 2
             assert handle.state is JobState.SUCCEEDED
             assert handle.record().args == (1, {"when": WHEN})
+
+
+async def test_a_schedule_of_arguments_the_store_cannot_keep_is_refused_when_added() -> None:
+    from asyncjobs.testing import FakeClock
+
+    store = BytesStore()
+    async with JobRunner(store=store, clock=FakeClock()) as runner:
+        with pytest.raises(UnencodablePayload) as caught:
+            await runner.schedules.add("bad", echo.call({"when": WHEN}), "@hourly")
+        assert caught.value.field == "args[0]['when']"
+        assert await store.list_schedules() == []

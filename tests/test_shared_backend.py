@@ -14,12 +14,16 @@ import anyio
 import pytest
 
 from asyncjobs import (
+    Decision,
     FixedBackoff,
+    FullQueue,
+    FullQueuePolicy,
     InvalidOption,
     JobCancelled,
     JobHandle,
     JobInterrupted,
     JobRecord,
+    JobRejected,
     JobRunner,
     JobState,
     QueueConfig,
@@ -30,6 +34,7 @@ from asyncjobs import (
     Unique,
     current_runner,
     job,
+    report_progress,
 )
 from asyncjobs.abc import Backend, JobEnded
 from asyncjobs.storage import MemoryBackend
@@ -336,3 +341,101 @@ async def test_a_backoff_a_backend_of_bytes_cannot_name_is_refused_at_submit() -
             with pytest.raises(InvalidOption, match=r"retry\.backoff="):
                 await a.submit(unnamed, "t")
             assert (await backend.list()).records == []
+
+
+@job(name="test_shared.reports")
+async def reports(tag: str) -> str:
+    ran_in[tag] = name_of(current_runner())
+    report_progress(percent=50, message="half")
+    await gates[tag].wait()
+    report_progress(percent=100, message="all")
+    return "ok"
+
+
+async def test_progress_reaches_the_submitter_from_the_runner_running_the_job(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    gates["p"] = anyio.Event()
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, runner(backend, "b") as b:
+            busy, held = await occupy(a, b)
+            handle = await busy.submit(reports, "p")
+            seen: list[tuple[float | None, str | None]] = []
+            async for update in handle.progress():
+                seen.append((update.percent, update.message))
+                if update.percent == 50:
+                    assert ran_in["p"] != ran_in["hold"]
+                    gates["p"].set()
+            assert seen == [(50, "half"), (100, "all")]
+            assert await handle == "ok"
+            gates["hold"].set()
+            await held
+
+
+class EvictNewest(FullQueuePolicy):
+    """A policy of one's own: the newest waiting job makes room."""
+
+    async def decide(self, full: FullQueue) -> Decision:
+        waiting = full.waiting()
+        return full.evict(waiting[-1], "the newest goes") if waiting else full.admit()
+
+
+@pytest.mark.parametrize(
+    ("policy", "dropped"), [("drop_oldest", "first"), (EvictNewest(), "second")]
+)
+async def test_a_full_queue_policy_picks_its_victim_among_the_jobs_in_the_backend(
+    make_backend: Callable[[FakeClock | None], Backend], policy: object, dropped: str
+) -> None:
+    backend = make_backend(None)
+    queues = {"default": QueueConfig(maxsize=2, on_full=policy)}  # type: ignore[arg-type]
+    later = work.with_options(delay=3600)
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, queues=queues) as a:
+            handles = {tag: await a.submit(later, tag, 1) for tag in ("first", "second")}
+            third = await a.submit(later, "third", 1)
+            with pytest.raises(JobRejected, match="was dropped"):
+                await handles[dropped]
+            assert (await backend.get(handles[dropped].id)).state is JobState.REJECTED
+            kept = {tag: h for tag, h in handles.items() if tag != dropped}
+            waiting = {h.id for h in (*kept.values(), third)}
+            page = await backend.list(states={JobState.SCHEDULED})
+            assert {record.id for record in page.records} == waiting
+
+
+async def test_drop_newest_drops_the_new_job_on_a_shared_backend(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    queues = {"default": QueueConfig(maxsize=1, on_full="drop_newest")}
+    later = work.with_options(delay=3600)
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, queues=queues) as a:
+            first = await a.submit(later, "first", 1)
+            second = await a.submit(later, "second", 1)
+            with pytest.raises(JobRejected, match="drop_newest"):
+                await second
+            assert (await backend.get(first.id)).state is JobState.SCHEDULED
+
+
+async def test_block_waits_for_room_in_the_backend(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    queues = {"default": QueueConfig(concurrency=1, maxsize=1, on_full="block")}
+    gates["hold"], started["hold"] = anyio.Event(), anyio.Event()
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, queues=queues, poll_interval=0.01) as a:
+            held = await a.submit(work, "hold", 0)
+            await started["hold"].wait()  # the only worker is busy
+            waiting = await a.submit(work, "waiting", 1)  # fills the queue's one place
+            result: list[int] = []
+
+            async def submit_blocked() -> None:
+                result.append(await (await a.submit(work, "blocked", 2)))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(submit_blocked)
+                gates["hold"].set()  # the waiting job starts: room for the blocked one
+            assert result == [4]
+            assert (await held, await waiting) == (0, 2)
