@@ -88,10 +88,8 @@ _Entry = Entry[ScheduleRecord]  # a loaded schedule (see _schedule_firing)
 # how soon a runner looks again at a due schedule another runner holds.
 _CLAIM_LEASE = 30.0
 _CLAIM_RETRY = 1.0
-# What a fire changes of a schedule: taken from the backend before each fire there.
-_CURSOR = (
-    "next_slot_at",
-    "next_run_at",
+# What a schedule has done so far: kept when it is changed (update, replace).
+_HISTORY = (
     "last_slot_at",
     "last_run_at",
     "last_job_id",
@@ -101,6 +99,8 @@ _CURSOR = (
     "misses",
     "skipped_overlaps",
 )
+# What a fire changes of a schedule: taken from the backend before each fire there.
+_CURSOR = ("next_slot_at", "next_run_at", *_HISTORY)
 
 
 class ScheduleHost(Protocol):
@@ -563,14 +563,8 @@ class Schedules:
         if same_interval and record.start_at is None:
             record.anchor_at = old.anchor_at  # the same interval keeps its grid
         record.paused = old.paused
-        record.last_slot_at = old.last_slot_at
-        record.last_run_at = old.last_run_at
-        record.last_job_id = old.last_job_id
-        record.last_outcome = old.last_outcome
-        record.runs = old.runs
-        record.manual_runs = old.manual_runs
-        record.misses = old.misses
-        record.skipped_overlaps = old.skipped_overlaps
+        for field in _HISTORY:
+            setattr(record, field, getattr(old, field))
 
     def _entry(self, name: str) -> _Entry:
         self._runner.check_accepting()

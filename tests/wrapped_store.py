@@ -1,9 +1,10 @@
 """A store for the tests whose writes are async and kept as copies, as a remote store's are.
 
-``WrappedStore`` implements ``JobStore`` and ``ScheduleStore`` by handing each call to a
-``MemoryJobStore`` inside, with a copy of each record written: the engine's own records are
-never kept, so every state change must reach it as a write. It is no ``NowaitStore``:
-subclasses override its async methods to delay, gate, count or fail writes.
+``WrappedStore`` implements ``JobStore`` and ``ScheduleStore`` by handing each call to the
+``MemoryJobStore`` inside it (``inner``), each record going in through ``into`` (a copy) and
+coming out through ``out_of``: the engine's own records are never kept, so every state
+change must reach it as a write. It is no ``NowaitStore``: subclasses override its async
+methods to delay, gate, count or fail writes, or ``into``/``out_of`` to change what crosses.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from asyncjobs.abc import JobPage
 
 
 class WrappedStore:
-    def __init__(self) -> None:
-        self.inner = MemoryJobStore()
+    def __init__(self, inner: MemoryJobStore | None = None) -> None:
+        self.inner = inner if inner is not None else MemoryJobStore()
+
+    def into(self, record: JobRecord) -> JobRecord:
+        """What is stored of a record written."""
+        return record.snapshot()
+
+    def out_of(self, record: JobRecord) -> JobRecord:
+        """What a reader gets of a stored record (already a snapshot)."""
+        return record
 
     async def open(self) -> None:
         await self.inner.open()
@@ -25,13 +34,13 @@ class WrappedStore:
         await self.inner.close()
 
     async def add(self, record: JobRecord) -> None:
-        await self.inner.add(record.snapshot())
+        await self.inner.add(self.into(record))
 
     async def update(self, record: JobRecord) -> None:
-        await self.inner.update(record.snapshot())
+        await self.inner.update(self.into(record))
 
     async def get(self, job_id: str) -> JobRecord:
-        return await self.inner.get(job_id)
+        return self.out_of(await self.inner.get(job_id))
 
     async def list(
         self,
@@ -42,8 +51,11 @@ class WrappedStore:
         limit: int = 100,
         cursor: str | None = None,
     ) -> JobPage:
-        return await self.inner.list(
+        page = await self.inner.list(
             states=states, queue=queue, name=name, limit=limit, cursor=cursor
+        )
+        return JobPage(
+            records=[self.out_of(record) for record in page.records], next_cursor=page.next_cursor
         )
 
     async def delete(self, job_id: str) -> bool:
