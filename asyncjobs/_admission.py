@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, TypeGuard
 
 import anyio
+import anyio.lowlevel
 
 from . import _validation
 from ._announcer import Announcer
@@ -62,6 +63,7 @@ from .serializers import check_arguments
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 
 _SCHEDULED = JobState.SCHEDULED
+_MAX_EVICTIONS = 10  # tries to drop a victim for a new job, on a shared backend
 _WAITING_STATES = frozenset((JobState.QUEUED, JobState.SCHEDULED))
 
 
@@ -436,7 +438,8 @@ class Admission:
                 return handle
         offer = shared.prepare(handle)
         evict: str | None = None
-        waiting: list[JobHandle[Any]] | None = None  # looked up once, at the first full answer
+        evictions = 0  # victims that left before the backend could drop them
+        waiting: list[JobHandle[Any]] | None = None  # looked up at a full answer, kept
         deadline: list[float | None] = []  # of a wait for room, set by the first wait
 
         async def room(timeout: float | None) -> bool:  # noqa: ASYNC109
@@ -448,6 +451,8 @@ class Admission:
         while True:
             outcome = await shared.offer(offer, queue, evict)
             if isinstance(outcome, Accepted):
+                if outcome.evicted is not None:
+                    queue.rejected += 1
                 break
             if isinstance(outcome, Duplicate):
                 unique = handle._definition.options.unique
@@ -455,25 +460,28 @@ class Admission:
                 if unique.on_conflict is OnConflict.RAISE:
                     raise DuplicateJob(outcome.key, outcome.holder)
                 return await shared.holder(outcome.holder)
+            if evict is not None:  # the victim had left before the backend could drop it
+                waiting, evict = None, None
+                evictions += 1
+                await anyio.lowlevel.checkpoint()  # let the runner that took it go on
             if waiting is None:
                 waiting = await shared.waiting_in(queue)
             decision = await self._decide_shared(handle, queue, outcome.bound, waiting, room)
-            kind = decision.kind
-            evict = None
+            kind, detail = decision.kind, decision.detail
             if kind is ADMIT:
                 continue  # room came: offer it again
-            if kind is EVICT:
+            if kind is EVICT and evictions < _MAX_EVICTIONS:
                 assert decision.victim is not None
                 evict = decision.victim.id
-                queue.rejected += 1
                 continue
             if kind is DROP:
-                await self._drop_new(handle, queue, decision.detail, decision.notify)
+                await self._drop_new(handle, queue, detail, decision.notify)
                 return handle
-            queue.rejected += 1
-            detail = decision.detail
-            if kind is RUN_IN_CALLER:
+            if kind is EVICT:
+                detail = f"every victim chosen left before it could be dropped ({evictions})"
+            elif kind is RUN_IN_CALLER:
                 detail = "on a shared backend a job runs in a runner's worker, not its submitter"
+            queue.rejected += 1
             raise QueueFull(queue.name, outcome.bound, detail)
         if self._announcer.watched:
             self._announcer.submitted(handle)

@@ -62,7 +62,8 @@ class Core:
         # A store whose writes never wait, holding the engine's own record objects: writes
         # are plain calls, and non-terminal moves need none (see NowaitStore).
         nowait = store if self.backend is None and isinstance(store, NowaitStore) else None
-        self.write_progress = nowait is None
+        # A backend has the moves it makes itself (running, at acquire): none written.
+        self.write_progress = nowait is None and self.backend is None
         self.add_nowait: Callable[[JobRecord], None] | None = (
             None if nowait is None else nowait.add_nowait
         )

@@ -47,6 +47,12 @@ class LeaseBook:
         self.leases[handle] = lease
         self.ids[lease.record.id] = handle
 
+    def drop(self, handle: JobHandle[Any]) -> None:
+        """Let go of a lease that was lost: the job is the backend's again."""
+        lease = self.leases.pop(handle, None)
+        if lease is not None and self.ids.get(lease.record.id) is handle:
+            del self.ids[lease.record.id]
+
     def forget(self, handle: JobHandle[Any]) -> None:
         """The job has ended (here or elsewhere): its handle is resolved."""
         job_id = handle._record.id

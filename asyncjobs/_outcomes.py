@@ -54,6 +54,7 @@ _INTERRUPTED = JobState.INTERRUPTED
 CANCEL = "cancel"
 TIMEOUT = "timeout"
 SHUTDOWN = "shutdown"
+LOST = "lost"  # its lease on a shared backend ran out: the job runs again elsewhere
 
 
 def log_failure(record: JobRecord, error: BaseException) -> None:
@@ -243,7 +244,9 @@ class Outcomes:
         handle._context = None
         return True
 
-    def adopt(self, handle: JobHandle[Any], record: JobRecord) -> None:
+    def adopt(
+        self, handle: JobHandle[Any], record: JobRecord, error: BaseException | None = None
+    ) -> None:
         """A job of this runner's submitters ended elsewhere (``record``, as the shared
         backend has it): take its outcome and resolve its handle. Nothing is written, and
         no hook is called: that was done where the job ended."""
@@ -264,7 +267,7 @@ class Outcomes:
         ):
             # The channel may not have brought it (yet): followers get the latest, always.
             self._announcer.progressed(handle, latest)
-        handle._error = _ended_elsewhere(record)
+        handle._error = error if error is not None else _ended_elsewhere(record)
         handle._done = True
         handle._context = None
         if self._leases is not None:
@@ -332,8 +335,22 @@ class Outcomes:
             else:
                 handle._stop_reason = None  # the stop was for this attempt only
                 await self.retry(handle, error, delay)
+        elif reason is LOST:
+            self._lost(handle)
         else:
             await self.interrupt(handle)
+
+    def _lost(self, handle: JobHandle[Any]) -> None:
+        """The attempt stopped because its lease was lost: nothing is written (the backend
+        has the job again), and the handle waits for the job's end wherever it runs."""
+        record = handle._record
+        if record.state is _RUNNING:
+            self._waiting.queues[record.queue].processed += 1
+        handle._stop_reason = None
+        record.state = JobState.QUEUED
+        record.started_at = None
+        if self.idle_waiters:
+            self.wake_idle()
 
     # ----------------------------------------------------------------- retries
 

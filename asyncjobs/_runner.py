@@ -501,7 +501,7 @@ class JobRunner:
         report, hurried = await self._shutdown.drain()
         with anyio.CancelScope(shield=True):
             if self._shared is not None:
-                self._shared.close()
+                await self._shared.close()
             self._report = report
             self._announcer.stop()
             if self._owns_bus:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -40,15 +40,11 @@ from ._coordination import (
 )
 from ._core import Core
 from ._definition import JobDefinition
-from ._errors import (
-    CorruptPayload,
-    InvalidOption,
-    JobNotFound,
-)
+from ._errors import InvalidOption, JobNotFound, ResultExpired
 from ._handle import Definition, JobHandle
 from ._leases import LeaseBook
 from ._options_data import run_options
-from ._outcomes import CANCEL, Outcomes
+from ._outcomes import CANCEL, LOST, Outcomes
 from ._progress import Progress
 from ._queue import JobQueue
 from ._record import JobRecord
@@ -65,6 +61,35 @@ _SCHEDULED = JobState.SCHEDULED
 _WAITING = frozenset((_QUEUED, _SCHEDULED))
 VISIBLE_WAITING = 100
 """How many of a full queue's waiting jobs its policy sees on a shared backend (the oldest)."""
+
+
+class _Loop:
+    """One of the stage's loops, in a task of its own until ``stop``."""
+
+    def __init__(self, run: Callable[[], Awaitable[None]], name: str) -> None:
+        self._run = run
+        self._name = name
+        self._scope: anyio.CancelScope | None = None
+        self._done: Event | None = None
+
+    def start(self, done: Event) -> None:
+        self._scope = anyio.CancelScope()
+        self._done = done
+        spawn_detached(self._loop, self._name)
+
+    async def _loop(self) -> None:
+        assert self._scope is not None
+        assert self._done is not None
+        try:
+            with self._scope:
+                await self._run()
+        finally:
+            self._done.set()
+
+    async def stop(self) -> None:
+        if self._scope is not None and self._done is not None:
+            self._scope.cancel()
+            await self._done.wait()
 
 
 @attrs.frozen
@@ -110,8 +135,8 @@ class SharedWork:
         self._wrap = wrap
         self._wake: Event | None = None
         self._stop_listening: Callable[[], None] | None = None
-        self._scope: anyio.CancelScope | None = None
-        self._stopped: Event | None = None
+        self._feeder = _Loop(self._feed, "asyncjobs-feeder")
+        self._heartbeat = _Loop(self._beat, "asyncjobs-heartbeat")
         leases.released = self.wake
         self._room: list[Event] = []  # submitters waiting for room in a full queue
         announcer.forward = self._progressed
@@ -121,33 +146,21 @@ class SharedWork:
 
     def start(self) -> None:
         self._stop_listening = self._backend.listen(self._heard)
-        self._scope = anyio.CancelScope()
-        self._stopped = self._core.new_event()
-        spawn_detached(self._run, "asyncjobs-shared")
-
-    async def _run(self) -> None:
-        assert self._scope is not None
-        assert self._stopped is not None
-        try:
-            with self._scope:
-                async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(self._feed)
-                    tasks.start_soon(self._beat)
-        finally:
-            self._stopped.set()
+        self._feeder.start(self._core.new_event())
+        self._heartbeat.start(self._core.new_event())
 
     async def stop_taking(self) -> None:
-        """Shutdown began: take no more jobs, and let submitters waiting for room go."""
-        if self._scope is not None and self._stopped is not None:
-            self._scope.cancel()
-            await self._stopped.wait()
+        """Shutdown began: take no more jobs, and let submitters waiting for room go. The
+        leases of the jobs still running here are renewed until ``close``."""
+        await self._feeder.stop()
         for event in self._room:
             event.set()
 
-    def close(self) -> None:
-        """Every job running here has ended: stop listening. The jobs this runner still
-        waits for (they wait in the backend, where another runner, or this one after a
-        restart, runs them) end interrupted here, as seen from this runner only."""
+    async def close(self) -> None:
+        """Every job running here has ended: stop renewing and listening. The jobs this
+        runner still waits for (they wait in the backend, where another runner, or this one
+        after a restart, runs them) end interrupted here, as seen from this runner only."""
+        await self._heartbeat.stop()
         if self._stop_listening is not None:
             self._stop_listening()
             self._stop_listening = None
@@ -337,11 +350,14 @@ class SharedWork:
         """A job leased to this runner: into its local queue, where a worker takes it."""
         leased = lease.record
         handle = self._leases.awaited.get(leased.id)
-        if handle is None or handle._done:
+        busy = handle is not None and (
+            handle in self._attempts.running or self._leases.holds(handle)
+        )
+        if handle is None or handle._done or busy:  # busy: its lost attempt still stops
             try:
                 handle = self._wrap(leased.snapshot(), None, lease.options)
-            except CorruptPayload as exc:
-                handle, reason = None, f"CorruptPayload: {exc}"
+            except Exception as exc:  # noqa: BLE001 - the job fails; the feeder goes on
+                handle, reason = None, f"{type(exc).__name__}: {exc}"
             else:
                 reason = f"InvalidJob: no job named {leased.name!r} is registered in this runner"
             if handle is None:
@@ -393,16 +409,31 @@ class SharedWork:
                 continue
             for lease in renewal.leases:
                 handle = leases.ids.get(lease.record.id)
-                if handle is not None and handle in leases.leases:
+                if handle is None:
+                    continue
+                current = leases.leases.get(handle)
+                if current is not None and current.token == lease.token:  # not a newer one
                     leases.leases[handle] = lease
             for job_id in renewal.lost:
-                logger.warning(
-                    "the lease on job %s ran out before this runner renewed it: another "
-                    "runner may run it again",
-                    job_id,
-                )
+                self._lost(job_id)
             for job_id in renewal.cancel_requested:
                 self._cancel_here(job_id)
+
+    def _lost(self, job_id: str) -> None:
+        """The lease on a job running here ran out before it was renewed: the backend
+        offers the job again, so this attempt stops, writing nothing; its handle follows
+        the job wherever it runs next."""
+        handle = self._leases.ids.get(job_id)
+        if handle is None:
+            return
+        self._leases.drop(handle)
+        logger.warning(
+            "the lease on job %s (%s) ran out before this runner renewed it: its attempt "
+            "here stops, and the job runs again where the backend offers it",
+            handle._record.name,
+            job_id,
+        )
+        self._attempts.stop(handle, LOST)
 
     # ----------------------------------------------------------------- the channel
 
@@ -433,35 +464,34 @@ class SharedWork:
         elif isinstance(message, JobEnded):
             handle = self._leases.awaited.get(message.job_id)
             if handle is not None and not handle._done and not self._leases.holds(handle):
-                spawn_detached(functools.partial(self._adopt, handle), "asyncjobs-adopt")
+                adopt = functools.partial(self._adopt, handle, message.state)
+                spawn_detached(adopt, "asyncjobs-adopt")
             if self._room:
                 self.wake()
         elif isinstance(message, CancelRequested):
             self._cancel_here(message.job_id)
 
     def _cancel_here(self, job_id: str) -> None:
-        """Stop the job if it runs (or is about to) here."""
+        """Stop the job if it runs here, or is about to: a stop before its handler starts
+        is remembered, and the worker that takes it ends it cancelled instead."""
         handle = self._leases.ids.get(job_id)
-        if handle is None or handle._done:
-            return
-        if handle in self._attempts.running or handle._record.state is not _QUEUED:
+        if handle is not None and not handle._done:
             self._attempts.stop(handle, CANCEL)
-        else:  # leased, not started: it never will
-            spawn_detached(functools.partial(self._cancel_ready, handle), "asyncjobs-cancel")
 
-    async def _cancel_ready(self, handle: JobHandle[Any]) -> None:
-        if handle._done or handle._record.state is not _QUEUED:
-            return
-        self._waiting.discard(handle)
-        await self._outcomes.cancelled(handle)
-
-    async def _adopt(self, handle: JobHandle[Any]) -> None:
+    async def _adopt(self, handle: JobHandle[Any], state: JobState | None = None) -> None:
+        """Take the outcome of a job that ended elsewhere (``state``, as the channel said)
+        from the backend. A record already gone (expired, or unreadable) still ends the
+        handle, in that state, raising ``ResultExpired`` for its result."""
         try:
             record = await self._backend.get(handle._record.id)
-        except LookupError:
-            return  # expired already: nothing to take
-        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
-            self._core.faults.callback_failed("backend", self._backend.get, exc, handle.id)
+        except Exception as exc:  # noqa: BLE001 - gone, or the backend failed: end it anyway
+            if state is None:
+                return  # the job's state is unknown: a later JobEnded or a get will tell
+            if not isinstance(exc, LookupError):
+                self._core.faults.callback_failed("backend", self._backend.get, exc, handle.id)
+            record = handle._record.snapshot()
+            record.state = state
+            self._outcomes.adopt(handle, record, ResultExpired(record.id))
             return
         self._outcomes.adopt(handle, record)
 

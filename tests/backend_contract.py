@@ -22,6 +22,7 @@ from asyncjobs import (
     JobRecord,
     JobState,
     JobStateError,
+    QueueFull,
     ScheduleRecord,
     UnencodablePayload,
 )
@@ -391,6 +392,48 @@ class BackendContract:
             await backend.requeue(["a"], unique={"a": UniqueClaim("k", ttl=60)})
         assert (await backend.get("a")).state is JobState.FAILED
 
+    async def test_requeue_within_the_bounds_given(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        await self._dead(backend, "a", clock)
+        await self._dead(backend, "b", clock)
+        await backend.admit(job("waiting"))
+        with pytest.raises(QueueFull, match="'default'"):
+            await backend.requeue(["a", "b"], bounds={"default": 2})
+        assert await backend.counts("default") == QueueCounts(queued=1)
+        assert (await backend.get("a")).state is JobState.FAILED
+        with pytest.raises(InvalidOption, match="job_ids"):
+            await backend.requeue(["a", "a"])
+        await backend.requeue(["a"], bounds={"default": 2})
+        assert await backend.counts("default") == QueueCounts(queued=2)
+
+    async def test_a_cancel_asked_of_a_job_whose_runner_died_ends_it(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        await backend.admit(job("a"))
+        await backend.acquire([("default", 1)], owner="dead", lease=10)
+        assert await backend.cancel("a") is CancelOutcome.REQUESTED
+        clock.jump(10)  # its runner never saw the request: the lease runs out
+        assert await take(backend) == []
+        assert (await backend.get("a")).state is JobState.CANCELLED
+        assert await backend.counts("default") == QueueCounts()
+        assert await backend.cancel("a") is CancelOutcome.FINISHED
+
+    async def test_counts_follow_a_state_written_from_outside(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        await backend.admit(job("a"), bound=1)
+        ended = (await backend.get("a")).snapshot()
+        ended.state, ended.finished_at = JobState.CANCELLED, clock.time()
+        await backend.update(ended)
+        assert await backend.counts("default") == QueueCounts()
+        assert await backend.admit(job("b"), bound=1) == Accepted("b")
+        assert [lease.job_id for lease in await take(backend, count=5)] == ["b"]
+        moved = (await backend.get("b")).snapshot()
+        moved.queue = "elsewhere"
+        with pytest.raises(InvalidOption, match=r"record\.queue"):
+            await backend.update(moved)
+
     # ----------------------------------------------------------------- delete
 
     async def test_a_deleted_waiting_job_is_never_taken(self, backend: Backend) -> None:
@@ -472,9 +515,10 @@ class BackendContract:
         await backend.admit(job("b", queue="q", state=JobState.SCHEDULED, scheduled_for=later))
         assert heard == [JobQueued("a", "q")]  # b is not ready: next_due tells when it is
         await backend.acquire([("q", 1)], owner="dead", lease=10)
+        heard.clear()
         clock.jump(10)
         await backend.acquire([], owner="w", lease=10)
-        assert heard[-1] == JobQueued("a", "q")  # offered again
+        assert heard == [JobQueued("a", "q")]  # offered again
         await self._dead(backend, "c", clock)
         heard.clear()
         await backend.requeue(["c"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from asyncjobs import (
@@ -29,6 +30,7 @@ from asyncjobs import (
     QueueConfig,
     QueueFull,
     RemoteJobError,
+    ResultExpired,
     Retry,
     UnencodablePayload,
     Unique,
@@ -439,3 +441,37 @@ async def test_block_waits_for_room_in_the_backend(
                 gates["hold"].set()  # the waiting job starts: room for the blocked one
             assert result == [4]
             assert (await held, await waiting) == (0, 2)
+
+
+async def test_a_cancel_just_after_the_job_was_taken_is_not_lost() -> None:
+    backend = MemoryBackend()
+    gates["slow"] = anyio.Event()  # never set: only a cancel ends it
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, queues={"default": 1}) as a:
+            handle = await a.submit(work, "slow", 1)
+            while (await backend.get(handle.id)).state is not JobState.RUNNING:
+                await anyio.lowlevel.checkpoint()  # taken by the runner, maybe not started
+            assert await handle.cancel() is True
+            with pytest.raises(JobCancelled):
+                await handle
+            assert (await backend.get(handle.id)).state is JobState.CANCELLED
+
+
+async def test_a_job_whose_record_is_gone_before_it_is_read_still_ends_its_handle() -> None:
+    backend = MemoryBackend(max_finished=1)  # a second end pushes the first record out
+    gates["j"] = anyio.Event()
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, JobRunner(store=backend, queues={"default": 2}) as b:
+            busy, held = await occupy(a, b)
+            first = await busy.submit(work, "j", 1)
+            second = await busy.submit(work, "j", 2)
+            gates["j"].set()  # both end in the other runner, one right after the other
+            outcomes = []
+            for handle in (first, second):
+                try:
+                    outcomes.append(await handle)
+                except ResultExpired:
+                    outcomes.append("expired")
+            assert sorted(map(str, outcomes)) in (["2", "4"], ["2", "expired"], ["4", "expired"])
+            gates["hold"].set()
+            await held

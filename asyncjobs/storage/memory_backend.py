@@ -9,8 +9,8 @@ the stored record itself. Guarantee: at-most-once across process death, as the s
 
 Queues are heaps of ``(-priority, submission order, id)`` with lazy deletion: a cancelled,
 evicted or deleted job leaves its entry behind, skipped when it comes to the top (the record
-tells: it is no longer ``queued``). Per-queue counts are kept as jobs move, so a bound is
-checked without a scan.
+tells: it is no longer ``queued``), and a heap is rebuilt once such entries are most of it.
+Per-queue counts are kept as jobs move, so a bound is checked without a scan.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ _SCHEDULED = JobState.SCHEDULED
 _RUNNING = JobState.RUNNING
 _FAILED = JobState.FAILED
 _SLOT = {_QUEUED: 0, _SCHEDULED: 1, _RUNNING: 2}  # index into a queue's counts
+# A heap is rebuilt without its stale entries when they are most of it (and more than this).
+_COMPACT_AT = 64
 
 
 class MemoryBackend(MemoryJobStore):
@@ -109,11 +111,29 @@ class MemoryBackend(MemoryJobStore):
         heap = self._ready.get(record.queue)
         if heap is None:
             heap = self._ready[record.queue] = []
+        elif len(heap) > _COMPACT_AT + 2 * self._queue_counts(record.queue).queued:
+            heap[:] = [entry for entry in heap if self._ready_entry_live(entry)]
+            heapq.heapify(heap)
         heapq.heappush(heap, (-record.priority, next(self._sequence), record.id))
 
     def _push_due(self, record: JobRecord) -> None:
         assert record.scheduled_for is not None
-        heapq.heappush(self._due, (record.scheduled_for, next(self._sequence), record.id))
+        due = self._due
+        if len(due) > _COMPACT_AT + 2 * sum(counts[1] for counts in self._counts.values()):
+            due[:] = [entry for entry in due if self._due_entry_live(entry)]
+            heapq.heapify(due)
+        heapq.heappush(due, (record.scheduled_for, next(self._sequence), record.id))
+
+    def _push_expiry(self, lease: Lease) -> None:
+        expiry = self._expiry
+        if len(expiry) > _COMPACT_AT + 2 * len(self._leases):
+            expiry[:] = [entry for entry in expiry if self._expiry_entry_live(entry)]
+            heapq.heapify(expiry)
+        heapq.heappush(expiry, (lease.expires_at, lease.token, lease.record.id))
+
+    def _ready_entry_live(self, entry: tuple[float, int, str]) -> bool:
+        record = self.stored(entry[2])
+        return record is not None and record.state is _QUEUED
 
     def _held_by(self, key: str, now: float) -> str | None:
         held = self._holders.get(key)
@@ -134,13 +154,35 @@ class MemoryBackend(MemoryJobStore):
         if key is not None and self._holders.get(key, ("",))[0] == job_id:
             del self._holders[key]
 
+    def _store(self, record: JobRecord) -> None:
+        """Write a record whose counts this backend has moved itself."""
+        MemoryJobStore.update_nowait(self, record)
+
+    def update_nowait(self, record: JobRecord) -> None:
+        """``update``: the counts follow a state written from outside (a job's queue never
+        changes: another is refused with ``InvalidOption``)."""
+        stored = self.stored(record.id)
+        if stored is not None and stored is not record:
+            if record.queue != stored.queue:
+                raise InvalidOption(
+                    "record.queue",
+                    record.queue,
+                    f"job {record.id!r} is in queue {stored.queue!r}; a job's queue never changes",
+                )
+            if record.state is not stored.state:
+                if stored.state in _SLOT:
+                    self._count(stored, stored.state, -1)
+                if record.state in _SLOT:
+                    self._count(record, record.state, 1)
+        MemoryJobStore.update_nowait(self, record)
+
     def _end_waiting(self, record: JobRecord, state: JobState, error: str, now: float) -> None:
-        """End a waiting job here (evicted, cancelled): stored, key freed, announced."""
+        """End a waiting (or lease-expired) job here: stored, key freed, announced."""
         self._count(record, record.state, -1)
         record.state = state
         record.finished_at = now
         record.error = error
-        self.update_nowait(record)
+        self._store(record)
         self._free_key(record.id)
         self._options.pop(record.id, None)
         self.publish_nowait(JobEnded(record.id, state))
@@ -167,9 +209,18 @@ class MemoryBackend(MemoryJobStore):
             if lease is None or lease.token != token or lease.expires_at != when:
                 continue  # renewed or released since
             del self._leases[job_id]
-            self._cancel_flags.discard(job_id)
             record = self.stored(job_id)
             if record is None:
+                self._cancel_flags.discard(job_id)
+                continue
+            if job_id in self._cancel_flags:  # asked to cancel: it ends, not runs again
+                self._cancel_flags.discard(job_id)
+                self._end_waiting(
+                    record,
+                    JobState.CANCELLED,
+                    f"job {job_id!r} was cancelled; its runner stopped before it ended",
+                    now,
+                )
                 continue
             started = record.started_at if record.started_at is not None else when
             lost = Attempt(
@@ -272,7 +323,7 @@ class MemoryBackend(MemoryJobStore):
                     record, owner, next(self._tokens), now + lease, self._options.get(job_id)
                 )
                 self._leases[job_id] = held
-                heapq.heappush(self._expiry, (held.expires_at, held.token, job_id))
+                self._push_expiry(held)
                 taken.append(held)
                 count -= 1
         return taken
@@ -297,7 +348,7 @@ class MemoryBackend(MemoryJobStore):
                 current.record, current.owner, current.token, now + lease, current.options
             )
             self._leases[job_id] = fresh
-            heapq.heappush(self._expiry, (fresh.expires_at, fresh.token, job_id))
+            self._push_expiry(fresh)
             renewed.append(fresh)
             if job_id in self._cancel_flags:
                 flagged.append(job_id)
@@ -314,17 +365,25 @@ class MemoryBackend(MemoryJobStore):
                 "record.state", record.state.value, "release a job in a terminal state, or retry_at"
             )
         job_id = record.id
+        stored = self.stored(job_id)
+        assert stored is not None  # a held lease's record is kept
+        if record.queue != stored.queue:
+            raise InvalidOption(
+                "record.queue",
+                record.queue,
+                f"job {job_id!r} is in queue {stored.queue!r}; a job's queue never changes",
+            )
         del self._leases[job_id]
         self._cancel_flags.discard(job_id)
-        self._count(record, _RUNNING, -1)
+        self._count(stored, _RUNNING, -1)
         if retry_at is not None:
             record.state = _SCHEDULED
             record.scheduled_for = retry_at
-            self.update_nowait(record)
+            self._store(record)
             self._count(record, _SCHEDULED, 1)
             self._push_due(record)
             return True
-        self.update_nowait(record)
+        self._store(record)
         self._free_key(job_id)
         if record.state is not _FAILED:  # a dead letter keeps them, to be requeued
             self._options.pop(job_id, None)
@@ -332,6 +391,7 @@ class MemoryBackend(MemoryJobStore):
         return True
 
     def cancel_nowait(self, job_id: str) -> CancelOutcome:
+        self._expire_leases(self._time())  # a job whose runner is gone is waiting again
         record = self.stored(job_id)
         if record is None:
             return CancelOutcome.UNKNOWN
@@ -359,6 +419,8 @@ class MemoryBackend(MemoryJobStore):
         records: list[JobRecord] = []
         keys: dict[str, str] = {}
         adding: dict[str, int] = {}
+        if len(set(job_ids)) != len(job_ids):
+            raise InvalidOption("job_ids", list(job_ids), "each dead letter once")
         for job_id in job_ids:
             record = self.stored(job_id)
             if record is None:
@@ -386,7 +448,7 @@ class MemoryBackend(MemoryJobStore):
             record.scheduled_for = record.started_at = record.finished_at = None
             record.attempts = 0
             record.result = record.error = record.traceback = None
-            self.update_nowait(record)
+            self._store(record)
             claim = unique.get(record.id)
             if claim is not None:
                 self._take_key(record.id, claim, now)
