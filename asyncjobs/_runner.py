@@ -563,6 +563,10 @@ class JobRunner:
         even one still being admitted, or by an earlier call of the batch) gives the
         holder's handle, as ``submit`` does, or with ``on_conflict="raise"`` refuses the
         batch. The batch's keys are all taken before its first job is admitted.
+
+        On a shared backend (a ``store`` that is an ``asyncjobs.abc.Backend``) unique keys
+        and room are the backend's to answer, job by job as it admits them in turn: a
+        refusal there (``DuplicateJob``, ``QueueFull``) leaves the earlier jobs submitted.
         """
         if _get_ident() != self._core.loop_thread:
             raise WrongEventLoop("runner.submit_many called")

@@ -27,6 +27,7 @@ from asyncjobs import (
     JobRejected,
     JobRunner,
     JobState,
+    JobTimedOut,
     QueueConfig,
     QueueFull,
     RemoteJobError,
@@ -475,3 +476,47 @@ async def test_a_job_whose_record_is_gone_before_it_is_read_still_ends_its_handl
             assert sorted(map(str, outcomes)) in (["2", "4"], ["2", "expired"], ["4", "expired"])
             gates["hold"].set()
             await held
+
+
+@job(name="test_shared.fails_until_told")
+async def fails_until_told(tag: str) -> str:
+    if tag not in started:
+        raise LookupError(f"{tag} is not ready")
+    return "ready"
+
+
+async def test_a_dead_letter_is_requeued_through_the_backend(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a, runner(backend, "b"):
+            handle = await a.submit(fails_until_told, "d")
+            with pytest.raises((LookupError, RemoteJobError), match="d is not ready"):
+                await handle
+            assert [r.id for r in (await a.dead_letters.list()).records] == [handle.id]
+            started["d"] = anyio.Event()
+            again = await a.dead_letters.requeue(handle.id)
+            assert await again == "ready"
+            stored = await backend.get(handle.id)
+            assert (stored.state, [a.outcome for a in stored.history]) == (
+                JobState.SUCCEEDED,
+                [JobState.FAILED, JobState.SUCCEEDED],
+            )
+
+
+@job(name="test_shared.too_slow", timeout=0.01)
+async def too_slow() -> None:
+    await anyio.Event().wait()
+
+
+async def test_a_timeout_holds_on_a_shared_backend(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    with anyio.fail_after(10):
+        async with runner(backend, "a") as a:
+            handle = await a.submit(too_slow)
+            with pytest.raises(JobTimedOut):
+                await handle
+            assert (await backend.get(handle.id)).state is JobState.FAILED
