@@ -1,6 +1,6 @@
-"""A job's run options as data, for a backend that keeps jobs as bytes: what another runner
-needs to run the job as its submitter asked (its retry policy), with callables referenced by
-name.
+"""A job's options as data, for a backend that keeps jobs as bytes: what another runner
+needs to run the job as its submitter asked (its retry policy), and the whole options of a
+schedule's job, with callables referenced by name.
 
 The other options either go into the record at submit (queue, priority, timeout, the due
 time) or act at admission only (the job id, the unique key). A retry policy crosses as a
@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
 from ._backoff import ExponentialBackoff, FixedBackoff, Jitter, LinearBackoff, QuadraticBackoff
 from ._errors import CorruptPayload, InvalidOption
+from ._options import JobOptions
 from ._retry import Retry
+from ._unique import OnConflict, Unique
 
 _STRATEGIES: dict[str, type[Any]] = {
     cls.__name__: cls for cls in (ExponentialBackoff, FixedBackoff, LinearBackoff, QuadraticBackoff)
@@ -117,3 +120,55 @@ def retry_of(options: Mapping[str, object] | None) -> Retry | None:
     if not isinstance(kept, Mapping):
         raise CorruptPayload("retry", "options", f"not a stored retry policy: {kept!r}")
     return retry_from_data(kept)
+
+
+def options_to_data(options: JobOptions) -> dict[str, Any]:
+    """All of ``options`` as plain values (a schedule's job options, kept with it)."""
+    unique = options.unique
+    unique_data: dict[str, Any] | None = None
+    if unique is not None:
+        key = unique.key
+        unique_data = {
+            "key": key
+            if key is None or isinstance(key, str)
+            else {"ref": reference("unique.key", key)},
+            "ttl": unique.ttl,
+            "on_conflict": unique.on_conflict.value,
+        }
+    return {
+        "queue": options.queue,
+        "priority": options.priority,
+        "timeout": options.timeout,
+        "delay": options.delay,
+        "at": None if options.at is None else options.at.timestamp(),
+        "job_id": options.job_id,
+        "retry": None if options.retry is None else retry_to_data(options.retry),
+        "unique": unique_data,
+    }
+
+
+def options_from_data(data: Mapping[str, Any]) -> JobOptions:
+    """The options ``options_to_data`` gave this dict for."""
+    try:
+        unique_data = data["unique"]
+        unique = None
+        if unique_data is not None:
+            key = unique_data["key"]
+            if isinstance(key, Mapping):
+                key = resolve("unique.key", key["ref"])
+            unique = Unique(
+                key=key, ttl=unique_data["ttl"], on_conflict=OnConflict(unique_data["on_conflict"])
+            )
+        at = data["at"]
+        return JobOptions(
+            queue=data["queue"],
+            priority=data["priority"],
+            timeout=data["timeout"],
+            delay=data["delay"],
+            at=None if at is None else datetime.fromtimestamp(at, timezone.utc),
+            job_id=data["job_id"],
+            retry=None if data["retry"] is None else retry_from_data(data["retry"]),
+            unique=unique,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptPayload("options", "options", f"not stored job options: {exc}") from exc

@@ -32,6 +32,7 @@ from ._errors import (
     ScheduleNotFound,
 )
 from ._handle import JobHandle
+from ._options import JobOptions
 from ._schedule import (
     IfExists,
     Misfire,
@@ -297,14 +298,19 @@ class Schedules:
                     await clock.sleep_until(clock.monotonic() + wait)
             self._sleep_scope = None
 
-    def _check_payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """``UnencodablePayload`` for arguments a store that keeps bytes cannot encode."""
+    def _check_payload(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions
+    ) -> None:
+        """For a store that keeps bytes: ``UnencodablePayload`` for arguments it cannot
+        encode, ``InvalidOption`` for an option's callable it cannot keep by name."""
+        from ._options_data import options_to_data
         from .abc import EncodingStore
         from .serializers import check_arguments
 
         store = self._runner.store
         if isinstance(store, EncodingStore):
             check_arguments(store.serializer, args, kwargs)
+            options_to_data(options)
 
     # ----------------------------------------------------------------- claims
 
@@ -457,7 +463,7 @@ class Schedules:
                 )
         definition.check_arguments(args, kwargs)
         runner.check_queue(definition)  # UnknownQueue now, not at the first fire
-        self._check_payload(args, kwargs)  # a store of bytes: refused now, not at a fire
+        self._check_payload(args, kwargs, options)  # a store of bytes: refused now
         zone_given = given["timezone"]
         made = make_trigger(trigger, zone_given)
         zone = time_zone("timezone", zone_given if zone_given is not None else "UTC")

@@ -5,8 +5,7 @@ job's kept options) crosses as bytes, in and out: encoded with its serializer (J
 ``asyncjobs.serializers``) and decoded again, so what it holds is only what the bytes said.
 A caller that changes a record it was given, or keeps one it gave, changes nothing here. It
 offers only the async protocol (it is no ``NowaitBackend``) and declares its serializer (an
-``EncodingStore``), as a file or a server would. Schedules cross as copies (the memory
-store's own).
+``EncodingStore``), as a file or a server would. Schedules cross as bytes too.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import attrs
 
 from asyncjobs import Clock, JobRecord, ScheduleRecord
 from asyncjobs._record_data import decode_record, encode_record
+from asyncjobs._schedule_data import decode_schedule, encode_schedule
 from asyncjobs.abc import (
     Accepted,
     AdmitOutcome,
@@ -50,6 +50,12 @@ class EncodedBackend(WrappedStore):
 
     def out_of(self, record: JobRecord) -> JobRecord:
         return decode_record(self.serializer, encode_record(self.serializer, record))
+
+    def schedule_into(self, record: ScheduleRecord) -> ScheduleRecord:
+        return self.schedule_out_of(record)
+
+    def schedule_out_of(self, record: ScheduleRecord) -> ScheduleRecord:
+        return decode_schedule(self.serializer, encode_schedule(self.serializer, record))
 
     def _data(self, field: str, value: Mapping[str, object]) -> Mapping[str, object]:
         data = decode_payload(
@@ -115,10 +121,11 @@ class EncodedBackend(WrappedStore):
         return await self._backend.counts(queue)
 
     async def acquire_schedules(self, *, owner: str, lease: float) -> Sequence[ScheduleClaim]:
-        return await self._backend.acquire_schedules(owner=owner, lease=lease)
+        claims = await self._backend.acquire_schedules(owner=owner, lease=lease)
+        return [attrs.evolve(claim, record=self.schedule_out_of(claim.record)) for claim in claims]
 
     async def release_schedule(self, claim: ScheduleClaim, record: ScheduleRecord) -> bool:
-        return await self._backend.release_schedule(claim, record)
+        return await self._backend.release_schedule(claim, self.schedule_into(record))
 
     async def publish(self, message: ChannelMessage) -> None:
         await self._backend.publish(message)

@@ -520,3 +520,23 @@ async def test_a_timeout_holds_on_a_shared_backend(
             with pytest.raises(JobTimedOut):
                 await handle
             assert (await backend.get(handle.id)).state is JobState.FAILED
+
+
+async def test_schedules_on_a_backend_of_bytes_fire_and_refuse_what_it_cannot_keep(
+    clock: FakeClock,
+) -> None:
+    backend = EncodedBackend(clock=clock)
+    ended = ended_event(backend)
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, clock=clock) as a:
+            unnamed = work.with_options(retry=Retry(backoff=lambda attempt: 0.0))
+            with pytest.raises(InvalidOption, match=r"retry\.backoff="):
+                await a.schedules.add("bad", unnamed.call("s", 1), "@hourly")
+            await a.schedules.add("hourly", work.call("s", 21), "@hourly")
+            await clock.advance(3600)
+            await ended.wait()
+        stored = await backend.get_schedule("hourly")
+        assert stored.runs == 1
+        assert stored.last_job_id is not None
+        assert (await backend.get(stored.last_job_id)).result == 42
+        assert [s.name for s in await backend.list_schedules()] == ["hourly"]

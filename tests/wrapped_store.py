@@ -2,9 +2,10 @@
 
 ``WrappedStore`` implements ``JobStore`` and ``ScheduleStore`` by handing each call to the
 ``MemoryJobStore`` inside it (``inner``), each record going in through ``into`` (a copy) and
-coming out through ``out_of``: the engine's own records are never kept, so every state
-change must reach it as a write. It is no ``NowaitStore``: subclasses override its async
-methods to delay, gate, count or fail writes, or ``into``/``out_of`` to change what crosses.
+coming out through ``out_of`` (schedules: ``schedule_into``, ``schedule_out_of``): the
+engine's own records are never kept, so every state change must reach it as a write. It is
+no ``NowaitStore``: subclasses override its async methods to delay, gate, count or fail
+writes, or its crossings to change what crosses.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ class WrappedStore:
 
     def out_of(self, record: JobRecord) -> JobRecord:
         """What a reader gets of a stored record (already a snapshot)."""
+        return record
+
+    def schedule_into(self, record: ScheduleRecord) -> ScheduleRecord:
+        """What is stored of a schedule written (the memory store copies it itself)."""
+        return record
+
+    def schedule_out_of(self, record: ScheduleRecord) -> ScheduleRecord:
+        """What a reader gets of a stored schedule (already a copy)."""
         return record
 
     async def open(self) -> None:
@@ -67,16 +76,16 @@ class WrappedStore:
         return await self.inner.expire(finished_before=finished_before, states=states)
 
     async def add_schedule(self, record: ScheduleRecord) -> None:
-        await self.inner.add_schedule(record)
+        await self.inner.add_schedule(self.schedule_into(record))
 
     async def update_schedule(self, record: ScheduleRecord) -> None:
-        await self.inner.update_schedule(record)
+        await self.inner.update_schedule(self.schedule_into(record))
 
     async def get_schedule(self, name: str) -> ScheduleRecord:
-        return await self.inner.get_schedule(name)
+        return self.schedule_out_of(await self.inner.get_schedule(name))
 
     async def list_schedules(self) -> Sequence[ScheduleRecord]:
-        return await self.inner.list_schedules()
+        return [self.schedule_out_of(record) for record in await self.inner.list_schedules()]
 
     async def delete_schedule(self, name: str) -> bool:
         return await self.inner.delete_schedule(name)
