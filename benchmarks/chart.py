@@ -15,6 +15,7 @@ COLOURS = {
     "gather": "#bbbbbb",
     "asyncjobs": "#1f77b4",
     "asyncjobs-trio": "#6baed6",
+    "asyncjobs-shared": "#9467bd",
     "aiojobs": "#ff7f0e",
     "taskiq": "#2ca02c",
     "apscheduler": "#d62728",

@@ -262,6 +262,28 @@ async def reporting() -> None:
     _aj().report_progress(100, "done")
 
 
+_ON_BACKEND = False  # the asyncjobs-shared contender's runs: the store is a MemoryBackend
+
+
+def _store(**caps: int) -> dict[str, Any]:
+    """The ``store=`` of asyncjobs' runner: the default, or a ``MemoryBackend`` (the path of
+    runners sharing a backend) for the asyncjobs-shared contender."""
+    if _ON_BACKEND:
+        from asyncjobs.storage import MemoryBackend
+
+        return {"store": MemoryBackend(**caps)}
+    return {"store": _aj().MemoryJobStore(**caps)} if caps else {}
+
+
+def _on_backend(workload: Workload) -> Workload:
+    async def run(p: dict[str, Any]) -> Metrics:
+        global _ON_BACKEND
+        _ON_BACKEND = True  # each contender runs in a process of its own
+        return await workload(p)
+
+    return run
+
+
 async def aj_throughput(p: dict[str, Any]) -> Metrics:
     aj = _aj()
     noop_job, _, _ = _aj_jobs()
@@ -277,7 +299,7 @@ async def aj_throughput(p: dict[str, Any]) -> Metrics:
         definitions = [aj.job(name="bench.flaky", retry=retry)(fail_one_in_ten)]
     elif variant == "progress":
         definitions = [aj.job(name="bench.reporting")(reporting)]
-    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
+    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}, **_store()) as runner:
         if variant == "listener":
             runner.subscribe(lambda event: None)
         elif variant == "subscriber":
@@ -334,7 +356,7 @@ async def bare_progress(p: dict[str, Any]) -> Metrics:
 async def aj_latency(p: dict[str, Any]) -> Metrics:
     aj = _aj()
     _, stamp_job, _ = _aj_jobs()
-    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}) as runner:
+    async with aj.JobRunner(queues={"default": THROUGHPUT_CONCURRENCY}, **_store()) as runner:
 
         async def round_trip() -> float:
             return await (await runner.submit(stamp_job))  # type: ignore[no-any-return]
@@ -345,7 +367,7 @@ async def aj_latency(p: dict[str, Any]) -> Metrics:
 async def aj_io(p: dict[str, Any]) -> Metrics:
     aj = _aj()
     _, _, sleep_job = _aj_jobs()
-    async with aj.JobRunner(queues={"default": IO_CONCURRENCY}) as runner:
+    async with aj.JobRunner(queues={"default": IO_CONCURRENCY}, **_store()) as runner:
         started = now()
         handles = [await runner.submit(sleep_job) for _ in range(p["jobs"])]
         for handle in handles:
@@ -359,7 +381,7 @@ async def aj_memory(p: dict[str, Any]) -> Metrics:
     runner = aj.JobRunner(
         queues={"default": THROUGHPUT_CONCURRENCY},
         drain_on_shutdown=False,
-        store=aj.MemoryJobStore(max_finished=10),
+        **_store(max_finished=10),
     )
     async with runner:
         settle()
@@ -656,6 +678,16 @@ CONTENDERS: dict[str, Contender] = {
             "JobRunner, one queue of concurrency 64 (io: 100), memory store, defaults",
         ),
         Contender("asyncjobs-trio", "trio", _AJ, "the same, on trio", needs="trio"),
+        Contender(
+            "asyncjobs-shared",
+            "asyncio",
+            {name: _on_backend(_AJ[name]) for name in ("throughput", "latency", "io", "memory")},
+            "the same, on a MemoryBackend: the path of runners sharing a backend",
+            {
+                name: "the shared path is measured on the core workloads only"
+                for name in ("soak", "overload", "features", "progress")
+            },
+        ),
         Contender(
             "aiojobs",
             "asyncio",

@@ -25,3 +25,16 @@ def test_fast_constructor_sets_every_field_as_init_does() -> None:
     for field in attrs.fields(JobRecord):
         assert getattr(fast, field.name) == getattr(slow, field.name), field.name
     assert type(fast) is JobRecord
+
+
+def test_a_snapshot_copies_every_field() -> None:
+    record = JobRecord(id="id-1", name="send", queue="mail")
+    for index, field in enumerate(attrs.fields(JobRecord)):
+        if field.name not in ("id", "name", "queue"):
+            setattr(record, field.name, (field.name, index))  # a value no default has
+    copy = record.snapshot()
+    assert copy is not record
+    for field in attrs.fields(JobRecord):
+        assert getattr(copy, field.name) == getattr(record, field.name), field.name
+    copy.state = JobState.FAILED
+    assert record.state != JobState.FAILED

@@ -111,7 +111,7 @@ class MemoryBackend(MemoryJobStore):
         heap = self._ready.get(record.queue)
         if heap is None:
             heap = self._ready[record.queue] = []
-        elif len(heap) > _COMPACT_AT + 2 * self._queue_counts(record.queue).queued:
+        elif len(heap) > _COMPACT_AT and len(heap) > 2 * self._counts[record.queue][0]:
             heap[:] = [entry for entry in heap if self._ready_entry_live(entry)]
             heapq.heapify(heap)
         heapq.heappush(heap, (-record.priority, next(self._sequence), record.id))
@@ -119,14 +119,14 @@ class MemoryBackend(MemoryJobStore):
     def _push_due(self, record: JobRecord) -> None:
         assert record.scheduled_for is not None
         due = self._due
-        if len(due) > _COMPACT_AT + 2 * sum(counts[1] for counts in self._counts.values()):
+        if len(due) > _COMPACT_AT and len(due) > 2 * sum(c[1] for c in self._counts.values()):
             due[:] = [entry for entry in due if self._due_entry_live(entry)]
             heapq.heapify(due)
         heapq.heappush(due, (record.scheduled_for, next(self._sequence), record.id))
 
     def _push_expiry(self, lease: Lease) -> None:
         expiry = self._expiry
-        if len(expiry) > _COMPACT_AT + 2 * len(self._leases):
+        if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(self._leases):
             expiry[:] = [entry for entry in expiry if self._expiry_entry_live(entry)]
             heapq.heapify(expiry)
         heapq.heappush(expiry, (lease.expires_at, lease.token, lease.record.id))
