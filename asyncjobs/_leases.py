@@ -25,6 +25,10 @@ def _nothing() -> None:
     return None
 
 
+def _ignore(handle: JobHandle[Any]) -> None:
+    return None
+
+
 class LeaseBook:
     """The leases of one runner on a shared backend."""
 
@@ -39,6 +43,8 @@ class LeaseBook:
         # their handles resolve here.
         self.awaited: dict[str, JobHandle[Any]] = {}
         self.released: Callable[[], None] = _nothing  # a slot is free: look for work
+        # A lost attempt stopped here: its handle follows the job (set by _shared).
+        self.stopped: Callable[[JobHandle[Any]], None] = _ignore
 
     def holds(self, handle: JobHandle[Any]) -> bool:
         return handle in self.leases

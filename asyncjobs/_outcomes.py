@@ -349,6 +349,8 @@ class Outcomes:
         handle._stop_reason = None
         record.state = JobState.QUEUED
         record.started_at = None
+        if self._leases is not None:
+            self._leases.stopped(handle)
         if self.idle_waiters:
             self.wake_idle()
 

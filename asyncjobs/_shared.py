@@ -138,6 +138,7 @@ class SharedWork:
         self._feeder = _Loop(self._feed, "asyncjobs-feeder")
         self._heartbeat = _Loop(self._beat, "asyncjobs-heartbeat")
         leases.released = self.wake
+        leases.stopped = self._after_lost
         self._room: list[Event] = []  # submitters waiting for room in a full queue
         announcer.forward = self._progressed
         self._nowait = backend if isinstance(backend, NowaitBackend) else None
@@ -399,41 +400,47 @@ class SharedWork:
         every = leases.lease_time / 3
         while True:
             await core.clock.sleep_until(core.clock.monotonic() + every)
-            held = list(leases.leases.values())
-            if not held:
+            sent = list(leases.leases.items())
+            if not sent:
                 continue
             try:
-                renewal = await self._backend.extend(held, lease=leases.lease_time)
+                renewal = await self._backend.extend(
+                    [lease for _, lease in sent], lease=leases.lease_time
+                )
             except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
                 core.faults.callback_failed("backend", self._backend.extend, exc, "heartbeat")
                 continue
-            for lease in renewal.leases:
-                handle = leases.ids.get(lease.record.id)
-                if handle is None:
-                    continue
-                current = leases.leases.get(handle)
-                if current is not None and current.token == lease.token:  # not a newer one
-                    leases.leases[handle] = lease
-            for job_id in renewal.lost:
-                self._lost(job_id)
+            # By token: one job may be held twice here (a lost lease, and a newer one).
+            renewed = {lease.token: lease for lease in renewal.leases}
+            for handle, lease in sent:
+                fresh = renewed.get(lease.token)
+                if leases.leases.get(handle) is not lease:
+                    continue  # released, or taken again, while the renewal was under way
+                if fresh is not None:
+                    leases.leases[handle] = fresh
+                elif lease.record.id in renewal.lost:
+                    self._lost(handle)
             for job_id in renewal.cancel_requested:
                 self._cancel_here(job_id)
 
-    def _lost(self, job_id: str) -> None:
+    def _lost(self, handle: JobHandle[Any]) -> None:
         """The lease on a job running here ran out before it was renewed: the backend
         offers the job again, so this attempt stops, writing nothing; its handle follows
-        the job wherever it runs next."""
-        handle = self._leases.ids.get(job_id)
-        if handle is None:
-            return
+        the job wherever it runs next (see ``_after_lost``)."""
         self._leases.drop(handle)
         logger.warning(
             "the lease on job %s (%s) ran out before this runner renewed it: its attempt "
             "here stops, and the job runs again where the backend offers it",
             handle._record.name,
-            job_id,
+            handle._record.id,
         )
         self._attempts.stop(handle, LOST)
+
+    def _after_lost(self, handle: JobHandle[Any]) -> None:
+        """A lost attempt has stopped: the job may have ended elsewhere meanwhile (its
+        JobEnded came while this runner still held the stale lease): look it up."""
+        if self._leases.awaited.get(handle._record.id) is handle:
+            spawn_detached(functools.partial(self._adopt, handle), "asyncjobs-adopt")
 
     # ----------------------------------------------------------------- the channel
 
