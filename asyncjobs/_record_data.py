@@ -11,7 +11,8 @@ msgpack (their arrays have one type); the top-level ``args`` are a tuple again.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ._errors import CorruptPayload, UnencodablePayload
 from ._progress import Progress
@@ -20,14 +21,15 @@ from ._states import JobState
 from .serializers import Serializer, decode_payload, encode_payload
 
 _PROGRESS_FIELDS = ("percent", "message", "done", "total", "step", "sequence", "timestamp")
-_VERSION = 1
+VERSION = 1  # of the data written here and in _schedule_data
+T = TypeVar("T")
 
 
 def record_to_data(record: JobRecord) -> dict[str, Any]:
     """The record as a dict of plain values (see the module docstring)."""
     progress = record.progress
     return {
-        "v": _VERSION,
+        "v": VERSION,
         "id": record.id,
         "name": record.name,
         "queue": record.queue,
@@ -88,23 +90,38 @@ def record_from_data(data: dict[str, Any]) -> JobRecord:
     )
 
 
-def encode_record(serializer: Serializer, record: JobRecord) -> bytes:
-    """The record as bytes; ``UnencodablePayload`` names the field that cannot go."""
-    data = record_to_data(record)
+def encode_fields(
+    serializer: Serializer, root: str, data: dict[str, Any], fields: Sequence[str]
+) -> bytes:
+    """``data`` as bytes; a refusal names the first of ``fields`` (a job's own values) that
+    cannot go, else the path from ``root``."""
     try:
-        return encode_payload(serializer, "record", data)
+        return encode_payload(serializer, root, data)
     except UnencodablePayload:
-        for field in ("args", "kwargs", "result"):  # name the job's own field, if it is one
+        for field in fields:
             encode_payload(serializer, field, data[field])
         raise
 
 
+def decode_versioned(
+    serializer: Serializer, root: str, data: bytes, build: Callable[[dict[str, Any]], T]
+) -> T:
+    """What ``build`` makes of the dict these bytes hold, at this module's version;
+    ``CorruptPayload`` naming ``root`` if they cannot be read as one."""
+    value = decode_payload(serializer, root, data)
+    try:
+        if not isinstance(value, dict) or value.get("v") != VERSION:
+            raise ValueError(f"not a version {VERSION} {root}")
+        return build(value)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptPayload(root, type(serializer).__name__, str(exc)) from exc
+
+
+def encode_record(serializer: Serializer, record: JobRecord) -> bytes:
+    """The record as bytes; ``UnencodablePayload`` names the field that cannot go."""
+    return encode_fields(serializer, "record", record_to_data(record), ("args", "kwargs", "result"))
+
+
 def decode_record(serializer: Serializer, data: bytes) -> JobRecord:
     """The record these bytes hold; ``CorruptPayload`` if they cannot be read as one."""
-    value = decode_payload(serializer, "record", data)
-    try:
-        if not isinstance(value, dict) or value.get("v") != _VERSION:
-            raise ValueError(f"not a version {_VERSION} job record")
-        return record_from_data(value)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptPayload("record", type(serializer).__name__, str(exc)) from exc
+    return decode_versioned(serializer, "record", data, record_from_data)

@@ -12,15 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._errors import CorruptPayload, UnencodablePayload
 from ._options_data import options_from_data, options_to_data
+from ._record_data import VERSION, decode_versioned, encode_fields
 from ._schedule import ScheduleRecord
 from ._schedule_policies import Misfire, Overlap
 from ._states import JobState
 from ._triggers import Cron, Interval, Once, Trigger
-from .serializers import Serializer, decode_payload, encode_payload
+from .serializers import Serializer
 
-_VERSION = 1
 _PLAIN = (
     "name",
     "job",
@@ -66,7 +65,7 @@ def schedule_to_data(record: ScheduleRecord) -> dict[str, Any]:
     """The schedule as a dict of plain values (and its job's arguments as they are)."""
     data: dict[str, Any] = {field: getattr(record, field) for field in _PLAIN}
     data.update(
-        v=_VERSION,
+        v=VERSION,
         trigger=_trigger_to_data(record.trigger),
         args=list(record.args),
         options=options_to_data(record.options),
@@ -94,21 +93,9 @@ def schedule_from_data(data: dict[str, Any]) -> ScheduleRecord:
 def encode_schedule(serializer: Serializer, record: ScheduleRecord) -> bytes:
     """The schedule as bytes; ``UnencodablePayload`` names its arguments' part that cannot
     go, ``InvalidOption`` an option's callable that cannot be named."""
-    data = schedule_to_data(record)
-    try:
-        return encode_payload(serializer, "schedule", data)
-    except UnencodablePayload:
-        for field in ("args", "kwargs"):
-            encode_payload(serializer, field, data[field])
-        raise
+    return encode_fields(serializer, "schedule", schedule_to_data(record), ("args", "kwargs"))
 
 
 def decode_schedule(serializer: Serializer, data: bytes) -> ScheduleRecord:
     """The schedule these bytes hold; ``CorruptPayload`` if they cannot be read as one."""
-    value = decode_payload(serializer, "schedule", data)
-    try:
-        if not isinstance(value, dict) or value.get("v") != _VERSION:
-            raise ValueError(f"not a version {_VERSION} schedule")
-        return schedule_from_data(value)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptPayload("schedule", type(serializer).__name__, str(exc)) from exc
+    return decode_versioned(serializer, "schedule", data, schedule_from_data)
