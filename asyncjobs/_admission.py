@@ -37,6 +37,7 @@ from ._escalation import cancelled_here
 from ._handle import Definition, JobEngine, JobHandle, current_job_var
 from ._known_jobs import KnownJobs
 from ._options import JobOptions
+from ._options import due as due_of
 from ._outcomes import Outcomes, interrupted
 from ._queue import JobQueue
 from ._record import JobRecord
@@ -377,11 +378,8 @@ class Admission:
         """Take an accepted-or-rejected decision for a new job and carry it out."""
         core = self._core
         hooks = core.hooks
-        if hooks is not None and hooks.before_submit:
-            skip = await hooks.before(hooks.before_submit, handle)
-            if skip is not None:
-                await self._refuse(handle, skipped(handle, skip))
-                return
+        if hooks is not None and hooks.before_submit and await self._skipped(handle):
+            return
         victim: JobHandle[Any] | None = None
         reason = ""
         if not queue.has_space() or queue.space_waiters:
@@ -401,12 +399,8 @@ class Admission:
                 victim, reason = decision.victim, decision.detail
         queue.size += 1  # reserve the place before the first await
         record = handle._record
-        options = handle._definition.options
-        if options.delay is not None:
-            record.scheduled_for = record.created_at + options.delay
-        elif options.at is not None:
-            record.scheduled_for = options.at.timestamp()
-        due = self._due_at(handle)
+        record.scheduled_for, wait = due_of(handle._definition.options, record.created_at)
+        due = None if wait is None else core.clock.monotonic() + wait
         if due is not None:
             record.state = _SCHEDULED
         try:
@@ -431,11 +425,8 @@ class Admission:
         shared = self._shared
         assert shared is not None
         hooks = self._core.hooks
-        if hooks is not None and hooks.before_submit:
-            skip = await hooks.before(hooks.before_submit, handle)
-            if skip is not None:
-                await self._refuse(handle, skipped(handle, skip))
-                return handle
+        if hooks is not None and hooks.before_submit and await self._skipped(handle):
+            return handle
         offer = shared.prepare(handle)
         evict: str | None = None
         evictions = 0  # victims that left before the backend could drop them
@@ -516,17 +507,15 @@ class Admission:
             lambda victim: victim is not handle and any(victim is job for job in waiting),
         )
 
-    def _due_at(self, handle: JobHandle[Any]) -> float | None:
-        """When (monotonic) a new job with a delay or ``at`` is due, or None if it is due
-        now: ``delay=0`` and an ``at`` that has passed both mean now."""
-        options = handle._definition.options
-        if options.delay:
-            return self._core.clock.monotonic() + options.delay
-        if options.at is not None:
-            wait = options.at.timestamp() - handle._record.created_at
-            if wait > 0:
-                return self._core.clock.monotonic() + wait
-        return None
+    async def _skipped(self, handle: JobHandle[Any]) -> bool:
+        """Call the ``before_submit`` hooks; True if one skipped the job (it is refused)."""
+        hooks = self._core.hooks
+        assert hooks is not None
+        skip = await hooks.before(hooks.before_submit, handle)
+        if skip is None:
+            return False
+        await self._refuse(handle, skipped(handle, skip))
+        return True
 
     def accepted(self, handle: JobHandle[Any], queue: JobQueue, due: float | None) -> None:
         """A job is in the store and holds its place: schedule it, or make it ready."""
@@ -582,7 +571,7 @@ class Admission:
             handle,
             queue.name,
             queue.maxsize,
-            self._due_at(handle) is not None,
+            due_of(handle._definition.options, handle._record.created_at)[1] is not None,
             queue.has_space,
             lambda: self._waiting.waiting_in(queue),
             lambda: self._oldest(queue),

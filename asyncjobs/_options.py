@@ -87,3 +87,15 @@ def make_options(base: JobOptions, **changes: Any) -> JobOptions:
     if options.delay is not None and options.at is not None:
         raise InvalidOption("at", options.at, "give either delay= or at=, not both")
     return options
+
+
+def due(options: JobOptions, created_at: float) -> tuple[float | None, float | None]:
+    """When a job submitted at ``created_at`` (epoch seconds) is due: the time its record
+    keeps (``scheduled_for``; None without a ``delay`` or ``at``), and the seconds to wait
+    until then (None: it is due now, as with ``delay=0`` or an ``at`` that has passed)."""
+    if options.delay is not None:
+        return created_at + options.delay, options.delay or None
+    if options.at is not None:
+        at = options.at.timestamp()
+        return at, at - created_at if at > created_at else None
+    return None, None

@@ -39,10 +39,10 @@ from ._coordination import (
     UniqueClaim,
 )
 from ._core import Core
-from ._definition import JobDefinition
 from ._errors import InvalidOption, JobNotFound, ResultExpired
 from ._handle import Definition, JobHandle
 from ._leases import LeaseBook
+from ._options import due
 from ._options_data import run_options
 from ._outcomes import CANCEL, LOST, Outcomes
 from ._progress import Progress
@@ -61,6 +61,15 @@ _SCHEDULED = JobState.SCHEDULED
 _WAITING = frozenset((_QUEUED, _SCHEDULED))
 VISIBLE_WAITING = 100
 """How many of a full queue's waiting jobs its policy sees on a shared backend (the oldest)."""
+
+
+def _claim(definition: Definition, record: JobRecord) -> UniqueClaim | None:
+    """The unique key a job of ``definition`` with ``record``'s arguments holds, if any."""
+    unique = definition.options.unique
+    if unique is None:
+        return None
+    key = unique.key_for(definition.name, record.args, dict(record.kwargs))
+    return UniqueClaim(key, unique.ttl)
 
 
 class _Loop:
@@ -194,22 +203,13 @@ class SharedWork:
         what the runner that runs it needs of its options (``InvalidOption``, before
         anything is stored, for a callable a backend of bytes cannot keep by name)."""
         definition = handle._definition
-        assert isinstance(definition, JobDefinition)
         options = definition.options
         record = handle._record
-        if options.delay:
-            record.scheduled_for = record.created_at + options.delay
-        elif options.at is not None and options.at.timestamp() > record.created_at:
-            record.scheduled_for = options.at.timestamp()
-        if record.scheduled_for is not None:
+        record.scheduled_for, wait = due(options, record.created_at)
+        if wait is not None:
             record.state = _SCHEDULED
-        unique = options.unique
-        claim = None
-        if unique is not None:
-            key = unique.key_for(definition.name, record.args, dict(record.kwargs))
-            claim = UniqueClaim(key, unique.ttl)
         kept = run_options(options.retry, as_data=self._core.serializer is not None)
-        return Offer(handle, claim, kept)
+        return Offer(handle, _claim(definition, record), kept)
 
     async def offer(self, offer: Offer, queue: JobQueue, evict: str | None) -> AdmitOutcome:
         """Hand the job to the backend, with the queue's bound; its answer. An accepted
@@ -262,10 +262,6 @@ class SharedWork:
 
     async def holder(self, job_id: str) -> JobHandle[Any]:
         """The handle of the job holding a unique key: ours, or one that follows it."""
-        return await self._holder(job_id)
-
-    async def _holder(self, job_id: str) -> JobHandle[Any]:
-        """The handle of the job holding a unique key: ours, or one that follows it."""
         handle = self._leases.awaited.get(job_id) or self._leases.ids.get(job_id)
         if handle is not None:
             return handle
@@ -285,11 +281,8 @@ class SharedWork:
         self, record: JobRecord, definition: Definition, queue: JobQueue
     ) -> JobHandle[Any]:
         """Put a dead letter back in its queue in the backend; the handle that follows it."""
-        unique = definition.options.unique
-        claims: dict[str, UniqueClaim] = {}
-        if unique is not None:
-            key = unique.key_for(definition.name, record.args, dict(record.kwargs))
-            claims[record.id] = UniqueClaim(key, unique.ttl)
+        claim = _claim(definition, record)
+        claims = {} if claim is None else {record.id: claim}
         bounds = {} if queue.maxsize is None else {queue.name: queue.maxsize}
         [stored] = await self._backend.requeue([record.id], unique=claims, bounds=bounds)
         handle = self._wrap(stored.snapshot(), definition, None)
