@@ -2,8 +2,9 @@
 heartbeats, cancels and outcomes that cross between runners through the event channel.
 
 When the runner's store is a ``Backend`` (``asyncjobs.abc``), jobs wait in it, not here:
-``admit`` hands a new job to ``Backend.admit`` and acts on the answer (the queue's policy
-when it is full; the holder when its unique key is taken). The feeder takes as many jobs as
+``prepare`` and ``offer`` hand a new job to ``Backend.admit`` for ``_admission``, which acts
+on the answer (the queue's policy when it is full; ``holder`` when its unique key is taken;
+``waiting_in`` and ``room_within`` serve the policy). The feeder takes as many jobs as
 this runner has free slots for (``Backend.acquire``, per queue, under a lease) and puts them
 in the local queues, where the workers take them as usual; ``_outcomes`` releases them. A
 job may be submitted in one runner and run in another: the channel's ``JobEnded`` resolves
