@@ -99,6 +99,12 @@ class Admission:
         # Submits of plain jobs to unbounded queues can skip admit: no hooks to call, no
         # store write to await.
         self._plain = core.add_nowait is not None and core.hooks is None and core.serializer is None
+        # The same on a backend that admits with a plain call: it answers at once.
+        self._admit_now: Callable[[JobHandle[Any]], None] | None = (
+            shared.admit_now
+            if shared is not None and core.nowait_backend is not None and core.hooks is None
+            else None
+        )
 
     # ----------------------------------------------------------------- submitting
 
@@ -125,6 +131,14 @@ class Admission:
                 queue.release()
                 raise
             self.accepted(handle, queue, None)
+            return handle
+        admit_now = self._admit_now
+        if admit_now is not None and options._plain and queue.maxsize is None:
+            # Nothing for the backend to refuse (no bound, no key): accepted at once.
+            handle = self.new_handle(definition, args, kwargs, queue)
+            admit_now(handle)
+            if self._announcer.watched:
+                self._announcer.submitted(handle)
             return handle
         if core.serializer is not None:
             check_arguments(core.serializer, args, kwargs)

@@ -49,8 +49,9 @@ class Attempts:
         self._outcomes = outcomes
         self._announcer = announcer
         # Whether an attempt's outcome can be stored with no coroutine: a store that offers
-        # update_nowait, and no on_end hooks to await (finish_now does not call them).
-        self._nowait = core.update_nowait is not None and (
+        # update_nowait (or a backend that releases with a plain call), and no on_end
+        # hooks to await (finish_now does not call them).
+        self._nowait = (core.update_nowait is not None or core.nowait_backend is not None) and (
             core.hooks is None or not core.hooks.on_end
         )
         # Running jobs -> the cancel scope their handler runs in (None until it starts).

@@ -25,7 +25,7 @@ from ._middleware import MiddlewareChain
 from ._record import JobRecord
 from ._spawn import Event
 from ._stats import StatisticsWindow
-from .abc import Backend, EncodingStore, JobStore, NowaitStore
+from .abc import Backend, EncodingStore, JobStore, NowaitBackend, NowaitStore
 from .serializers import Serializer
 
 _get_ident = threading.get_ident
@@ -59,6 +59,16 @@ class Core:
         # A store that coordinates the work (queues, leases, keys) for runners sharing it:
         # jobs then wait in it, not here, and every write hands it a copy (see _shared).
         self.backend: Backend | None = store if isinstance(store, Backend) else None
+        # A backend whose every step is a plain call (the memory backend): a plain submit
+        # and an attempt's end then make no coroutine. Not for one that keeps bytes: what
+        # it stores is checked against its serializer on the way, by the awaited steps.
+        self.nowait_backend: NowaitBackend | None = (
+            store
+            if self.backend is not None
+            and isinstance(store, NowaitBackend)
+            and not isinstance(store, EncodingStore)
+            else None
+        )
         # A store whose writes never wait, holding the engine's own record objects: writes
         # are plain calls, and non-terminal moves need none (see NowaitStore).
         nowait = store if self.backend is None and isinstance(store, NowaitStore) else None

@@ -16,7 +16,7 @@ from ._coordination import Lease
 from ._faults import RepeatLog
 from ._handle import JobHandle
 from ._record import JobRecord
-from .abc import Backend
+from .abc import Backend, NowaitBackend
 
 logger = logging.getLogger("asyncjobs")
 
@@ -82,20 +82,44 @@ class LeaseBook:
             record.attempts = lease.record.attempts - 1
         return await self._release(handle, record, record.created_at if at is None else at)
 
+    def release_now(self, handle: JobHandle[Any], nowait: NowaitBackend) -> bool:
+        """``release`` of a job that ended, as a plain call to a backend that makes one."""
+        record = handle._record.snapshot()
+        lease = self._let_go(handle, record)
+        if lease is None:
+            return False
+        try:
+            kept = nowait.release_nowait(lease, record)
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._faults.callback_failed("backend", nowait.release_nowait, exc, record.id)
+            return False
+        return self._kept(record, kept)
+
     async def _release(
         self, handle: JobHandle[Any], record: JobRecord, retry_at: float | None
     ) -> bool:
-        lease = self.leases.pop(handle, None)
+        lease = self._let_go(handle, record)
         if lease is None:
             return False
-        if self.ids.get(record.id) is handle:
-            del self.ids[record.id]
-        self.released()
         try:
             kept = await self.backend.release(lease, record, retry_at=retry_at)
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
             self._faults.callback_failed("backend", self.backend.release, exc, f"job {record.id!r}")
             return False
+        return self._kept(record, kept)
+
+    def _let_go(self, handle: JobHandle[Any], record: JobRecord) -> Lease | None:
+        """The lease on ``handle``'s job, no longer this runner's (None: it held none)."""
+        lease = self.leases.pop(handle, None)
+        if lease is None:
+            return None
+        if self.ids.get(record.id) is handle:
+            del self.ids[record.id]
+        self.released()
+        return lease
+
+    @staticmethod
+    def _kept(record: JobRecord, kept: bool) -> bool:
         if not kept:
             logger.warning(
                 "job %s (%s) ended %s here after its lease had run out; another runner has "

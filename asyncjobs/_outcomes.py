@@ -178,12 +178,23 @@ class Outcomes:
     def finish_now(
         self, handle: JobHandle[Any], state: JobState, result: Any, error: BaseException | None
     ) -> bool:
-        """``finish`` for a store with ``update_nowait``, no coroutine on the hot path, and
-        without the ``on_end`` hooks (the caller's to call); False if already finished."""
-        update = self._core.update_nowait
-        assert update is not None
+        """``finish`` for a store with ``update_nowait`` (or a backend whose release is a
+        plain call), no coroutine on the hot path, and without the ``on_end`` hooks (the
+        caller's to call); False if already finished."""
         if not self.settle(handle, state, result, error):
             return False
+        nowait = self._core.nowait_backend
+        if nowait is not None:
+            leases = self._leases
+            assert leases is not None  # a backend's jobs run under its leases
+            leases.forget(handle)
+            try:
+                leases.release_now(handle, nowait)
+            finally:
+                self.resolve(handle)
+            return True
+        update = self._core.update_nowait
+        assert update is not None
         try:
             update(handle._record)
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it

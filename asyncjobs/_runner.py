@@ -337,6 +337,8 @@ class JobRunner:
                 poll_interval=poll_every,
                 wrap=wrap,
             )
+            if core.nowait_backend is not None:
+                pool.refill = shared.refill_now
         control = self._control = JobControl(
             self, core, timers, announcer, waiting, attempts, outcomes, pool, waits, shared
         )

@@ -235,6 +235,23 @@ class SharedWork:
             del awaited[record.id]
         return outcome
 
+    def admit_now(self, handle: JobHandle[Any]) -> None:
+        """``offer`` as a plain call, for a job the backend cannot refuse (no bound, no
+        unique key) and a backend that admits with one (``NowaitBackend``)."""
+        nowait = self._nowait
+        assert nowait is not None
+        offer = self.prepare(handle)
+        record = handle._record
+        awaited = self._leases.awaited
+        awaited[record.id] = handle  # before the answer: its end may be heard at once
+        try:
+            outcome = nowait.admit_nowait(record.snapshot(), options=offer.options)
+        except BaseException:
+            del awaited[record.id]
+            raise
+        assert isinstance(outcome, Accepted), outcome  # unbounded, and no key to hold
+        self.wake()
+
     async def waiting_in(self, queue: JobQueue) -> list[JobHandle[Any]]:
         """Handles of the jobs waiting in ``queue`` in the backend, oldest first (the first
         ``VISIBLE_WAITING`` of them): what a full queue's policy chooses a victim among."""
@@ -340,6 +357,26 @@ class SharedWork:
                     wait = min(wait, due - core.time())
             if not event.is_set():
                 await self._timers.within(core.clock.monotonic() + wait, event.wait)
+
+    def refill_now(self) -> bool:
+        """A worker found no job here: take what this runner has free slots for, as a plain
+        call, from a backend that acquires with one, so that no worker parks (and waits
+        for the feeder) while jobs wait in the backend. True if any was taken."""
+        nowait = self._nowait
+        if nowait is None or not self._core.accepting:
+            return False
+        wanted = self._wanted()
+        if not wanted:
+            return False
+        leases = self._leases
+        try:
+            taken = nowait.acquire_nowait(wanted, owner=leases.owner, lease=leases.lease_time)
+        except Exception as exc:  # noqa: BLE001 - isolated; the feeder tries again
+            self._core.faults.callback_failed("backend", nowait.acquire_nowait, exc, "acquire")
+            return False
+        for lease in taken:
+            self._take(lease)
+        return bool(taken)
 
     def _take(self, lease: Lease) -> None:
         """A job leased to this runner: into its local queue, where a worker takes it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -42,6 +43,9 @@ class Workers:
         self.done: anyio.Event | None = None  # made on start, in the loop
         # The workers' tasks: a wait made in one is its job's own (not a task it spawned).
         self.tasks: set[object] = set()
+        # Takes jobs from a shared backend with a plain call, before a worker parks; True
+        # if it took any (set by the runner on such a backend).
+        self.refill: Callable[[], bool] | None = None
 
     def start(self) -> None:
         self.done = anyio.Event()
@@ -55,6 +59,7 @@ class Workers:
         run = self._attempts.run
         idle = waiting.idle_workers
         choose = waiting.choose
+        refill = self.refill
         budget = _YIELD_EVERY
         task = current_task()
         self.tasks.add(task)
@@ -65,6 +70,8 @@ class Workers:
                     while True:
                         queue = choose()
                         if queue is None:
+                            if refill is not None and refill():
+                                continue
                             stopping = not core.accepting and core.state is not RunnerState.STARTING
                             if stopping and not waiting.has_ready():
                                 # Nothing left for anyone: let parked workers see it too.

@@ -7,9 +7,10 @@ coordinates the work, as ``asyncjobs.abc.Backend`` says. Every step is a plain c
 step is atomic on the event loop. Records are kept as given, not copied, and leases carry
 the stored record itself. Guarantee: at-most-once across process death, as the store's.
 
-Queues are heaps of ``(-priority, submission order, id)`` with lazy deletion: a cancelled,
-evicted or deleted job leaves its entry behind, skipped when it comes to the top (the record
-tells: it is no longer ``queued``), and a heap is rebuilt once such entries are most of it.
+A queue's ready jobs are a ``ReadyQueue`` (a FIFO per priority) with lazy deletion: a
+cancelled, evicted or deleted job leaves its entry behind, skipped when it comes to the front
+(the record tells: it is no longer ``queued``), and the queue is rebuilt once such entries
+are most of it; jobs due later are a heap of ``(due, submission order, id)``, alike.
 Per-queue counts are kept as jobs move, so a bound is checked without a scan.
 """
 
@@ -51,6 +52,7 @@ from .._record import Attempt, JobRecord
 from .._schedule import ScheduleRecord
 from .._states import TERMINAL_STATES, JobState
 from ..abc import ChannelListener
+from ._ready import ReadyQueue
 from .memory import MemoryJobStore
 
 logger = logging.getLogger("asyncjobs.backend")
@@ -86,7 +88,7 @@ class MemoryBackend(MemoryJobStore):
         )
         self._time = (clock or SystemClock()).time
         self._sequence = itertools.count()  # submission order, the tie-break among equals
-        self._ready: dict[str, list[tuple[float, int, str]]] = {}
+        self._ready: dict[str, ReadyQueue] = {}
         self._due: list[tuple[float, int, str]] = []  # (scheduled_for, order, id)
         self._counts: dict[str, list[int]] = {}  # queue -> [queued, scheduled, running]
         self._tokens = itertools.count(1)
@@ -108,13 +110,12 @@ class MemoryBackend(MemoryJobStore):
         counts[_SLOT[state]] += delta
 
     def _push_ready(self, record: JobRecord) -> None:
-        heap = self._ready.get(record.queue)
-        if heap is None:
-            heap = self._ready[record.queue] = []
-        elif len(heap) > _COMPACT_AT and len(heap) > 2 * self._counts[record.queue][0]:
-            heap[:] = [entry for entry in heap if self._ready_entry_live(entry)]
-            heapq.heapify(heap)
-        heapq.heappush(heap, (-record.priority, next(self._sequence), record.id))
+        ready = self._ready.get(record.queue)
+        if ready is None:
+            ready = self._ready[record.queue] = ReadyQueue()
+        elif len(ready) > _COMPACT_AT and len(ready) > 2 * self._counts[record.queue][0]:
+            ready.compact(self._ready_id_live)
+        ready.push(record.priority, record.id)
 
     def _push_due(self, record: JobRecord) -> None:
         assert record.scheduled_for is not None
@@ -131,8 +132,8 @@ class MemoryBackend(MemoryJobStore):
             heapq.heapify(expiry)
         heapq.heappush(expiry, (lease.expires_at, lease.token, lease.record.id))
 
-    def _ready_entry_live(self, entry: tuple[float, int, str]) -> bool:
-        record = self.stored(entry[2])
+    def _ready_id_live(self, job_id: str) -> bool:
+        record = self.stored(job_id)
         return record is not None and record.state is _QUEUED
 
     def _held_by(self, key: str, now: float) -> str | None:
@@ -258,7 +259,7 @@ class MemoryBackend(MemoryJobStore):
             )
         if self.stored(record.id) is not None:
             raise DuplicateJobId(record.id)
-        now = self._time()
+        now = self._time() if unique is not None or bound is not None else 0.0
         if unique is not None:
             holder = self._held_by(unique.key, now)
             if holder is not None:
@@ -288,7 +289,10 @@ class MemoryBackend(MemoryJobStore):
             self._options[record.id] = options
         if unique is not None:
             self._take_key(record.id, unique, now)
-        self._count(record, state, 1)
+        counts = self._counts.get(record.queue)
+        if counts is None:
+            counts = self._counts[record.queue] = [0, 0, 0]
+        counts[_SLOT[state]] += 1
         if state is _QUEUED:
             self._push_ready(record)
             if self._listeners:
@@ -307,15 +311,18 @@ class MemoryBackend(MemoryJobStore):
             self._promote(now)
         taken: list[Lease] = []
         for queue, count in wanted:
-            heap = self._ready.get(queue)
-            while heap and count > 0:
-                job_id = heapq.heappop(heap)[2]
+            ready = self._ready.get(queue)
+            while ready is not None and count > 0:
+                job_id = ready.pop()
+                if job_id is None:
+                    break
                 record = self.stored(job_id)
                 if record is None or record.state is not _QUEUED:
                     continue
-                self._count(record, _QUEUED, -1)
+                counts = self._counts[queue]
+                counts[0] -= 1  # queued
+                counts[2] += 1  # running
                 record.state = _RUNNING
-                self._count(record, _RUNNING, 1)
                 record.attempts += 1
                 record.started_at = now
                 record.finished_at = None
@@ -357,16 +364,18 @@ class MemoryBackend(MemoryJobStore):
     def release_nowait(
         self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
     ) -> bool:
-        self._expire_leases(self._time())
-        if not self._held(lease) or record.id != lease.record.id:
+        expiry = self._expiry
+        if expiry and expiry[0][0] <= self._time():
+            self._expire_leases(self._time())
+        job_id = record.id
+        current = self._leases.get(job_id)
+        if current is None or current.token != lease.token or job_id != lease.record.id:
             return False
         if retry_at is None and record.state not in TERMINAL_STATES:
             raise InvalidOption(
                 "record.state", record.state.value, "release a job in a terminal state, or retry_at"
             )
-        job_id = record.id
-        stored = self.stored(job_id)
-        assert stored is not None  # a held lease's record is kept
+        stored = current.record  # a lease carries the stored record itself
         if record.queue != stored.queue:
             raise InvalidOption(
                 "record.queue",
@@ -374,8 +383,9 @@ class MemoryBackend(MemoryJobStore):
                 f"job {job_id!r} is in queue {stored.queue!r}; a job's queue never changes",
             )
         del self._leases[job_id]
-        self._cancel_flags.discard(job_id)
-        self._count(stored, _RUNNING, -1)
+        if self._cancel_flags:
+            self._cancel_flags.discard(job_id)
+        self._counts[stored.queue][2] -= 1  # running no more
         if retry_at is not None:
             record.state = _SCHEDULED
             record.scheduled_for = retry_at
@@ -384,10 +394,12 @@ class MemoryBackend(MemoryJobStore):
             self._push_due(record)
             return True
         self._store(record)
-        self._free_key(job_id)
-        if record.state is not _FAILED:  # a dead letter keeps them, to be requeued
+        if self._keys:
+            self._free_key(job_id)
+        if self._options and record.state is not _FAILED:  # a dead letter keeps them
             self._options.pop(job_id, None)
-        self.publish_nowait(JobEnded(job_id, record.state))
+        if self._listeners:
+            self.publish_nowait(JobEnded(job_id, record.state))
         return True
 
     def cancel_nowait(self, job_id: str) -> CancelOutcome:
