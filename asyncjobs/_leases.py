@@ -21,7 +21,7 @@ from .abc import Backend, NowaitBackend
 logger = logging.getLogger("asyncjobs")
 
 
-def _nothing() -> None:
+def _nothing(retry_at: float | None) -> None:
     return None
 
 
@@ -42,7 +42,8 @@ class LeaseBook:
         # Jobs submitted (or requeued) here that have not ended, by id: whoever runs them,
         # their handles resolve here.
         self.awaited: dict[str, JobHandle[Any]] = {}
-        self.released: Callable[[], None] = _nothing  # a slot is free: look for work
+        # A slot is free (and the job is due again at the time given, for a retry).
+        self.released: Callable[[float | None], None] = _nothing
         # A lost attempt stopped here: its handle follows the job (set by _shared).
         self.stopped: Callable[[JobHandle[Any]], None] = _ignore
 
@@ -85,7 +86,7 @@ class LeaseBook:
     def release_now(self, handle: JobHandle[Any], nowait: NowaitBackend) -> bool:
         """``release`` of a job that ended, as a plain call to a backend that makes one."""
         record = handle._record.snapshot()
-        lease = self._let_go(handle, record)
+        lease = self._let_go(handle, record, None)
         if lease is None:
             return False
         try:
@@ -98,7 +99,7 @@ class LeaseBook:
     async def _release(
         self, handle: JobHandle[Any], record: JobRecord, retry_at: float | None
     ) -> bool:
-        lease = self._let_go(handle, record)
+        lease = self._let_go(handle, record, retry_at)
         if lease is None:
             return False
         try:
@@ -108,14 +109,16 @@ class LeaseBook:
             return False
         return self._kept(record, kept)
 
-    def _let_go(self, handle: JobHandle[Any], record: JobRecord) -> Lease | None:
+    def _let_go(
+        self, handle: JobHandle[Any], record: JobRecord, retry_at: float | None
+    ) -> Lease | None:
         """The lease on ``handle``'s job, no longer this runner's (None: it held none)."""
         lease = self.leases.pop(handle, None)
         if lease is None:
             return None
         if self.ids.get(record.id) is handle:
             del self.ids[record.id]
-        self.released()
+        self.released(retry_at)
         return lease
 
     @staticmethod

@@ -147,11 +147,15 @@ class SharedWork:
         self._stop_listening: Callable[[], None] | None = None
         self._feeder = _Loop(self._feed, "asyncjobs-feeder")
         self._heartbeat = _Loop(self._beat, "asyncjobs-heartbeat")
-        leases.released = self.wake
+        # Steps as plain calls (admit_now, refill_now), on a backend that makes them so. Its
+        # workers take jobs themselves before they park: a slot freed needs no feeder.
+        self._nowait = core.nowait_backend
+        self._publish_now = backend.publish_nowait if isinstance(backend, NowaitBackend) else None
+        leases.released = self._released
         leases.stopped = self._after_lost
         self._room: list[Event] = []  # submitters waiting for room in a full queue
         announcer.forward = self._progressed
-        self._nowait = backend if isinstance(backend, NowaitBackend) else None
+        self._admitting = False  # admit_now is handing a job to the backend
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -194,6 +198,18 @@ class SharedWork:
         if wake is not None:
             self._wake = None
             wake.set()
+        self._room_freed()
+
+    def _released(self, retry_at: float | None) -> None:
+        """A job let go of its slot. With workers that take jobs themselves, the feeder
+        need only look again when the job is due later (when, is the backend's to say)."""
+        if self._nowait is None or retry_at is not None:
+            self.wake()
+        else:
+            self._room_freed()
+
+    def _room_freed(self) -> None:
+        """Let submitters waiting for room in a full queue look again."""
         while self._room:
             self._room.pop().set()
 
@@ -244,13 +260,18 @@ class SharedWork:
         record = handle._record
         awaited = self._leases.awaited
         awaited[record.id] = handle  # before the answer: its end may be heard at once
+        self._admitting = True  # its JobQueued is this call's to act on, below
         try:
             outcome = nowait.admit_nowait(record.snapshot(), options=offer.options)
         except BaseException:
             del awaited[record.id]
             raise
+        finally:
+            self._admitting = False
         assert isinstance(outcome, Accepted), outcome  # unbounded, and no key to hold
-        self.wake()
+        # A parked worker takes it now, with no detour through the feeder task.
+        if not (self._waiting.idle_workers and self.refill_now()):
+            self.wake()
 
     async def waiting_in(self, queue: JobQueue) -> list[JobHandle[Any]]:
         """Handles of the jobs waiting in ``queue`` in the backend, oldest first (the first
@@ -376,6 +397,8 @@ class SharedWork:
             return False
         for lease in taken:
             self._take(lease)
+        if taken:
+            self._room_freed()  # they wait no more: a bounded queue has room again
         return bool(taken)
 
     def _take(self, lease: Lease) -> None:
@@ -480,8 +503,8 @@ class SharedWork:
         if not self._leases.holds(handle):
             return  # not from the backend (a caller-runs job): nobody elsewhere waits
         message = ProgressReported(handle._record.id, update)
-        if self._nowait is not None:
-            self._nowait.publish_nowait(message)
+        if self._publish_now is not None:
+            self._publish_now(message)
         else:
             spawn_detached(functools.partial(self._publish, message), "asyncjobs-progress")
 
@@ -497,7 +520,7 @@ class SharedWork:
             if handle is not None and not handle._done and not self._leases.holds(handle):
                 self._announcer.progressed(handle, message.progress)
         elif isinstance(message, JobQueued):
-            if self._wake is not None:
+            if self._wake is not None and not self._admitting:
                 self.wake()
         elif isinstance(message, JobEnded):
             handle = self._leases.awaited.get(message.job_id)

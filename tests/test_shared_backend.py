@@ -336,6 +336,25 @@ async def test_the_submitters_retry_policy_holds_in_the_runner_that_runs_it(
             await held
 
 
+async def test_a_retry_starts_when_it_is_due_not_at_the_next_poll(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    clock = FakeClock()
+    backend = make_backend(clock)
+    retried = fails_once.with_options(retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=0.5)))
+    failures.clear()
+    with anyio.fail_after(10):
+        async with runner(backend, "a", clock=clock, poll_interval=600) as a:
+            await clock.advance(0)  # the runner's worker and feeder wait for work
+            handle = await a.submit(retried, "due")
+            await clock.advance(0.4)  # its first attempt failed; it waits for its retry
+            assert failures["due"] == 1
+            assert handle.state is JobState.SCHEDULED
+            await clock.advance(0.1)
+            assert await handle == "ok"
+            assert failures["due"] == 2
+
+
 async def test_a_backoff_a_backend_of_bytes_cannot_name_is_refused_at_submit() -> None:
     backend = EncodedBackend()
     with anyio.fail_after(10):
