@@ -6,6 +6,7 @@ import pytest
 
 from asyncjobs import JobState
 from asyncjobs.storage import MemoryBackend
+from asyncjobs.storage._ready import ReadyQueue
 from asyncjobs.testing import FakeClock
 
 from .backend_contract import BackendContract, backend, clock
@@ -30,3 +31,30 @@ async def test_the_memory_backends_heaps_stay_as_small_as_what_waits() -> None:
         await backend.cancel(f"q{index}")
     sizes = (len(backend._due), len(backend._ready["default"]))
     assert max(sizes) <= 200, sizes
+
+
+def test_a_ready_queue_runs_the_highest_priority_first_and_equals_in_order() -> None:
+    ready = ReadyQueue()
+    for priority, job_id in [(0, "a"), (5, "b"), (0, "c"), (-1, "d"), (5, "e"), (2.5, "f")]:
+        ready.push(priority, job_id)
+    assert ready.pop() == "b"
+    ready.push(5, "g")  # a bucket that still has entries takes more at its end
+    taken = []
+    while (job_id := ready.pop()) is not None:
+        taken.append(job_id)
+    assert taken == ["e", "g", "f", "a", "c", "d"]
+    assert len(ready) == 0
+    ready.push(1, "h")  # emptied buckets are dropped, not left to shadow new ones
+    assert ready.pop() == "h"
+
+
+def test_a_ready_queue_compacts_to_its_live_entries_in_order() -> None:
+    ready = ReadyQueue()
+    for index in range(10):
+        ready.push(index % 2, f"j{index}")
+    ready.compact(lambda job_id: int(job_id[1:]) % 3 != 0)  # j0, j3, j6, j9 are stale
+    assert len(ready) == 6
+    taken = []
+    while (job_id := ready.pop()) is not None:
+        taken.append(job_id)
+    assert taken == ["j1", "j5", "j7", "j2", "j4", "j8"]
