@@ -27,6 +27,7 @@ from ._events import JobEnded, JobEvent, Subscription
 from ._handle import JobHandle, current_job_var
 from ._runner import JobRunner
 from ._states import JobState
+from .abc import Backend
 
 __all__ = ["FakeClock", "OutcomeRecorder", "run_until_idle"]
 
@@ -231,7 +232,8 @@ async def run_until_idle(
     *,
     settle: float | timedelta | None = _SETTLE,
 ) -> None:
-    """Wait until no job is queued, running or (with a fake clock) scheduled.
+    """Wait until no job is queued, running or (with a fake clock) scheduled; on a shared
+    backend, none of the runner's queues has one waiting there.
 
     With a ``FakeClock``, time jumps to the next deadline (a delayed job, a retry's backoff,
     a schedule's next slot) whenever every task is blocked and no job is running, or every
@@ -254,10 +256,10 @@ async def run_until_idle(
     within = None if settle is None else _validation.non_negative_duration("settle", settle)
     while True:
         await wait_all_tasks_blocked()
-        pool = runner.pool_statistics()
+        waiting, scheduled = await _waiting(runner)
         running = runner.running_jobs()  # caller-run jobs too
-        busy = bool(pool.waiting or running)
-        if not busy and (clock is None or not pool.scheduled):
+        busy = bool(waiting or running)
+        if not busy and (clock is None or not scheduled):
             return
         if clock is None:
             await runner.wait_idle()
@@ -272,6 +274,21 @@ async def run_until_idle(
             await runner.wait_idle()
             continue
         await clock.advance(max(0.0, deadline - clock.monotonic()))
+
+
+async def _waiting(runner: JobRunner) -> tuple[int, int]:
+    """How many of the runner's jobs are queued, and how many scheduled: in the runner, or,
+    on a shared backend, in the backend (its counts of the runner's queues)."""
+    store = runner.store
+    if not isinstance(store, Backend):
+        pool = runner.pool_statistics()
+        return pool.waiting, pool.scheduled
+    queued = scheduled = 0
+    for name in runner.queue_statistics():
+        counts = await store.counts(name)
+        queued += counts.queued
+        scheduled += counts.scheduled
+    return queued, scheduled
 
 
 def _wall(field: str, value: object, wall0: float, mono: float = 0.0) -> float:

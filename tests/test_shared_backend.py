@@ -41,7 +41,7 @@ from asyncjobs import (
 )
 from asyncjobs.abc import Backend, JobEnded
 from asyncjobs.storage import MemoryBackend
-from asyncjobs.testing import FakeClock
+from asyncjobs.testing import FakeClock, run_until_idle
 
 from .encoded_backend import EncodedBackend
 
@@ -353,6 +353,24 @@ async def test_a_retry_starts_when_it_is_due_not_at_the_next_poll(
             await clock.advance(0.1)
             assert await handle == "ok"
             assert failures["due"] == 2
+
+
+async def test_run_until_idle_waits_for_what_waits_in_the_backend(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    clock = FakeClock()
+    backend = make_backend(clock)
+    retried = fails_once.with_options(retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=30)))
+    later = work.with_options(delay=60)
+    failures.clear()
+    with anyio.fail_after(10):
+        async with runner(backend, "a", clock=clock) as a:
+            handle = await a.submit(retried, "idle")
+            delayed = await a.submit(later, "later", 4)
+            await run_until_idle(a, clock)
+            assert (handle.state, delayed.state) == (JobState.SUCCEEDED, JobState.SUCCEEDED)
+            assert failures["idle"] == 2
+            assert clock.monotonic() >= 60
 
 
 async def test_a_backoff_a_backend_of_bytes_cannot_name_is_refused_at_submit() -> None:
