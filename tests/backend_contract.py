@@ -331,7 +331,10 @@ class BackendContract:
         await backend.admit(job("b", state=JobState.SCHEDULED, scheduled_for=later))
         assert await backend.cancel("a") is CancelOutcome.CANCELLED
         assert await backend.cancel("b") is CancelOutcome.CANCELLED
-        assert (await backend.get("a")).state is JobState.CANCELLED
+        ended = await backend.get("a")
+        assert ended.state is JobState.CANCELLED
+        # The engine's words for it, as a runner's own cancel of a waiting job says it.
+        assert ended.error == "job 'a' was cancelled before it started"
         assert heard == [
             JobQueued("a", "default"),
             JobEnded("a", JobState.CANCELLED),

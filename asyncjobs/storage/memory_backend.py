@@ -415,7 +415,10 @@ class MemoryBackend(MemoryJobStore):
             self.publish_nowait(CancelRequested(job_id))
             return CancelOutcome.REQUESTED
         self._end_waiting(
-            record, JobState.CANCELLED, f"job {job_id!r} was cancelled while waiting", self._time()
+            record,
+            JobState.CANCELLED,
+            f"job {job_id!r} was cancelled before it started",
+            self._time(),
         )
         return CancelOutcome.CANCELLED
 
