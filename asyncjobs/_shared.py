@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -360,8 +360,7 @@ class SharedWork:
                     )
                 except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
                     core.faults.callback_failed("backend", backend.acquire, exc, "acquire")
-                for lease in taken:
-                    self._take(lease)
+                self._take_all(taken)
             if taken:
                 continue  # there may be more
             event = self._wake = core.new_event()
@@ -395,11 +394,16 @@ class SharedWork:
         except Exception as exc:  # noqa: BLE001 - isolated; the feeder tries again
             self._core.faults.callback_failed("backend", nowait.acquire_nowait, exc, "acquire")
             return False
+        self._take_all(taken)
+        return bool(taken)
+
+    def _take_all(self, taken: Sequence[Lease]) -> None:
+        """Jobs leased to this runner (by the feeder or a worker): into the local queues.
+        They wait in the backend no more, so a bounded queue there has room again."""
         for lease in taken:
             self._take(lease)
         if taken:
-            self._room_freed()  # they wait no more: a bounded queue has room again
-        return bool(taken)
+            self._room_freed()
 
     def _take(self, lease: Lease) -> None:
         """A job leased to this runner: into its local queue, where a worker takes it."""

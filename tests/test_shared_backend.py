@@ -21,6 +21,7 @@ from asyncjobs import (
     FullQueuePolicy,
     InvalidOption,
     JobCancelled,
+    JobDefinition,
     JobHandle,
     JobInterrupted,
     JobRecord,
@@ -336,13 +337,18 @@ async def test_the_submitters_retry_policy_holds_in_the_runner_that_runs_it(
             await held
 
 
+def retried_once(delay: float) -> JobDefinition[[str], str]:
+    """``fails_once`` retried once, ``delay`` seconds after its first attempt fails."""
+    failures.clear()
+    return fails_once.with_options(retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=delay)))
+
+
 async def test_a_retry_starts_when_it_is_due_not_at_the_next_poll(
     make_backend: Callable[[FakeClock | None], Backend],
 ) -> None:
     clock = FakeClock()
     backend = make_backend(clock)
-    retried = fails_once.with_options(retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=0.5)))
-    failures.clear()
+    retried = retried_once(delay=0.5)
     with anyio.fail_after(10):
         async with runner(backend, "a", clock=clock, poll_interval=600) as a:
             await clock.advance(0)  # the runner's worker and feeder wait for work
@@ -360,9 +366,8 @@ async def test_run_until_idle_waits_for_what_waits_in_the_backend(
 ) -> None:
     clock = FakeClock()
     backend = make_backend(clock)
-    retried = fails_once.with_options(retry=Retry(max_attempts=2, backoff=FixedBackoff(delay=30)))
+    retried = retried_once(delay=30)
     later = work.with_options(delay=60)
-    failures.clear()
     with anyio.fail_after(10):
         async with runner(backend, "a", clock=clock) as a:
             handle = await a.submit(retried, "idle")

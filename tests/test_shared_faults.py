@@ -268,6 +268,16 @@ def events(*names: str) -> list[anyio.Event]:
     return made
 
 
+async def occupy(a: JobRunner, b: JobRunner) -> tuple[JobRunner, JobRunner, JobHandle[int]]:
+    """Fill the only worker of one of the runners with a held job (``gates["hold"]``): the
+    busy runner, the free one, and the held job's handle."""
+    gates["hold"] = anyio.Event()
+    (hold,) = events("hold")
+    held = await a.submit(work, "hold", 0)
+    await hold.wait()
+    return (a, b, held) if ran_in["hold"] == ["a"] else (b, a, held)
+
+
 async def stored(backend: FaultyBackend, handle: JobHandle[Any]) -> JobRecord:
     return await backend.get(handle.id)
 
@@ -579,13 +589,9 @@ async def test_a_failing_channel_listener_and_publish_break_no_runner(
 ) -> None:
     backend = FaultyBackend(clock=clock)
     backend.listen(lambda message: 1 / 0)  # type: ignore[arg-type]
-    gates["hold"] = anyio.Event()
-    (hold,) = events("hold")
     with anyio.fail_after(10):
         async with runner(backend, "a", clock) as a, runner(backend, "b", clock) as b:
-            held = await a.submit(work, "hold", 0)
-            await hold.wait()
-            busy, free = (a, b) if ran_in["hold"] == ["a"] else (b, a)
+            busy, free, held = await occupy(a, b)
             backend.outage("publish")
             handle = await busy.submit(reports, "p")  # runs in the other runner
             assert await handle == "ok"
@@ -605,13 +611,9 @@ async def test_a_job_that_ended_elsewhere_while_its_record_cannot_be_read_ends_i
     """The channel says the job ended, and reading its record fails: the handle ends in the
     state the channel told, raising ``ResultExpired`` for the result it could not read."""
     backend = FaultyBackend(clock=clock)
-    gates["hold"] = anyio.Event()
-    (hold,) = events("hold")
     with anyio.fail_after(10):
         async with runner(backend, "a", clock) as a, runner(backend, "b", clock) as b:
-            held = await a.submit(work, "hold", 0)
-            await hold.wait()
-            busy = a if ran_in["hold"] == ["a"] else b
+            busy, _, held = await occupy(a, b)
             backend.outage("get")
             handle = await busy.submit(work, "elsewhere", 3)  # runs in the other runner
             with pytest.raises(ResultExpired):

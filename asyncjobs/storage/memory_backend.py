@@ -365,8 +365,10 @@ class MemoryBackend(MemoryJobStore):
         self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
     ) -> bool:
         expiry = self._expiry
-        if expiry and expiry[0][0] <= self._time():
-            self._expire_leases(self._time())
+        if expiry:
+            now = self._time()
+            if expiry[0][0] <= now:
+                self._expire_leases(now)
         job_id = record.id
         current = self._leases.get(job_id)
         if current is None or current.token != lease.token or job_id != lease.record.id:
