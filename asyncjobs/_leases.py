@@ -25,6 +25,10 @@ def _nothing(retry_at: float | None) -> None:
     return None
 
 
+def _none() -> None:
+    return None
+
+
 def _ignore(handle: JobHandle[Any]) -> None:
     return None
 
@@ -44,15 +48,13 @@ class LeaseBook:
         self.awaited: dict[str, JobHandle[Any]] = {}
         # A slot is free (and the job is due again at the time given, for a retry).
         self.released: Callable[[float | None], None] = _nothing
+        # A slot is free, the job having ended (``end_now``).
+        self.freed: Callable[[], None] = _none
         # A lost attempt stopped here: its handle follows the job (set by _shared).
         self.stopped: Callable[[JobHandle[Any]], None] = _ignore
 
     def holds(self, handle: JobHandle[Any]) -> bool:
         return handle in self.leases
-
-    def take(self, handle: JobHandle[Any], lease: Lease) -> None:
-        self.leases[handle] = lease
-        self.ids[lease.record.id] = handle
 
     def drop(self, handle: JobHandle[Any]) -> None:
         """Let go of a lease that was lost: the job is the backend's again."""
@@ -83,18 +85,27 @@ class LeaseBook:
             record.attempts = lease.record.attempts - 1
         return await self._release(handle, record, record.created_at if at is None else at)
 
-    def release_now(self, handle: JobHandle[Any], nowait: NowaitBackend) -> bool:
-        """``release`` of a job that ended, as a plain call to a backend that makes one."""
-        record = handle._record.snapshot()
-        lease = self._let_go(handle, record, None)
+    def end_now(self, handle: JobHandle[Any], nowait: NowaitBackend) -> bool:
+        """The job ended here (its handle is resolved): ``forget`` it and ``release`` it,
+        as one plain call to a backend that makes them so. The backend keeps the engine's
+        own record: a job that has ended is not written here again."""
+        record = handle._record
+        job_id = record.id
+        awaited = self.awaited
+        if awaited.get(job_id) is handle:
+            del awaited[job_id]
+        lease = self.leases.pop(handle, None)
         if lease is None:
             return False
+        if self.ids.get(job_id) is handle:
+            del self.ids[job_id]
+        self.freed()
         try:
             kept = nowait.release_nowait(lease, record)
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
-            self._faults.callback_failed("backend", nowait.release_nowait, exc, record.id)
+            self._faults.callback_failed("backend", nowait.release_nowait, exc, job_id)
             return False
-        return self._kept(record, kept)
+        return kept or self._kept(record, kept)
 
     async def _release(
         self, handle: JobHandle[Any], record: JobRecord, retry_at: float | None

@@ -187,9 +187,8 @@ class Outcomes:
         if nowait is not None:
             leases = self._leases
             assert leases is not None  # a backend's jobs run under its leases
-            leases.forget(handle)
             try:
-                leases.release_now(handle, nowait)
+                leases.end_now(handle, nowait)
             finally:
                 self.resolve(handle)
             return True

@@ -152,6 +152,7 @@ class SharedWork:
         self._nowait = core.nowait_backend
         self._publish_now = backend.publish_nowait if isinstance(backend, NowaitBackend) else None
         leases.released = self._released
+        leases.freed = self._room_freed
         leases.stopped = self._after_lost
         self._room: list[Event] = []  # submitters waiting for room in a full queue
         announcer.forward = self._progressed
@@ -252,26 +253,36 @@ class SharedWork:
         return outcome
 
     def admit_now(self, handle: JobHandle[Any]) -> None:
-        """``offer`` as a plain call, for a job the backend cannot refuse (no bound, no
-        unique key) and a backend that admits with one (``NowaitBackend``)."""
+        """``offer`` as a plain call, for a plain job (no delay, no unique key: see
+        ``JobOptions._plain``) to an unbounded queue, on a backend that admits with one
+        (``NowaitBackend``): nothing for the backend to refuse."""
         nowait = self._nowait
         assert nowait is not None
-        offer = self.prepare(handle)
         record = handle._record
+        retry = handle._definition.options.retry
+        job_id = record.id
         awaited = self._leases.awaited
-        awaited[record.id] = handle  # before the answer: its end may be heard at once
+        awaited[job_id] = handle  # before the answer: its end may be heard at once
         self._admitting = True  # its JobQueued is this call's to act on, below
         try:
-            outcome = nowait.admit_nowait(record.snapshot(), options=offer.options)
+            # Its run options as objects: a backend of plain calls keeps objects.
+            outcome = nowait.admit_nowait(
+                record.snapshot(),
+                options=None if retry is None else run_options(retry, as_data=False),
+            )
         except BaseException:
-            del awaited[record.id]
+            del awaited[job_id]
             raise
         finally:
             self._admitting = False
-        assert isinstance(outcome, Accepted), outcome  # unbounded, and no key to hold
-        # A parked worker takes it now, with no detour through the feeder task.
+        assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
+        # A parked worker takes it now, with no detour through the feeder task; else the
+        # feeder looks (admission frees no room: nobody else need be woken).
         if not (self._waiting.idle_workers and self.refill_now()):
-            self.wake()
+            wake = self._wake
+            if wake is not None:
+                self._wake = None
+                wake.set()
 
     async def waiting_in(self, queue: JobQueue) -> list[JobHandle[Any]]:
         """Handles of the jobs waiting in ``queue`` in the backend, oldest first (the first
@@ -408,10 +419,9 @@ class SharedWork:
     def _take(self, lease: Lease) -> None:
         """A job leased to this runner: into its local queue, where a worker takes it."""
         leased = lease.record
-        handle = self._leases.awaited.get(leased.id)
-        busy = handle is not None and (
-            handle in self._attempts.running or self._leases.holds(handle)
-        )
+        leases = self._leases
+        handle = leases.awaited.get(leased.id)
+        busy = handle is not None and (handle in self._attempts.running or handle in leases.leases)
         if handle is None or handle._done or busy:  # busy: its lost attempt still stops
             try:
                 handle = self._wrap(leased.snapshot(), None, lease.options)
@@ -433,7 +443,8 @@ class SharedWork:
         record.retries = leased.retries
         record.error = leased.error
         record.scheduled_for = leased.scheduled_for
-        self._leases.take(handle, lease)
+        leases.leases[handle] = lease
+        leases.ids[leased.id] = handle
         queue = self._waiting.queues[record.queue]
         queue.size += 1
         self._waiting.make_ready(handle, queue, new=True)

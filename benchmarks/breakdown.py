@@ -9,7 +9,9 @@ to ``defaults`` is what that part costs a job:
 * ``defaults``: ``JobRunner`` as the suite runs it (records, statistics, events on);
 * ``no-statistics``: ``statistics_window=None``;
 * ``no-records``: a store that keeps nothing (what the memory store's record keeping costs);
-* ``no-gc``: the garbage collector off during the run (what collections cost at this backlog).
+* ``no-gc``: the garbage collector off during the run (what collections cost at this backlog);
+* ``on-backend``: the store is a ``MemoryBackend`` (the path of runners sharing a backend:
+  jobs wait in the backend and run under its leases).
 
 The "submit" and "run" columns split each asyncjobs run at the point where every job has
 been submitted and none has started (the first ``await`` of a handle starts them).
@@ -57,6 +59,12 @@ def _keeps_nothing() -> Any:
     return KeepsNothing()
 
 
+def _backend() -> Any:
+    from asyncjobs.storage import MemoryBackend
+
+    return MemoryBackend()
+
+
 async def _asyncjobs(jobs: int, gc_off: bool = False, **options: Any) -> Timing:
     import asyncjobs
 
@@ -83,6 +91,7 @@ VARIANTS: dict[str, Callable[[int], Awaitable[Timing]]] = {
     "no-statistics": lambda jobs: _asyncjobs(jobs, statistics_window=None),
     "no-records": lambda jobs: _asyncjobs(jobs, store=_keeps_nothing()),
     "no-gc": lambda jobs: _asyncjobs(jobs, gc_off=True),
+    "on-backend": lambda jobs: _asyncjobs(jobs, store=_backend()),
 }
 
 

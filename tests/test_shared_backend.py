@@ -540,6 +540,8 @@ async def test_a_dead_letter_is_requeued_through_the_backend(
             started["d"] = anyio.Event()
             again = await a.dead_letters.requeue(handle.id)
             assert await again == "ready"
+            # The first handle still tells the attempt it followed, whoever ran the job.
+            assert (handle.state, handle.done()) == (JobState.FAILED, True)
             stored = await backend.get(handle.id)
             assert (stored.state, [a.outcome for a in stored.history]) == (
                 JobState.SUCCEEDED,

@@ -17,15 +17,15 @@ from collections.abc import Callable
 class ReadyQueue:
     """Job ids by priority, in run order; stale entries are skipped by the caller."""
 
-    __slots__ = ("_buckets", "_priorities", "_entries")
+    __slots__ = ("_buckets", "_priorities", "entries")
 
     def __init__(self) -> None:
         self._buckets: dict[float, deque[str]] = {}
         self._priorities: list[float] = []  # negated: heapq's smallest is the highest
-        self._entries = 0  # live and stale together
+        self.entries = 0  # live and stale together (an attribute: read on every push)
 
     def __len__(self) -> int:
-        return self._entries
+        return self.entries
 
     def push(self, priority: float, job_id: str) -> None:
         bucket = self._buckets.get(priority)
@@ -33,7 +33,7 @@ class ReadyQueue:
             bucket = self._buckets[priority] = deque()
             heapq.heappush(self._priorities, -priority)
         bucket.append(job_id)
-        self._entries += 1
+        self.entries += 1
 
     def pop(self) -> str | None:
         """The next entry, live or stale (the caller checks), or None if there is none."""
@@ -42,7 +42,7 @@ class ReadyQueue:
         while priorities:
             bucket = buckets[-priorities[0]]
             if bucket:
-                self._entries -= 1
+                self.entries -= 1
                 return bucket.popleft()
             del buckets[-priorities[0]]  # emptied earlier; kept until now for reuse
             heapq.heappop(priorities)
@@ -58,4 +58,4 @@ class ReadyQueue:
         self._buckets = kept
         self._priorities = [-priority for priority in kept]
         heapq.heapify(self._priorities)
-        self._entries = sum(len(bucket) for bucket in kept.values())
+        self.entries = sum(len(bucket) for bucket in kept.values())

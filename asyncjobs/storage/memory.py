@@ -16,7 +16,7 @@ remembered, so ``get`` can tell an expired job (``ResultExpired``) from an unkno
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from .. import _validation
 from .._errors import (
@@ -52,6 +52,9 @@ class MemoryJobStore:
         self._max_dead = _validation.positive_int("max_dead_letters", max_dead_letters)
         self._remember = _validation.positive_int("remember_expired", remember_expired)
         self._records: dict[str, JobRecord] = {}
+        # The stored record itself (not a snapshot), or None: for a backend built on this
+        # store, which changes it in place. The dict's own get: no Python call a lookup.
+        self.stored: Callable[[str], JobRecord | None] = self._records.get
         # Submission order for cursors: id -> sequence number.
         self._order: dict[str, int] = {}
         self._next = 0
@@ -133,11 +136,6 @@ class MemoryJobStore:
             self._expired_before = expired
             expired = self._expired = set()
         expired.add(job_id)
-
-    def stored(self, job_id: str) -> JobRecord | None:
-        """The stored record itself (not a snapshot), or None: for a backend built on this
-        store, which changes it in place."""
-        return self._records.get(job_id)
 
     async def get(self, job_id: str) -> JobRecord:
         if type(job_id) is not str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from .. import _validation
@@ -86,7 +87,8 @@ class MemoryBackend(MemoryJobStore):
             max_dead_letters=max_dead_letters,
             remember_expired=remember_expired,
         )
-        self._time = (clock or SystemClock()).time
+        # The system clock's time is time.time itself: one Python call less a step.
+        self._time = time.time if clock is None or type(clock) is SystemClock else clock.time
         self._sequence = itertools.count()  # submission order, the tie-break among equals
         self._ready: dict[str, ReadyQueue] = {}
         self._due: list[tuple[float, int, str]] = []  # (scheduled_for, order, id)
@@ -113,7 +115,7 @@ class MemoryBackend(MemoryJobStore):
         ready = self._ready.get(record.queue)
         if ready is None:
             ready = self._ready[record.queue] = ReadyQueue()
-        elif len(ready) > _COMPACT_AT and len(ready) > 2 * self._counts[record.queue][0]:
+        elif ready.entries > _COMPACT_AT and ready.entries > 2 * self._counts[record.queue][0]:
             ready.compact(self._ready_id_live)
         ready.push(record.priority, record.id)
 
@@ -128,9 +130,21 @@ class MemoryBackend(MemoryJobStore):
     def _push_expiry(self, lease: Lease) -> None:
         expiry = self._expiry
         if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(self._leases):
-            expiry[:] = [entry for entry in expiry if self._expiry_entry_live(entry)]
-            heapq.heapify(expiry)
+            self._compact_expiry()
         heapq.heappush(expiry, (lease.expires_at, lease.token, lease.record.id))
+
+    def _compact_expiry(self) -> None:
+        """Drop the entries of leases released or renewed since (one per job taken)."""
+        leases = self._leases
+        expiry = self._expiry
+        expiry[:] = [
+            entry
+            for entry in expiry
+            if (held := leases.get(entry[2])) is not None
+            and held.token == entry[1]
+            and held.expires_at == entry[0]
+        ]
+        heapq.heapify(expiry)
 
     def _ready_id_live(self, job_id: str) -> bool:
         record = self.stored(job_id)
@@ -155,9 +169,8 @@ class MemoryBackend(MemoryJobStore):
         if key is not None and self._holders.get(key, ("",))[0] == job_id:
             del self._holders[key]
 
-    def _store(self, record: JobRecord) -> None:
-        """Write a record whose counts this backend has moved itself."""
-        MemoryJobStore.update_nowait(self, record)
+    # Write a record whose counts this backend has moved itself (the store's own update).
+    _store = MemoryJobStore.update_nowait
 
     def update_nowait(self, record: JobRecord) -> None:
         """``update``: the counts follow a state written from outside (a job's queue never
@@ -294,7 +307,11 @@ class MemoryBackend(MemoryJobStore):
             counts = self._counts[record.queue] = [0, 0, 0]
         counts[_SLOT[state]] += 1
         if state is _QUEUED:
-            self._push_ready(record)
+            ready = self._ready.get(record.queue)
+            if ready is None or (ready.entries > _COMPACT_AT and ready.entries > 2 * counts[0]):
+                self._push_ready(record)  # a new queue, or one to compact first
+            else:
+                ready.push(record.priority, record.id)
             if self._listeners:
                 self.publish_nowait(JobQueued(record.id, record.queue))
         else:
@@ -310,6 +327,9 @@ class MemoryBackend(MemoryJobStore):
         if self._due:
             self._promote(now)
         taken: list[Lease] = []
+        leases = self._leases
+        expiry = self._expiry
+        heappush = heapq.heappush
         for queue, count in wanted:
             ready = self._ready.get(queue)
             while ready is not None and count > 0:
@@ -329,8 +349,10 @@ class MemoryBackend(MemoryJobStore):
                 held = Lease(
                     record, owner, next(self._tokens), now + lease, self._options.get(job_id)
                 )
-                self._leases[job_id] = held
-                self._push_expiry(held)
+                leases[job_id] = held
+                if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(leases):
+                    self._compact_expiry()
+                heappush(expiry, (held.expires_at, held.token, job_id))
                 taken.append(held)
                 count -= 1
         return taken
@@ -459,7 +481,9 @@ class MemoryBackend(MemoryJobStore):
             waiting = self._queue_counts(queue).waiting
             if bound is not None and waiting + count > bound:
                 raise QueueFull(queue, bound, f"{count} to requeue, {bound - waiting} free")
-        for record in records:
+        for index, stored in enumerate(records):
+            # A copy: the ended record may be a runner's own (see NowaitBackend).
+            record = records[index] = stored.snapshot()
             record.retries = record.history
             record.state = _QUEUED
             record.scheduled_for = record.started_at = record.finished_at = None
