@@ -132,7 +132,12 @@ class Attempts:
                 if handle._stop_reason is not None:  # stopped while its start was being stored
                     return False
                 if definition.is_async:
-                    coro = context.run(definition.fn, *record.args, **record.kwargs)
+                    kwargs = record.kwargs
+                    coro = (
+                        context.run(definition.fn, *record.args, **kwargs)
+                        if kwargs
+                        else context.run(definition.fn, *record.args)  # no dict built
+                    )
                     try:
                         first = context.run(coro.send, None)
                     except StopIteration as stop:

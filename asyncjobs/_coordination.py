@@ -33,10 +33,13 @@ class UniqueClaim:
     ttl: float
 
 
-@attrs.frozen
+@attrs.define
 class Accepted:
     """The job was stored and waits (queued, or scheduled for later). ``evicted``: the
-    record of the job dropped to make room for it (ended ``rejected``), if one was."""
+    record of the job dropped to make room for it (ended ``rejected``), if one was.
+
+    A value to read, not to change: not frozen only because one is made a job, and a
+    frozen class takes over twice as long to make."""
 
     job_id: str
     evicted: JobRecord | None = None
@@ -63,9 +66,10 @@ AdmitOutcome: TypeAlias = Accepted | Full | Duplicate
 """What ``Backend.admit`` answers."""
 
 
-@attrs.frozen
+@attrs.define
 class Lease:
-    """A running job, held by ``owner`` until ``expires_at`` unless renewed.
+    """A running job, held by ``owner`` until ``expires_at`` unless renewed. A value to
+    read, not to change (see ``Accepted``): a renewal is a new lease.
 
     ``token`` tells this hold from a later one of the same job (after the lease ran out and
     the job was acquired again): a release or renewal with a stale token changes nothing.

@@ -246,7 +246,8 @@ class Backend(JobStore, ScheduleStore, Protocol):
         self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
     ) -> Sequence[Lease]:
         """Take ready jobs to run: up to ``count`` from each ``(queue, count)`` in ``wanted``,
-        in that order (the engine's queue choice), each under a lease of ``lease`` seconds.
+        in that order (the engine's queue choice), each under a lease of ``lease`` seconds
+        (``math.inf``: one that never runs out, for a runner whose backend is its own).
 
         First, in the same step, scheduled jobs whose time has come become ready, and jobs
         whose lease ran out are offered again (``queued``, and ``JobQueued`` on the channel):

@@ -9,6 +9,7 @@ Time moves only when a test moves it (``FakeClock.jump``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 
@@ -246,6 +247,20 @@ class BackendContract:
         done = finished(first, JobState.SUCCEEDED, clock.time(), result=1)
         assert await backend.release(first, done) is False
         assert (await backend.get("a")).state is JobState.RUNNING
+
+    async def test_a_lease_for_ever_never_runs_out(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        await backend.admit(job("a"))
+        [lease] = await backend.acquire([("default", 1)], owner="owner", lease=math.inf)
+        assert lease.expires_at == math.inf
+        assert await backend.next_due() is None  # nothing comes due: no wake-up needed
+        clock.jump(10**9)
+        assert await take(backend) == []
+        assert (await backend.counts("default")).running == 1
+        done = finished(lease, JobState.SUCCEEDED, clock.time(), result=1)
+        assert await backend.release(lease, done) is True
+        assert (await backend.get("a")).result == 1
 
     async def test_renewed_leases_keep_their_jobs(self, backend: Backend, clock: FakeClock) -> None:
         await backend.admit(job("a"))

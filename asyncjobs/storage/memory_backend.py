@@ -63,6 +63,7 @@ _SCHEDULED = JobState.SCHEDULED
 _RUNNING = JobState.RUNNING
 _FAILED = JobState.FAILED
 _SLOT = {_QUEUED: 0, _SCHEDULED: 1, _RUNNING: 2}  # index into a queue's counts
+_NEVER = float("inf")  # a lease for ever: its runner and this backend live and die together
 # A heap is rebuilt without its stale entries when they are most of it (and more than this).
 _COMPACT_AT = 64
 
@@ -128,6 +129,8 @@ class MemoryBackend(MemoryJobStore):
         heapq.heappush(due, (record.scheduled_for, next(self._sequence), record.id))
 
     def _push_expiry(self, lease: Lease) -> None:
+        if lease.expires_at == _NEVER:
+            return
         expiry = self._expiry
         if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(self._leases):
             self._compact_expiry()
@@ -350,9 +353,10 @@ class MemoryBackend(MemoryJobStore):
                     record, owner, next(self._tokens), now + lease, self._options.get(job_id)
                 )
                 leases[job_id] = held
-                if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(leases):
-                    self._compact_expiry()
-                heappush(expiry, (held.expires_at, held.token, job_id))
+                if lease != _NEVER:  # a lease that never runs out needs no expiry entry
+                    if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(leases):
+                        self._compact_expiry()
+                    heappush(expiry, (held.expires_at, held.token, job_id))
                 taken.append(held)
                 count -= 1
         return taken
