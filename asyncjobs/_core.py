@@ -54,11 +54,16 @@ class Core:
         escalation: Escalation,
         stats: StatisticsWindow | None,
         max_depth: int | None,
+        owned: bool = False,
     ) -> None:
         self.store = store
         # A store that coordinates the work (queues, leases, keys) for runners sharing it:
         # jobs then wait in it, not here, and every write hands it a copy (see _shared).
         self.backend: Backend | None = store if isinstance(store, Backend) else None
+        # A backend the runner made for itself (it was given no store): nobody else reaches
+        # it, so it needs no channel listener, no heartbeat and no lease that runs out, and
+        # at shutdown its waiting jobs end here, as a runner's own queues' do.
+        self.own_backend = owned and self.backend is not None
         # A backend whose every step is a plain call (the memory backend): a plain submit
         # and an attempt's end then make no coroutine. Not for one that keeps bytes: what
         # it stores is checked against its serializer on the way, by the awaited steps.

@@ -14,6 +14,7 @@ stages, starts and stops them, and answers the public API by handing each call o
 from __future__ import annotations
 
 import contextvars
+import math
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -122,6 +123,11 @@ class PoolStatistics(NamedTuple):
     idle: int
     waiting: int
     scheduled: int
+
+
+def _own_store(clock: Clock) -> JobStore:
+    """The store of a runner given none."""
+    return MemoryJobStore()
 
 
 def _queue_configs(queues: Mapping[str, int | QueueConfig] | None) -> dict[str, QueueConfig]:
@@ -270,7 +276,8 @@ class JobRunner:
         faults = RepeatLog(clock.monotonic, escalate=escalation.raise_later)
         chain = MiddlewareChain(middleware, faults)
         core = self._core = Core(
-            store=store if store is not None else MemoryJobStore(),
+            store=store if store is not None else _own_store(clock),
+            owned=store is None,
             clock=clock,
             hooks=chain if chain.any else None,
             faults=faults,
@@ -298,7 +305,12 @@ class JobRunner:
         leases = self._leases = (
             None
             if backend is None
-            else LeaseBook(backend, f"{os.getpid()}-{core.id_prefix[:-1]}", lease_for, faults)
+            else LeaseBook(
+                backend,
+                f"{os.getpid()}-{core.id_prefix[:-1]}",
+                math.inf if core.own_backend else lease_for,  # nobody else takes its jobs
+                faults,
+            )
         )
         outcomes = self._outcomes = Outcomes(
             core, waiting, claims, announcer, known, self._busy, leases

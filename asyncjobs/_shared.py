@@ -161,9 +161,11 @@ class SharedWork:
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        self._stop_listening = self._backend.listen(self._heard)
-        self._feeder.start(self._core.new_event())
-        self._heartbeat.start(self._core.new_event())
+        core = self._core
+        if not core.own_backend:  # a runner's own backend: nobody else to hear or renew for
+            self._stop_listening = self._backend.listen(self._heard)
+            self._heartbeat.start(core.new_event())
+        self._feeder.start(core.new_event())
 
     async def stop_taking(self) -> None:
         """Shutdown began: take no more jobs, and let submitters waiting for room go. The

@@ -1,11 +1,25 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from asyncjobs.testing import FakeClock
+
+if os.environ.get("ASYNCJOBS_TEST_OWN_STORE") == "backend":
+    # The suite as it runs once a runner given no store makes its own MemoryBackend (the
+    # step docs/architecture.md describes): every runner-level test on that path.
+    import asyncjobs._runner
+    from asyncjobs._clock import Clock
+    from asyncjobs.abc import JobStore
+    from asyncjobs.storage import MemoryBackend
+
+    def _own_backend(clock: Clock) -> JobStore:
+        return MemoryBackend(clock=clock)
+
+    asyncjobs._runner._own_store = _own_backend
 
 
 @pytest.fixture(params=["asyncio", "trio"])
