@@ -482,6 +482,9 @@ class Admission:
             if kind is DROP:
                 await self._drop_new(handle, queue, detail, decision.notify)
                 return handle
+            if kind is RUN_IN_CALLER and self._core.own_backend:  # nobody else to run it
+                await self._run_in_caller(handle, queue)
+                return handle
             if kind is EVICT:
                 detail = f"every victim chosen left before it could be dropped ({evictions})"
             elif kind is RUN_IN_CALLER:
@@ -685,7 +688,7 @@ class Admission:
                 await self._refuse(handle, skipped(handle, skip))
                 return
         record.state = JobState.RUNNING
-        await core.store.add(record)
+        await core.store.add(record if core.backend is None else record.snapshot())
         held = self._claims.claim_of(handle)
         if held is not None:  # accepted: duplicates get this handle while the caller runs it
             self._claims.admitted(held)

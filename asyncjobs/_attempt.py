@@ -59,7 +59,7 @@ class Attempts:
         # Sync jobs whose function is running in a worker thread (a stopped one's too).
         self.threads: Threads[JobHandle[Any]] = Threads()
         # Jobs running in their submitter's task (caller_runs), not in a worker.
-        self.in_callers: set[JobHandle[Any]] = set()
+        self.in_callers = outcomes.in_callers  # jobs running in their submitters' tasks
 
     def running_jobs(self) -> tuple[JobHandle[object], ...]:
         return tuple(handle for handle in self.running if not handle._done)

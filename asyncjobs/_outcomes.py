@@ -99,6 +99,9 @@ class Outcomes:
     ) -> None:
         self._core = core
         self._leases = leases  # a shared backend's: jobs run here under its leases
+        # Jobs running in their submitters' tasks (caller_runs): on a backend they hold no
+        # lease, so their outcome is written as a record (see _unleased).
+        self.in_callers: set[JobHandle[Any]] = set()
         self._waiting = waiting
         self._claims = claims
         self._announcer = announcer
@@ -167,7 +170,9 @@ class Outcomes:
             return False
         leases.forget(handle)
         try:
-            if state is _INTERRUPTED:
+            if handle in self.in_callers:
+                await self._unleased(handle)
+            elif state is _INTERRUPTED and not self._core.own_backend:
                 await leases.give_back(handle)
             else:
                 await leases.release(handle)
@@ -188,7 +193,13 @@ class Outcomes:
             leases = self._leases
             assert leases is not None  # a backend's jobs run under its leases
             try:
-                leases.end_now(handle, nowait)
+                if handle in self.in_callers:  # under no lease: its record is written
+                    leases.forget(handle)
+                    nowait.update_nowait(handle._record.snapshot())
+                else:
+                    leases.end_now(handle, nowait)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._core.faults.callback_failed("backend", nowait.update_nowait, exc, handle.id)
             finally:
                 self.resolve(handle)
             return True
@@ -201,6 +212,15 @@ class Outcomes:
         finally:
             self.resolve(handle)
         return True
+
+    async def _unleased(self, handle: JobHandle[Any]) -> None:
+        """The outcome of a job that ran in its submitter on a backend (under no lease): its
+        record, written as it ended."""
+        store = self._core.store
+        try:
+            await store.update(handle._record.snapshot())
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._core.faults.callback_failed("store", store.update, exc, f"job {handle.id!r}")
 
     async def refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
         """End a new job as rejected before it was accepted: its record is stored ended
@@ -414,15 +434,15 @@ class Outcomes:
         record.scheduled_for = now + delay
         queue = self._waiting.queues[record.queue]
         leases = self._leases
-        if leases is not None:  # the backend holds the job until its retry is due
-            queue.retried += 1
-            await leases.release(handle, retry_at=record.scheduled_for)
-        elif not core.accepting:
+        if not core.accepting and (leases is None or core.own_backend):
             # Shutdown has begun: the job keeps its remaining attempts and ends interrupted.
             # It ran and ended (no longer RUNNING, so settle would not count it).
             queue.processed += 1
             await self.interrupt(handle)
             return
+        if leases is not None:  # the backend holds the job until its retry is due
+            queue.retried += 1
+            await leases.release(handle, retry_at=record.scheduled_for)
         else:
             queue.hold_for_retry(handle)
             self._waiting.schedule(handle, core.clock.monotonic() + delay)

@@ -369,6 +369,7 @@ class JobRunner:
             grace_period=grace,
             cancel_timeout=cancel_after,
             drain=drain_on_shutdown,
+            elsewhere=shared.interrupt_waiting if shared is not None and core.own_backend else None,
         )
         self._dead_letters = DeadLetters(core.store, clock, requeue)
         self._schedules = Schedules(_ScheduleHost(self, core, known, waiting, announcer), max_sleep)

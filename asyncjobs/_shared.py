@@ -41,11 +41,12 @@ from ._coordination import (
 )
 from ._core import Core
 from ._errors import InvalidOption, JobNotFound, ResultExpired
+from ._faults import describe_error
 from ._handle import Definition, JobHandle
 from ._leases import LeaseBook
 from ._options import due
 from ._options_data import run_options
-from ._outcomes import CANCEL, LOST, Outcomes
+from ._outcomes import CANCEL, LOST, Outcomes, interrupted
 from ._progress import Progress
 from ._queue import JobQueue
 from ._record import JobRecord
@@ -145,6 +146,7 @@ class SharedWork:
         self._wrap = wrap
         self._wake: Event | None = None
         self._stop_listening: Callable[[], None] | None = None
+        self._taking = False  # from start until shutdown ends the taking of jobs
         self._feeder = _Loop(self._feed, "asyncjobs-feeder")
         self._heartbeat = _Loop(self._beat, "asyncjobs-heartbeat")
         # Steps as plain calls (admit_now, refill_now), on a backend that makes them so. Its
@@ -157,6 +159,8 @@ class SharedWork:
         self._room: list[Event] = []  # submitters waiting for room in a full queue
         announcer.forward = self._progressed
         self._admitting = False  # admit_now is handing a job to the backend
+        # Weighted selection's running credit per queue (see _credit_taken).
+        self._credit = {queue.name: 0 for queue in waiting.queue_list}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -165,20 +169,47 @@ class SharedWork:
         if not core.own_backend:  # a runner's own backend: nobody else to hear or renew for
             self._stop_listening = self._backend.listen(self._heard)
             self._heartbeat.start(core.new_event())
+        self._taking = True
         self._feeder.start(core.new_event())
 
     async def stop_taking(self) -> None:
         """Shutdown began: take no more jobs, and let submitters waiting for room go. The
-        leases of the jobs still running here are renewed until ``close``."""
-        await self._feeder.stop()
+        leases of the jobs still running here are renewed until ``close``. A runner's own
+        backend goes on feeding the workers: its jobs end here (``interrupt_waiting``)."""
         for event in self._room:
             event.set()
+        if not self._core.own_backend:
+            self._taking = False
+            await self._feeder.stop()
+
+    async def interrupt_waiting(self, *, queued: bool) -> None:
+        """Shutdown, on a runner's own backend: its jobs waiting there end interrupted, as
+        those in a runner's own queues do: the scheduled ones (delayed, or waiting for a
+        retry), and with ``queued`` the queued ones too, taking no more from then on."""
+        if queued:
+            self._taking = False
+            await self._feeder.stop()
+        leases = self._leases
+        backend = self._backend
+        for handle in list(leases.awaited.values()):
+            if handle._done or leases.holds(handle):
+                continue
+            text = describe_error(interrupted(handle))
+            try:
+                ended = await backend.interrupt(handle._record.id, text, queued=queued)
+            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+                self._core.faults.callback_failed("backend", backend.interrupt, exc, handle.id)
+                continue
+            if ended:
+                await self._outcomes.interrupt(handle)
 
     async def close(self) -> None:
         """Every job running here has ended: stop renewing and listening. The jobs this
         runner still waits for (they wait in the backend, where another runner, or this one
         after a restart, runs them) end interrupted here, as seen from this runner only."""
         await self._heartbeat.stop()
+        if self._core.own_backend:  # nothing of a runner's own is left waiting for later
+            await self.interrupt_waiting(queued=True)
         if self._stop_listening is not None:
             self._stop_listening()
             self._stop_listening = None
@@ -346,34 +377,60 @@ class SharedWork:
 
     # ----------------------------------------------------------------- feeding
 
-    def _wanted(self) -> list[tuple[str, int]]:
+    def _wanted(self) -> tuple[list[tuple[str, int]], int]:
+        """What to ask the backend for: each queue with room, for up to as many jobs as
+        this runner has free slots (the second value, the limit in all), in the order of
+        the runner's queue selection. The backend passes over a queue with nothing ready."""
         waiting = self._waiting
         free = self._capacity - waiting.running_count() - waiting.ready_count()
         wanted: list[tuple[str, int]] = []
-        for queue in waiting.queue_list:
-            if free <= 0:
-                break
+        if free <= 0:
+            return wanted, 0
+        queues = waiting.queue_list
+        if len(queues) > 1 and not waiting.strict:
+            credit = self._credit
+            queues = sorted(queues, key=lambda queue: -(credit[queue.name] + queue.weight))
+        for queue in queues:
             room = min(queue.concurrency - queue.running - queue.ready, free)
             if room > 0:
                 wanted.append((queue.name, room))
-                free -= room
-        return wanted
+        return wanted, free
+
+    def _credit_taken(self, wanted: list[tuple[str, int]], taken: Sequence[Lease]) -> None:
+        """Weighted selection across the backend's queues: a smooth weighted round robin,
+        as ``Waiting.choose`` does among local queues, over the queues that have jobs. A
+        queue asked before the last one that gave a job, yet giving none, was empty: it
+        takes no part (it gathers no credit while empty)."""
+        given = dict.fromkeys((queue for queue, _ in wanted), 0)
+        for lease in taken:
+            given[lease.record.queue] += 1
+        last = max(i for i, (queue, _) in enumerate(wanted) if given[queue])
+        live = [queue for i, (queue, _) in enumerate(wanted) if given[queue] or i > last]
+        weights = {queue.name: queue.weight for queue in self._waiting.queue_list}
+        total = sum(weights[queue] for queue in live)
+        credit = self._credit
+        for lease in taken:
+            for queue in live:
+                credit[queue] += weights[queue]
+            credit[lease.record.queue] -= total
 
     async def _feed(self) -> None:
         core = self._core
         backend = self._backend
         leases = self._leases
         while True:
-            wanted = self._wanted() if core.accepting else []
+            wanted, free = self._wanted() if self._taking else ([], 0)
             taken: list[Lease] = []
             if wanted:
                 try:
                     taken = list(
-                        await backend.acquire(wanted, owner=leases.owner, lease=leases.lease_time)
+                        await backend.acquire(
+                            wanted, owner=leases.owner, lease=leases.lease_time, limit=free
+                        )
                     )
                 except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
                     core.faults.callback_failed("backend", backend.acquire, exc, "acquire")
-                self._take_all(taken)
+                self._take_all(wanted, taken)
             if taken:
                 continue  # there may be more
             event = self._wake = core.new_event()
@@ -396,27 +453,32 @@ class SharedWork:
         call, from a backend that acquires with one, so that no worker parks (and waits
         for the feeder) while jobs wait in the backend. True if any was taken."""
         nowait = self._nowait
-        if nowait is None or not self._core.accepting:
+        if nowait is None or not self._taking:
             return False
-        wanted = self._wanted()
+        wanted, free = self._wanted()
         if not wanted:
             return False
         leases = self._leases
         try:
-            taken = nowait.acquire_nowait(wanted, owner=leases.owner, lease=leases.lease_time)
+            taken = nowait.acquire_nowait(
+                wanted, owner=leases.owner, lease=leases.lease_time, limit=free
+            )
         except Exception as exc:  # noqa: BLE001 - isolated; the feeder tries again
             self._core.faults.callback_failed("backend", nowait.acquire_nowait, exc, "acquire")
             return False
-        self._take_all(taken)
+        self._take_all(wanted, taken)
         return bool(taken)
 
-    def _take_all(self, taken: Sequence[Lease]) -> None:
+    def _take_all(self, wanted: list[tuple[str, int]], taken: Sequence[Lease]) -> None:
         """Jobs leased to this runner (by the feeder or a worker): into the local queues.
         They wait in the backend no more, so a bounded queue there has room again."""
+        if not taken:
+            return
+        if len(wanted) > 1 and not self._waiting.strict:
+            self._credit_taken(wanted, taken)
         for lease in taken:
             self._take(lease)
-        if taken:
-            self._room_freed()
+        self._room_freed()
 
     def _take(self, lease: Lease) -> None:
         """A job leased to this runner: into its local queue, where a worker takes it."""
@@ -585,9 +647,14 @@ class SharedWork:
         outcome = await self._backend.cancel(handle._record.id)
         if outcome is CancelOutcome.REQUESTED:
             return True
+        if outcome is CancelOutcome.CANCELLED:
+            # It ended by this cancel, run by no runner: its event and its hooks are here
+            # (the backend has written its record; nothing more is).
+            await self._outcomes.cancelled(handle)
+            return True
         if outcome is not CancelOutcome.UNKNOWN:
             await self._adopt(handle)
-        return outcome is CancelOutcome.CANCELLED
+        return False
 
     async def cancel_id(self, job_id: str) -> bool:
         """``JobRunner.cancel`` on a shared backend."""

@@ -9,6 +9,7 @@ handlers that ignore that are abandoned. The runner closes its parts after it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -70,6 +71,7 @@ class Shutdown:
         grace_period: float,
         cancel_timeout: float,
         drain: bool,
+        elsewhere: Callable[..., Awaitable[None]] | None = None,
     ) -> None:
         self._core = core
         self._timers = timers
@@ -80,6 +82,9 @@ class Shutdown:
         self._grace_period = grace_period
         self.cancel_timeout = cancel_timeout
         self._drain = drain
+        # Jobs of this runner that wait outside its queues (in a runner's own backend): a
+        # call that ends them interrupted (the scheduled ones; with queued=True, all).
+        self._elsewhere = elsewhere
 
     async def drain(self) -> tuple[ShutdownReport, BaseException | None]:
         """Bring every job to its end; the report, and the cancellation that cut the grace
@@ -96,6 +101,8 @@ class Shutdown:
                     queue.space_waiters.popleft().set()
             for handle in list(waiting.scheduled):
                 await self._interrupt_waiting(handle)
+            if self._elsewhere is not None:
+                await self._elsewhere(queued=not self._drain)
             if not self._drain:
                 await self._interrupt_ready()
             waiting.wake_all_workers()
@@ -154,6 +161,8 @@ class Shutdown:
     async def _cancel_running(self, abandoned: list[str]) -> None:
         """Cancel what still runs, give it ``cancel_timeout``, abandon what ignores that."""
         core = self._core
+        if self._elsewhere is not None:
+            await self._elsewhere(queued=True)
         await self._interrupt_ready()
         running = list(self._attempts.running)
         for handle in running:

@@ -54,7 +54,7 @@ class Waiting:
         # Strict order: highest weight first; sorted() is stable, so ties keep the given order.
         self.queue_list = sorted(queues.values(), key=lambda q: -q.weight)
         self._single = self.queue_list[0] if len(self.queue_list) == 1 else None
-        self._strict = selection is Selection.STRICT
+        self._strict = self.strict = selection is Selection.STRICT
         self._timers = timers
         self._requeued = requeued  # a job went back to ready: a job awaiting it may wait for ever
         # Scheduled jobs -> the timer that makes them due.

@@ -243,11 +243,19 @@ class Backend(JobStore, ScheduleStore, Protocol):
         ...
 
     async def acquire(
-        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+        self,
+        wanted: Sequence[tuple[str, int]],
+        *,
+        owner: str,
+        lease: float,
+        limit: int | None = None,
     ) -> Sequence[Lease]:
         """Take ready jobs to run: up to ``count`` from each ``(queue, count)`` in ``wanted``,
-        in that order (the engine's queue choice), each under a lease of ``lease`` seconds
-        (``math.inf``: one that never runs out, for a runner whose backend is its own).
+        in that order (the engine's queue choice), and at most ``limit`` in all (None: no
+        limit beyond the counts), each under a lease of ``lease`` seconds (``math.inf``: one
+        that never runs out, for a runner whose backend is its own). A queue with nothing
+        ready is passed over for the next: a runner with one free slot and several queues
+        asks each for one, with ``limit=1``.
 
         First, in the same step, scheduled jobs whose time has come become ready, and jobs
         whose lease ran out are offered again (``queued``, and ``JobQueued`` on the channel):
@@ -279,6 +287,14 @@ class Backend(JobStore, ScheduleStore, Protocol):
         """Cancel a job wherever it is (see ``CancelOutcome``). A waiting job ends at once
         (``JobEnded`` on the channel, its key freed); a running one is flagged and the channel
         carries ``CancelRequested``; its runner ends it and releases it as usual."""
+        ...
+
+    async def interrupt(self, job_id: str, error: str, *, queued: bool = True) -> bool:
+        """End a job waiting here ``interrupted``, with ``error`` as its error: a scheduled
+        one (delayed, or waiting for its retry) always, a queued one if ``queued``. This is
+        what a runner that takes its waiting jobs with it when it stops does (one whose
+        backend is its own). Its key is freed; the channel carries ``JobEnded``. False, with
+        nothing changed, for a job not waiting so: running, ended, or unknown."""
         ...
 
     async def requeue(
@@ -344,12 +360,19 @@ class NowaitBackend(Backend, Protocol):
     ) -> AdmitOutcome: ...
 
     def acquire_nowait(
-        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+        self,
+        wanted: Sequence[tuple[str, int]],
+        *,
+        owner: str,
+        lease: float,
+        limit: int | None = None,
     ) -> Sequence[Lease]: ...
 
     def release_nowait(
         self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
     ) -> bool: ...
+
+    def update_nowait(self, record: JobRecord) -> None: ...
 
     def cancel_nowait(self, job_id: str) -> CancelOutcome: ...
 

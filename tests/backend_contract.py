@@ -206,6 +206,20 @@ class BackendContract:
         assert await backend.counts("alpha") == QueueCounts(queued=1, running=2)
         assert await backend.acquire([("nothing-here", 4)], owner="w", lease=5) == []
 
+    async def test_a_limit_caps_the_jobs_taken_and_passes_over_empty_queues(
+        self, backend: Backend
+    ) -> None:
+        for index in range(2):
+            await backend.admit(job(f"b{index}", queue="beta"))
+            await backend.admit(job(f"c{index}", queue="gamma"))
+        wanted = [("alpha", 1), ("beta", 1), ("gamma", 1)]
+        [first] = await backend.acquire(wanted, owner="w", lease=5, limit=1)
+        assert first.job_id == "b0"  # alpha has nothing ready: beta's turn
+        leases = await backend.acquire(wanted, owner="w", lease=5, limit=2)
+        assert [lease.job_id for lease in leases] == ["b1", "c0"]
+        assert await backend.acquire(wanted, owner="w", lease=5, limit=0) == []
+        assert await backend.counts("gamma") == QueueCounts(queued=1, running=1)
+
     async def test_a_taken_job_runs_under_a_lease(self, backend: Backend, clock: FakeClock) -> None:
         await backend.admit(job("a"))
         [lease] = await backend.acquire([("default", 1)], owner="worker-1", lease=30)
@@ -375,6 +389,50 @@ class BackendContract:
         assert await backend.release(lease, finished(lease, JobState.CANCELLED, clock.time()))
         assert await backend.cancel("a") is CancelOutcome.FINISHED
         assert await backend.cancel("missing") is CancelOutcome.UNKNOWN
+
+    async def test_a_record_added_outside_admission_counts_by_its_state(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        # A job its submitter runs (caller_runs) is written as a record, in no queue.
+        await backend.add(job("r", state=JobState.RUNNING, started_at=clock.time(), attempts=1))
+        assert await backend.counts("default") == QueueCounts(running=1)
+        assert await take(backend) == []
+        ended = await backend.get("r")
+        ended.state, ended.finished_at = JobState.SUCCEEDED, clock.time()
+        await backend.update(ended)
+        assert await backend.counts("default") == QueueCounts()
+
+    async def test_interrupt_ends_a_waiting_job_as_asked(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        heard: list[ChannelMessage] = []
+        backend.listen(heard.append)
+        later = clock.time() + 60
+        await backend.admit(job("soon"), unique=UniqueClaim("k", ttl=600))
+        await backend.admit(job("later", state=JobState.SCHEDULED, scheduled_for=later))
+        await backend.admit(job("runs"))
+        [lease] = await backend.acquire([("default", 1)], owner="w", lease=600, limit=1)
+        assert lease.job_id == "soon"
+        await backend.admit(job("queued"))
+        # Scheduled ones only: the queued job stays, the running one is not waiting.
+        assert await backend.interrupt("later", "stopped", queued=False)
+        assert not await backend.interrupt("queued", "stopped", queued=False)
+        assert not await backend.interrupt("soon", "stopped")
+        assert not await backend.interrupt("missing", "stopped")
+        assert await backend.interrupt("queued", "stopped")
+        assert await backend.interrupt("runs", "stopped")
+        ended = await backend.get("later")
+        assert (ended.state, ended.error) == (JobState.INTERRUPTED, "stopped")
+        assert (await backend.get("soon")).state is JobState.RUNNING
+        assert JobEnded("later", JobState.INTERRUPTED) in heard
+        clock.jump(60)
+        assert await take(backend, count=5) == []
+        assert await backend.counts("default") == QueueCounts(running=1)
+        assert not await backend.interrupt("later", "again")  # ended: left as it is
+        assert await backend.release(lease, finished(lease, JobState.SUCCEEDED, clock.time()))
+        assert await backend.admit(job("next"), unique=UniqueClaim("k", ttl=600)) == Accepted(
+            "next"
+        )
 
     # ----------------------------------------------------------------- dead letters
 

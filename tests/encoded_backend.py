@@ -87,9 +87,14 @@ class EncodedBackend(WrappedStore):
         return outcome
 
     async def acquire(
-        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+        self,
+        wanted: Sequence[tuple[str, int]],
+        *,
+        owner: str,
+        lease: float,
+        limit: int | None = None,
     ) -> Sequence[Lease]:
-        leases = await self._backend.acquire(wanted, owner=owner, lease=lease)
+        leases = await self._backend.acquire(wanted, owner=owner, lease=lease, limit=limit)
         return [self._lease_out(held) for held in leases]
 
     async def extend(self, leases: Sequence[Lease], *, lease: float) -> Renewal:
@@ -103,6 +108,9 @@ class EncodedBackend(WrappedStore):
 
     async def cancel(self, job_id: str) -> CancelOutcome:
         return await self._backend.cancel(job_id)
+
+    async def interrupt(self, job_id: str, error: str, *, queued: bool = True) -> bool:
+        return await self._backend.interrupt(job_id, error, queued=queued)
 
     async def requeue(
         self,

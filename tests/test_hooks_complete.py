@@ -30,6 +30,7 @@ from asyncjobs import (
     SkipJob,
     job,
 )
+from asyncjobs.storage import MemoryBackend
 from asyncjobs.testing import FakeClock, run_until_idle
 
 pytestmark = pytest.mark.anyio
@@ -179,6 +180,29 @@ async def test_cancel_of_waiting_jobs() -> None:
     for handle in (queued, scheduled):
         assert ends.of(handle) == [(JobState.CANCELLED, JobCancelled)]
     assert ends.of(busy) == [(JobState.SUCCEEDED, None)]
+    ends.check_once_each(3)
+
+
+async def test_cancel_of_jobs_waiting_in_a_shared_backend() -> None:
+    """A job waiting in a shared backend, cancelled there, ran in no runner: the runner that
+    cancelled it calls its hooks, once."""
+    ends = Ends()
+    started, gate = anyio.Event(), anyio.Event()
+    async with JobRunner(store=MemoryBackend(), max_workers=1, middleware=[ends]) as runner:
+        with anyio.fail_after(5):
+            busy = await runner.submit(hold, started, gate)
+            await started.wait()
+            queued = await runner.submit(value, 1)  # waits in the backend for the worker
+            scheduled = await runner.submit(value.with_options(delay=60), 2)
+            assert await queued.cancel() is True
+            assert await runner.cancel(scheduled.id) is True
+            assert await queued.cancel() is False
+            gate.set()
+            assert await busy == "held"
+            with pytest.raises(JobCancelled):
+                await scheduled
+    for handle in (queued, scheduled):
+        assert ends.of(handle) == [(JobState.CANCELLED, JobCancelled)]
     ends.check_once_each(3)
 
 

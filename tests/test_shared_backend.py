@@ -584,3 +584,49 @@ async def test_schedules_on_a_backend_of_bytes_fire_and_refuse_what_it_cannot_ke
         assert stored.last_job_id is not None
         assert (await backend.get(stored.last_job_id)).result == 42
         assert [s.name for s in await backend.list_schedules()] == ["hourly"]
+
+
+picked: list[str] = []  # queues, in the order their jobs ran
+
+
+@job(name="test_shared.noted")
+async def noted(queue: str) -> None:
+    picked.append(queue)
+
+
+@pytest.mark.parametrize("selection", ["strict", "weighted"])
+async def test_one_worker_serves_every_queue_by_its_selection(
+    make_backend: Callable[[FakeClock | None], Backend], selection: str
+) -> None:
+    """One free slot and three queues: the backend is asked for a job from each, one in
+    all, so a job in any queue runs; weighted shares hold while every queue has work."""
+    backend = make_backend(None)
+    weights = {"critical": 6, "default": 3, "low": 1}
+    queues = {name: QueueConfig(weight=weight) for name, weight in weights.items()}
+    log = picked
+    log.clear()
+    with anyio.fail_after(10):
+        async with JobRunner(
+            store=backend, queues=queues, max_workers=1, selection=selection
+        ) as runner:
+            assert await (await runner.submit(noted.with_options(queue="low"), "low")) is None
+            log.clear()
+            gates["hold"] = anyio.Event()
+            started["hold"] = anyio.Event()
+            held = await runner.submit(work.with_options(queue="low"), "hold", 0)
+            await started["hold"].wait()
+            handles = [
+                await runner.submit(noted.with_options(queue=name), name)
+                for name in weights
+                for _ in range(20)
+            ]
+            gates["hold"].set()
+            await held
+            for handle in handles:
+                await handle
+    if selection == "strict":
+        assert log == ["critical"] * 20 + ["default"] * 20 + ["low"] * 20
+    else:
+        for start in range(0, 20, 10):  # while every queue has work: 6/3/1 in each ten
+            window = log[start : start + 10]
+            assert [window.count(name) for name in weights] == [6, 3, 1]

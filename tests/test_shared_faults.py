@@ -141,10 +141,15 @@ class FaultyBackend(EncodedBackend):
         return await super().admit(record, bound=bound, unique=unique, evict=evict, options=options)
 
     async def acquire(
-        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+        self,
+        wanted: Sequence[tuple[str, int]],
+        *,
+        owner: str,
+        lease: float,
+        limit: int | None = None,
     ) -> Sequence[Lease]:
         self._check("acquire")
-        return await super().acquire(wanted, owner=owner, lease=lease)
+        return await super().acquire(wanted, owner=owner, lease=lease, limit=limit)
 
     async def extend(self, leases: Sequence[Lease], *, lease: float) -> Renewal:
         self._check("extend")

@@ -174,6 +174,14 @@ class MemoryBackend(MemoryJobStore):
 
     # Write a record whose counts this backend has moved itself (the store's own update).
     _store = MemoryJobStore.update_nowait
+    _add = MemoryJobStore.add_nowait
+
+    def add_nowait(self, record: JobRecord) -> None:
+        """``add``, outside admission (a record written as it is, in no queue here): the
+        counts include its state, as ``update_nowait`` expects of what is stored."""
+        self._add(record)
+        if record.state in _SLOT:
+            self._count(record, record.state, 1)
 
     def update_nowait(self, record: JobRecord) -> None:
         """``update``: the counts follow a state written from outside (a job's queue never
@@ -300,7 +308,7 @@ class MemoryBackend(MemoryJobStore):
                     now,
                 )
                 evicted = victim
-        self.add_nowait(record)
+        self._add(record)  # counted below, as admitted
         if options is not None:
             self._options[record.id] = options
         if unique is not None:
@@ -322,7 +330,12 @@ class MemoryBackend(MemoryJobStore):
         return Accepted(record.id, evicted)
 
     def acquire_nowait(
-        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+        self,
+        wanted: Sequence[tuple[str, int]],
+        *,
+        owner: str,
+        lease: float,
+        limit: int | None = None,
     ) -> list[Lease]:
         now = self._time()
         if self._expiry:
@@ -333,9 +346,12 @@ class MemoryBackend(MemoryJobStore):
         leases = self._leases
         expiry = self._expiry
         heappush = heapq.heappush
+        left = -1 if limit is None else limit  # -1: no limit (it never reaches 0)
         for queue, count in wanted:
+            if left == 0:
+                break
             ready = self._ready.get(queue)
-            while ready is not None and count > 0:
+            while ready is not None and count > 0 and left != 0:
                 job_id = ready.pop()
                 if job_id is None:
                     break
@@ -359,6 +375,7 @@ class MemoryBackend(MemoryJobStore):
                     heappush(expiry, (held.expires_at, held.token, job_id))
                 taken.append(held)
                 count -= 1
+                left -= 1
         return taken
 
     def _held(self, lease: Lease) -> bool:
@@ -542,9 +559,14 @@ class MemoryBackend(MemoryJobStore):
         return self.admit_nowait(record, bound=bound, unique=unique, evict=evict, options=options)
 
     async def acquire(
-        self, wanted: Sequence[tuple[str, int]], *, owner: str, lease: float
+        self,
+        wanted: Sequence[tuple[str, int]],
+        *,
+        owner: str,
+        lease: float,
+        limit: int | None = None,
     ) -> list[Lease]:
-        return self.acquire_nowait(wanted, owner=owner, lease=lease)
+        return self.acquire_nowait(wanted, owner=owner, lease=lease, limit=limit)
 
     async def extend(self, leases: Sequence[Lease], *, lease: float) -> Renewal:
         return self.extend_nowait(leases, lease=lease)
@@ -556,6 +578,16 @@ class MemoryBackend(MemoryJobStore):
 
     async def cancel(self, job_id: str) -> CancelOutcome:
         return self.cancel_nowait(job_id)
+
+    async def interrupt(self, job_id: str, error: str, *, queued: bool = True) -> bool:
+        self._expire_leases(self._time())  # a job whose runner is gone is waiting again
+        record = self.stored(job_id)
+        if record is None or not (
+            record.state is _SCHEDULED or (queued and record.state is _QUEUED)
+        ):
+            return False
+        self._end_waiting(record, JobState.INTERRUPTED, error, self._time())
+        return True
 
     async def requeue(
         self,
