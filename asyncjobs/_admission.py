@@ -68,6 +68,13 @@ _MAX_EVICTIONS = 10  # tries to drop a victim for a new job, on a shared backend
 _WAITING_STATES = frozenset((JobState.QUEUED, JobState.SCHEDULED))
 
 
+def _dropped(job_id: str, queue: str, bound: int, reason: str) -> JobRejected:
+    """The error of a job dropped from a full queue to make room for a new one."""
+    return JobRejected(
+        job_id, f"job {job_id!r} was dropped: queue {queue!r} was full ({bound} waiting); {reason}"
+    )
+
+
 class Admission:
     """Takes new jobs into one runner."""
 
@@ -443,6 +450,7 @@ class Admission:
             return handle
         offer = shared.prepare(handle)
         evict: str | None = None
+        bound, evicted_for = 0, ""  # the full queue's bound, and why its victim was chosen
         evictions = 0  # victims that left before the backend could drop them
         waiting: list[JobHandle[Any]] | None = None  # looked up at a full answer, kept
         deadline: list[float | None] = []  # of a wait for room, set by the first wait
@@ -458,6 +466,9 @@ class Admission:
             if isinstance(outcome, Accepted):
                 if outcome.evicted is not None:
                     queue.rejected += 1
+                    victim = outcome.evicted.id
+                    await shared.evicted(victim, _dropped(victim, queue.name, bound, evicted_for))
+                shared.accepted(queue)
                 break
             if isinstance(outcome, Duplicate):
                 unique = handle._definition.options.unique
@@ -477,7 +488,7 @@ class Admission:
                 continue  # room came: offer it again
             if kind is EVICT and evictions < _MAX_EVICTIONS:
                 assert decision.victim is not None
-                evict = decision.victim.id
+                evict, bound, evicted_for = decision.victim.id, outcome.bound, detail
                 continue
             if kind is DROP:
                 await self._drop_new(handle, queue, detail, decision.notify)
@@ -632,14 +643,9 @@ class Admission:
             victim = oldest
         self._waiting.discard(victim)
         queue.rejected += 1
+        assert queue.maxsize is not None
         await self._outcomes.finish(
-            victim,
-            JobState.REJECTED,
-            error=JobRejected(
-                victim.id,
-                f"job {victim.id!r} was dropped: queue {queue.name!r} was full "
-                f"({queue.maxsize} waiting); {reason}",
-            ),
+            victim, JobState.REJECTED, error=_dropped(victim.id, queue.name, queue.maxsize, reason)
         )
 
     async def _drop_new(

@@ -286,6 +286,9 @@ class JobRunner:
             max_depth=depth,
         )
         self._owns_bus = bus is None
+        # The counts of the runner's own backend, in its statistics: its jobs waiting there.
+        own_counts = core.nowait_backend.counts_nowait if core.nowait_backend else None
+        self._own_counts = own_counts if core.own_backend else None
         self._bus = bus if bus is not None else EventBus(clock=clock, close_timeout=cancel_after)
 
         # The stages, each handed the ones it passes jobs on to.
@@ -666,8 +669,15 @@ class JobRunner:
             queue = queues.get(name)
             if queue is None:
                 raise UnknownQueue(name, list(queues))
-            return {name: queue.statistics()}
-        return {queue.name: queue.statistics() for queue in queues.values()}
+            return {name: self._queue_statistics(queue)}
+        return {queue.name: self._queue_statistics(queue) for queue in queues.values()}
+
+    def _queue_statistics(self, queue: JobQueue) -> QueueStatistics:
+        counted = queue.statistics()
+        own = self._own_counts
+        if own is None:
+            return counted
+        return counted._replace(size=counted.size + own(queue.name).waiting)
 
     def job_statistics(self, window: float | timedelta = 300.0) -> JobStatistics:
         """Jobs that finished in the last ``window`` seconds (default five minutes; at most
@@ -684,12 +694,20 @@ class JobRunner:
         """The worker pool now: capacity, running, idle, waiting and scheduled jobs."""
         waiting = self._waiting
         running = waiting.running_count()
+        ready = waiting.ready_count()
+        scheduled = len(waiting.scheduled)
+        own = self._own_counts
+        if own is not None:  # what waits in the runner's own backend is this runner's
+            for queue in waiting.queue_list:
+                counts = own(queue.name)
+                ready += counts.queued
+                scheduled += counts.scheduled
         return PoolStatistics(
             capacity=self._workers.count,
             running=running,
             idle=self._workers.live - running,
-            waiting=waiting.ready_count(),
-            scheduled=len(waiting.scheduled),
+            waiting=ready,
+            scheduled=scheduled,
         )
 
     async def get_job(self, job_id: str) -> JobRecord:

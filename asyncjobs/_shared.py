@@ -40,7 +40,7 @@ from ._coordination import (
     UniqueClaim,
 )
 from ._core import Core
-from ._errors import InvalidOption, JobNotFound, ResultExpired
+from ._errors import InvalidOption, JobNotFound, JobRejected, ResultExpired
 from ._faults import describe_error
 from ._handle import Definition, JobHandle
 from ._leases import LeaseBook
@@ -309,6 +309,8 @@ class SharedWork:
         finally:
             self._admitting = False
         assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
+        if self._core.own_backend:
+            self._waiting.queues[record.queue].enqueued += 1
         # A parked worker takes it now, with no detour through the feeder task; else the
         # feeder looks (admission frees no room: nobody else need be woken).
         if not (self._waiting.idle_workers and self.refill_now()):
@@ -316,6 +318,20 @@ class SharedWork:
             if wake is not None:
                 self._wake = None
                 wake.set()
+
+    def accepted(self, queue: JobQueue) -> None:
+        """The backend accepted a job for ``queue``. A runner's own backend counts it in the
+        queue's statistics now, as a runner's own queues do (else it counts when taken)."""
+        if self._core.own_backend:
+            queue.enqueued += 1
+
+    async def evicted(self, job_id: str, error: JobRejected) -> None:
+        """The backend dropped a job to make room for a new one. Submitted here, its handle
+        ends rejected here with ``error``, its hooks and its event, as a victim in a
+        runner's own queues does (the backend has written its record)."""
+        handle = self._leases.awaited.get(job_id)
+        if handle is not None and not handle._done:
+            await self._outcomes.finish(handle, JobState.REJECTED, error=error)
 
     async def waiting_in(self, queue: JobQueue) -> list[JobHandle[Any]]:
         """Handles of the jobs waiting in ``queue`` in the backend, oldest first (the first
@@ -512,6 +528,8 @@ class SharedWork:
         queue = self._waiting.queues[record.queue]
         queue.size += 1
         self._waiting.make_ready(handle, queue, new=True)
+        if self._core.own_backend:
+            queue.enqueued -= 1  # counted when the backend accepted it (see accepted)
 
     async def _unrunnable(self, lease: Lease, reason: str) -> None:
         """A job this runner cannot run (no job of its name is registered here; its kept

@@ -242,14 +242,18 @@ async def test_shutdown_interrupts_running_waiting_and_retrying_jobs(clock: Fake
     ends.check_once_each(4)
 
 
+@pytest.mark.parametrize("store", ["own", "shared"])
 @pytest.mark.parametrize("policy", ["drop_newest", "drop_oldest", "handler"])
-async def test_full_queue_rejections(policy: str) -> None:
+async def test_full_queue_rejections(policy: str, store: str) -> None:
+    """A job dropped from a full queue gets its hooks once; on a shared backend, the runner
+    whose submit evicted it (or dropped it) calls them."""
     ends = Ends()
     told: list[str] = []
     on_full: Any = (lambda handle: told.append(handle.id)) if policy == "handler" else policy
     queues = {"default": QueueConfig(concurrency=1, maxsize=1, on_full=on_full)}
     started, gate = anyio.Event(), anyio.Event()
-    async with JobRunner(queues=queues, middleware=[ends]) as runner:
+    backend = MemoryBackend() if store == "shared" else None
+    async with JobRunner(queues=queues, middleware=[ends], store=backend) as runner:
         with anyio.fail_after(5):
             first = await runner.submit(hold, started, gate)
             await started.wait()  # it runs: the queue is empty again

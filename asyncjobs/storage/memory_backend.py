@@ -499,7 +499,7 @@ class MemoryBackend(MemoryJobStore):
             records.append(record)
         for queue, count in adding.items():
             bound = None if bounds is None else bounds.get(queue)
-            waiting = self._queue_counts(queue).waiting
+            waiting = self.counts_nowait(queue).waiting
             if bound is not None and waiting + count > bound:
                 raise QueueFull(queue, bound, f"{count} to requeue, {bound - waiting} free")
         for index, stored in enumerate(records):
@@ -543,7 +543,7 @@ class MemoryBackend(MemoryJobStore):
         lease = self._leases.get(entry[2])
         return lease is not None and lease.token == entry[1] and lease.expires_at == entry[0]
 
-    def _queue_counts(self, queue: str) -> QueueCounts:
+    def counts_nowait(self, queue: str) -> QueueCounts:
         counts = self._counts.get(queue)
         return QueueCounts() if counts is None else QueueCounts(*counts)
 
@@ -602,7 +602,7 @@ class MemoryBackend(MemoryJobStore):
         return self.next_due_nowait()
 
     async def counts(self, queue: str) -> QueueCounts:
-        return self._queue_counts(_validation.name("queue", queue))
+        return self.counts_nowait(_validation.name("queue", queue))
 
     def forgotten(self, job_id: str) -> None:
         self._options.pop(job_id, None)
