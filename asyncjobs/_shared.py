@@ -384,6 +384,7 @@ class SharedWork:
         claims = {} if claim is None else {record.id: claim}
         bounds = {} if queue.maxsize is None else {queue.name: queue.maxsize}
         [stored] = await self._backend.requeue([record.id], unique=claims, bounds=bounds)
+        self.accepted(queue)
         handle = self._wrap(stored.snapshot(), definition, None)
         assert handle is not None  # a definition was given
         self._leases.awaited[record.id] = handle

@@ -262,8 +262,9 @@ class Backend(JobStore, ScheduleStore, Protocol):
         their lost attempt stays counted
         in ``attempts`` and is kept in ``retries`` (outcome ``failed``, the error says the
         lease ran out). A taken job is ``running``: ``attempts`` is one more, ``started_at``
-        is now. Each job goes to one lease at a time (at-least-once: a job whose runner
-        dies runs again once its lease runs out).
+        is now, ``error`` is None (an earlier attempt's is kept in ``retries``). Each job
+        goes to one lease at a time (at-least-once: a job whose runner dies runs again once
+        its lease runs out).
         """
         ...
 
@@ -333,7 +334,9 @@ class Backend(JobStore, ScheduleStore, Protocol):
 
     async def publish(self, message: ChannelMessage) -> None:
         """Send a message to every listener of the channel (in every process sharing the
-        backend). Delivery is at-most-once: a listener that is not there misses it."""
+        backend). Delivery is at-most-once: a listener that is not there misses it. A
+        ``ProgressReported`` is also kept as its running job's ``progress`` (the latest by
+        ``sequence``), so a record read later has it."""
         ...
 
     def listen(self, listener: ChannelListener) -> Callable[[], None]:

@@ -23,6 +23,7 @@ from asyncjobs import (
     JobRecord,
     JobState,
     JobStateError,
+    Progress,
     QueueFull,
     ScheduleRecord,
     UnencodablePayload,
@@ -40,6 +41,7 @@ from asyncjobs.abc import (
     JobQueued,
     Lease,
     NowaitBackend,
+    ProgressReported,
     QueueCounts,
     UniqueClaim,
 )
@@ -311,6 +313,7 @@ class BackendContract:
         clock.jump(5)
         [again] = await take(backend)
         assert again.record.attempts == 2
+        assert again.record.error is None  # the new attempt has none yet
 
     async def test_release_needs_a_terminal_state_or_a_retry_time(self, backend: Backend) -> None:
         await backend.admit(job("a"))
@@ -580,6 +583,24 @@ class BackendContract:
         assert {owner for owner, _ in fired} == {"r1"}  # the first to wake takes each slot
 
     # ----------------------------------------------------------------- channel
+
+    async def test_progress_published_is_kept_on_the_running_jobs_record(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        heard: list[ChannelMessage] = []
+        backend.listen(heard.append)
+        await backend.admit(job("a"))
+        await backend.publish(ProgressReported("a", Progress(done=1, sequence=1)))
+        assert (await backend.get("a")).progress is None  # not running: nothing to keep
+        [lease] = await take(backend)
+        newer, older = Progress(done=3, sequence=3), Progress(done=2, sequence=2)
+        await backend.publish(ProgressReported("a", newer))
+        await backend.publish(ProgressReported("a", older))  # arrived late: the latest stays
+        assert (await backend.get("a")).progress == newer
+        assert heard[-2:] == [ProgressReported("a", newer), ProgressReported("a", older)]
+        assert await backend.release(lease, finished(lease, JobState.SUCCEEDED, clock.time()))
+        await backend.publish(ProgressReported("a", Progress(done=9, sequence=9)))
+        assert (await backend.get("a")).progress in (None, newer)  # as its runner ended it
 
     async def test_the_channel_tells_when_a_job_becomes_ready(
         self, backend: Backend, clock: FakeClock

@@ -35,6 +35,7 @@ from .._coordination import (
     JobEnded,
     JobQueued,
     Lease,
+    ProgressReported,
     QueueCounts,
     Renewal,
     ScheduleClaim,
@@ -365,6 +366,7 @@ class MemoryBackend(MemoryJobStore):
                 record.attempts += 1
                 record.started_at = now
                 record.finished_at = None
+                record.error = None  # an earlier attempt's is in retries
                 held = Lease(
                     record, owner, next(self._tokens), now + lease, self._options.get(job_id)
                 )
@@ -649,6 +651,15 @@ class MemoryBackend(MemoryJobStore):
     # ----------------------------------------------------------------- channel
 
     def publish_nowait(self, message: ChannelMessage) -> None:
+        if type(message) is ProgressReported:
+            record = self.stored(message.job_id)
+            update = message.progress
+            if (
+                record is not None
+                and record.state is _RUNNING
+                and (record.progress is None or record.progress.sequence < update.sequence)
+            ):
+                record.progress = update
         for listener in tuple(self._listeners):
             try:
                 listener(message)
