@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -451,8 +452,14 @@ class SharedWork:
             if taken:
                 continue  # there may be more
             event = self._wake = core.new_event()
-            wait = self._poll
-            if wanted:  # with no slot free, only a release (a wake) can change that
+            # Polling catches what other runners did; a runner's own backend changes only
+            # by what this runner does, and each such step wakes the feeder (or the workers
+            # take the job themselves): it waits for that, or for delayed work coming due.
+            wait = math.inf if core.own_backend else self._poll
+            # With no slot free, only a release can change that: it wakes the feeder, or
+            # (with workers that take jobs themselves) the worker whose slot came free takes
+            # what is ready. What is delayed, the feeder must still wake for.
+            if wanted or self._nowait is not None:
                 try:
                     due = await backend.next_due()
                 except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
@@ -462,7 +469,11 @@ class SharedWork:
                 # is still alive. Only a time still to come shortens the wait.
                 if due is not None and due > core.time():
                     wait = min(wait, due - core.time())
-            if not event.is_set():
+            if event.is_set():
+                continue
+            if wait == math.inf:
+                await event.wait()
+            else:
                 await self._timers.within(core.clock.monotonic() + wait, event.wait)
 
     def refill_now(self) -> bool:
