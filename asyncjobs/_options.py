@@ -6,6 +6,7 @@ a change against a base (naming the field and value of a bad one) and gives the 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -89,12 +90,22 @@ def make_options(base: JobOptions, **changes: Any) -> JobOptions:
     return options
 
 
+def after(start: float, delay: float) -> float:
+    """The time ``delay`` seconds after ``start`` (epoch seconds), never earlier: a sum
+    rounded down to the nearest float (a delay below the timestamp's resolution) is moved
+    up to the next one, so a job due then never starts early."""
+    when = start + delay
+    if when - start < delay:
+        when = math.nextafter(when, math.inf)
+    return when
+
+
 def due(options: JobOptions, created_at: float) -> tuple[float | None, float | None]:
     """When a job submitted at ``created_at`` (epoch seconds) is due: the time its record
     keeps (``scheduled_for``; None without a ``delay`` or ``at``), and the seconds to wait
     until then (None: it is due now, as with ``delay=0`` or an ``at`` that has passed)."""
     if options.delay is not None:
-        return created_at + options.delay, options.delay or None
+        return after(created_at, options.delay), options.delay or None
     if options.at is not None:
         at = options.at.timestamp()
         return at, at - created_at if at > created_at else None

@@ -38,6 +38,7 @@ from ._faults import describe_error
 from ._handle import JobHandle
 from ._known_jobs import KnownJobs
 from ._leases import LeaseBook
+from ._options import after
 from ._record import Attempt, JobRecord
 from ._spawn import Event
 from ._states import TERMINAL_STATES, JobState
@@ -431,7 +432,7 @@ class Outcomes:
         record.error = text
         record.started_at = None  # no attempt under way
         record.state = _SCHEDULED
-        record.scheduled_for = now + delay
+        record.scheduled_for = after(now, delay)
         queue = self._waiting.queues[record.queue]
         leases = self._leases
         if not core.accepting and (leases is None or core.own_backend):

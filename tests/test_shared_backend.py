@@ -630,3 +630,24 @@ async def test_one_worker_serves_every_queue_by_its_selection(
         for start in range(0, 20, 10):  # while every queue has work: 6/3/1 in each ten
             window = log[start : start + 10]
             assert [window.count(name) for name in weights] == [6, 3, 1]
+
+
+@pytest.mark.parametrize("delay", [1e-6, 5e-324])
+async def test_a_delay_below_the_timestamps_resolution_never_starts_early(
+    make_backend: Callable[[FakeClock | None], Backend], delay: float
+) -> None:
+    """The backend keeps due times as epoch seconds, whose resolution is a few tenths of a
+    microsecond: a tiny delay is rounded up to the next such time, never down."""
+    clock = FakeClock()
+    log = picked
+    log.clear()
+    async with JobRunner(store=make_backend(clock), clock=clock) as shared:
+        with anyio.fail_after(5):
+            handle = await shared.submit(noted.with_options(delay=delay), "late enough")
+            record = handle.record()
+            assert record.scheduled_for is not None
+            assert record.scheduled_for - record.created_at >= delay
+            await run_until_idle(shared, clock)
+            await handle
+    assert log == ["late enough"]
+    assert clock.monotonic() >= delay
