@@ -679,7 +679,8 @@ class SharedWork:
             return True
         if outcome is CancelOutcome.CANCELLED:
             # It ended by this cancel, run by no runner: its event and its hooks are here
-            # (the backend has written its record; nothing more is).
+            # (the backend has written its record; nothing more is). Its place is free.
+            self._room_freed()
             await self._outcomes.cancelled(handle)
             return True
         if outcome is not CancelOutcome.UNKNOWN:
