@@ -107,7 +107,7 @@ class Admission:
         # store write to await.
         self._plain = core.add_nowait is not None and core.hooks is None and core.serializer is None
         # The same on a backend that admits with a plain call: it answers at once.
-        self._admit_now: Callable[[JobHandle[Any]], None] | None = (
+        self._admit_now: Callable[[JobHandle[Any], JobQueue], None] | None = (
             shared.admit_now
             if shared is not None and core.nowait_backend is not None and core.hooks is None
             else None
@@ -143,7 +143,7 @@ class Admission:
         if admit_now is not None and options._plain and queue.maxsize is None:
             # Nothing for the backend to refuse (no bound, no key): accepted at once.
             handle = self.new_handle(definition, args, kwargs, queue)
-            admit_now(handle)
+            admit_now(handle, queue)
             if self._announcer.watched:
                 self._announcer.submitted(handle)
             return handle

@@ -43,6 +43,7 @@ from ._record import Attempt, JobRecord
 from ._spawn import Event
 from ._states import TERMINAL_STATES, JobState
 from ._waiting import Waiting
+from .abc import NowaitBackend
 from .serializers import encode_payload
 
 logger = logging.getLogger("asyncjobs")
@@ -171,12 +172,12 @@ class Outcomes:
             return False
         leases.forget(handle)
         try:
-            if handle in self.in_callers:
-                await self._unleased(handle)
-            elif state is _INTERRUPTED and not self._core.own_backend:
-                await leases.give_back(handle)
+            if state is _INTERRUPTED and not self._core.own_backend:
+                kept = await leases.give_back(handle)
             else:
-                await leases.release(handle)
+                kept = await leases.release(handle)
+            if not kept and handle in self.in_callers:  # it ran under no lease
+                await self._unleased(handle)
         finally:
             self.resolve(handle)
         return True
@@ -194,13 +195,8 @@ class Outcomes:
             leases = self._leases
             assert leases is not None  # a backend's jobs run under its leases
             try:
-                if handle in self.in_callers:  # under no lease: its record is written
-                    leases.forget(handle)
-                    nowait.update_nowait(handle._record.snapshot())
-                else:
-                    leases.end_now(handle, nowait)
-            except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
-                self._core.faults.callback_failed("backend", nowait.update_nowait, exc, handle.id)
+                if not leases.end_now(handle, nowait) and handle in self.in_callers:
+                    self._unleased_now(nowait, handle)  # it ran under no lease
             finally:
                 self.resolve(handle)
             return True
@@ -222,6 +218,13 @@ class Outcomes:
             await store.update(handle._record.snapshot())
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
             self._core.faults.callback_failed("store", store.update, exc, f"job {handle.id!r}")
+
+    def _unleased_now(self, nowait: NowaitBackend, handle: JobHandle[Any]) -> None:
+        """``_unleased`` as a plain call, on a backend that makes writes so."""
+        try:
+            nowait.update_nowait(handle._record.snapshot())
+        except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
+            self._core.faults.callback_failed("backend", nowait.update_nowait, exc, handle.id)
 
     async def refuse(self, handle: JobHandle[Any], error: JobRejected) -> None:
         """End a new job as rejected before it was accepted: its record is stored ended

@@ -162,6 +162,7 @@ class SharedWork:
         self._admitting = False  # admit_now is handing a job to the backend
         # Weighted selection's running credit per queue (see _credit_taken).
         self._credit = {queue.name: 0 for queue in waiting.queue_list}
+        self._weights = {queue.name: queue.weight for queue in waiting.queue_list}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -209,7 +210,7 @@ class SharedWork:
         runner still waits for (they wait in the backend, where another runner, or this one
         after a restart, runs them) end interrupted here, as seen from this runner only."""
         await self._heartbeat.stop()
-        if self._core.own_backend:  # nothing of a runner's own is left waiting for later
+        if self._core.own_backend:  # its feeder stops; nothing is left waiting for later
             await self.interrupt_waiting(queued=True)
         if self._stop_listening is not None:
             self._stop_listening()
@@ -286,7 +287,7 @@ class SharedWork:
             del awaited[record.id]
         return outcome
 
-    def admit_now(self, handle: JobHandle[Any]) -> None:
+    def admit_now(self, handle: JobHandle[Any], queue: JobQueue) -> None:
         """``offer`` as a plain call, for a plain job (no delay, no unique key: see
         ``JobOptions._plain``) to an unbounded queue, on a backend that admits with one
         (``NowaitBackend``): nothing for the backend to refuse."""
@@ -311,7 +312,7 @@ class SharedWork:
             self._admitting = False
         assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
         if self._core.own_backend:
-            self._waiting.queues[record.queue].enqueued += 1
+            queue.enqueued += 1  # as accepted() counts it
         # A parked worker takes it now, with no detour through the feeder task; else the
         # feeder looks (admission frees no room: nobody else need be woken).
         if not (self._waiting.idle_workers and self.refill_now()):
@@ -424,7 +425,7 @@ class SharedWork:
             given[lease.record.queue] += 1
         last = max(i for i, (queue, _) in enumerate(wanted) if given[queue])
         live = [queue for i, (queue, _) in enumerate(wanted) if given[queue] or i > last]
-        weights = {queue.name: queue.weight for queue in self._waiting.queue_list}
+        weights = self._weights
         total = sum(weights[queue] for queue in live)
         credit = self._credit
         for lease in taken:

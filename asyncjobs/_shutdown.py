@@ -9,8 +9,8 @@ handlers that ignore that are abandoned. The runner closes its parts after it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 import anyio
 import anyio.lowlevel
@@ -27,6 +27,14 @@ from ._waiting import Waiting
 from ._workers import Workers
 
 logger = logging.getLogger("asyncjobs")
+
+
+class EndsWaiting(Protocol):
+    """Ends a runner's jobs that wait outside its queues ``interrupted``: the scheduled
+    ones, and with ``queued`` the queued ones too (``SharedWork.interrupt_waiting``)."""
+
+    def __call__(self, *, queued: bool) -> Awaitable[None]: ...
+
 
 _INTERRUPTED = JobState.INTERRUPTED
 _STOP_TURNS = 4  # loop turns a cancelled handler gets to stop, whatever the cancel timeout
@@ -71,7 +79,7 @@ class Shutdown:
         grace_period: float,
         cancel_timeout: float,
         drain: bool,
-        elsewhere: Callable[..., Awaitable[None]] | None = None,
+        elsewhere: EndsWaiting | None = None,
     ) -> None:
         self._core = core
         self._timers = timers
