@@ -354,6 +354,7 @@ class JobRunner:
             )
             if core.nowait_backend is not None:
                 pool.refill = shared.refill_now
+                pool.take = shared.take_now
         control = self._control = JobControl(
             self, core, timers, announcer, waiting, attempts, outcomes, pool, waits, shared
         )

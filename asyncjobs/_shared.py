@@ -153,6 +153,14 @@ class SharedWork:
         # Steps as plain calls (admit_now, refill_now), on a backend that makes them so. Its
         # workers take jobs themselves before they park: a slot freed needs no feeder.
         self._nowait = core.nowait_backend
+        self._own = core.own_backend
+        # The one queue of a runner on its own backend of plain calls: each worker takes its
+        # next job from the backend itself (take_now), with no detour through a local queue.
+        self._one = (
+            waiting.queue_list[0]
+            if self._own and self._nowait is not None and len(waiting.queue_list) == 1
+            else None
+        )
         self._publish_now = backend.publish_nowait if isinstance(backend, NowaitBackend) else None
         leases.released = self._released
         leases.freed = self._room_freed
@@ -300,9 +308,10 @@ class SharedWork:
         awaited[job_id] = handle  # before the answer: its end may be heard at once
         self._admitting = True  # its JobQueued is this call's to act on, below
         try:
-            # Its run options as objects: a backend of plain calls keeps objects.
+            # Its run options as objects: a backend of plain calls keeps objects. A runner's
+            # own backend keeps the engine's record itself (one record a job; see _take).
             outcome = nowait.admit_nowait(
-                record.snapshot(),
+                record if self._own else record.snapshot(),
                 options=None if retry is None else run_options(retry, as_data=False),
             )
         except BaseException:
@@ -313,9 +322,14 @@ class SharedWork:
         assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
         if self._core.own_backend:
             queue.enqueued += 1  # as accepted() counts it
+        idle = self._waiting.idle_workers
+        if self._one is not None:  # workers take their jobs themselves (take_now)
+            if idle:
+                idle.pop().set()
+            return
         # A parked worker takes it now, with no detour through the feeder task; else the
         # feeder looks (admission frees no room: nobody else need be woken).
-        if not (self._waiting.idle_workers and self.refill_now()):
+        if not (idle and self.refill_now()):
             wake = self._wake
             if wake is not None:
                 self._wake = None
@@ -498,6 +512,48 @@ class SharedWork:
         self._take_all(wanted, taken)
         return bool(taken)
 
+    def take_now(self) -> tuple[JobHandle[Any], JobQueue] | None:
+        """A worker of a runner on its own backend, with one queue, found no job here: the
+        next job from the backend, to run at once (its slot counted, as ``JobQueue.pop``
+        does), or None if there is none or no slot is free."""
+        queue = self._one
+        nowait = self._nowait
+        if queue is None or nowait is None or not self._taking:
+            return None
+        leases = self._leases
+        while queue.running < queue.concurrency:
+            try:
+                lease = nowait.take_nowait(queue.name, owner=leases.owner, lease=leases.lease_time)
+            except Exception as exc:  # noqa: BLE001 - isolated; the feeder tries again
+                self._core.faults.callback_failed("backend", nowait.take_nowait, exc, "take")
+                return None
+            if lease is None:
+                return None
+            if self._room:
+                self._room_freed()
+            leased = lease.record
+            handle = leases.awaited.get(leased.id)
+            if (
+                handle is None
+                or handle._record is not leased
+                or handle._done
+                or handle in self._attempts.running
+                or handle in leases.leases
+            ):
+                self._take(lease)  # the general way, through the local queue
+                if queue.ready:
+                    return queue.pop(), queue
+                continue  # it could not run here (see _take): the next one
+            # One record: the backend's start is this record's; the attempt writes its own.
+            leased.state = _QUEUED
+            leased.attempts -= 1
+            leases.leases[handle] = lease
+            leases.ids[leased.id] = handle
+            queue.dequeued += 1
+            queue.running += 1
+            return handle, queue
+        return None
+
     def _take_all(self, wanted: list[tuple[str, int]], taken: Sequence[Lease]) -> None:
         """Jobs leased to this runner (by the feeder or a worker): into the local queues.
         They wait in the backend no more, so a bounded queue there has room again."""
@@ -530,12 +586,13 @@ class SharedWork:
         record = handle._record
         # The attempt's own start (running, started_at, attempts) is the attempt's to write.
         record.state = _QUEUED
-        record.args = leased.args  # as the backend keeps them (a copy, for one of bytes)
-        record.kwargs = leased.kwargs
         record.attempts = leased.attempts - 1
-        record.retries = leased.retries
-        record.error = leased.error
-        record.scheduled_for = leased.scheduled_for
+        if record is not leased:  # the backend's copy (a runner's own keeps this record)
+            record.args = leased.args  # as the backend keeps them (a copy, for one of bytes)
+            record.kwargs = leased.kwargs
+            record.retries = leased.retries
+            record.error = leased.error
+            record.scheduled_for = leased.scheduled_for
         leases.leases[handle] = lease
         leases.ids[leased.id] = handle
         queue = self._waiting.queues[record.queue]

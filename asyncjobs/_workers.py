@@ -20,6 +20,7 @@ from ._attempt import Attempts
 from ._core import Core, RunnerState
 from ._handle import JobHandle
 from ._outcomes import Outcomes
+from ._queue import JobQueue
 from ._spawn import current_task, spawn_detached
 from ._waiting import Waiting
 
@@ -46,6 +47,9 @@ class Workers:
         # Takes jobs from a shared backend with a plain call, before a worker parks; True
         # if it took any (set by the runner on such a backend).
         self.refill: Callable[[], bool] | None = None
+        # Takes the next job from a runner's own backend to run at once, its slot counted;
+        # None if there is none (set by the runner on such a backend).
+        self.take: Callable[[], tuple[JobHandle[Any], JobQueue] | None] | None = None
 
     def start(self) -> None:
         self.done = anyio.Event()
@@ -60,6 +64,7 @@ class Workers:
         idle = waiting.idle_workers
         choose = waiting.choose
         refill = self.refill
+        take = self.take
         budget = _YIELD_EVERY
         task = current_task()
         self.tasks.add(task)
@@ -69,7 +74,12 @@ class Workers:
                 with anyio.CancelScope() as scope:
                     while True:
                         queue = choose()
-                        if queue is None:
+                        if queue is not None:
+                            stopped = queue.pop()  # until run() says it reached its outcome
+                        elif take is not None and (taken := take()) is not None:
+                            stopped, queue = taken
+                            taken = None  # a parked worker must not keep its last job alive
+                        else:
                             if refill is not None and refill():
                                 continue
                             stopping = not core.accepting and core.state is not RunnerState.STARTING
@@ -81,7 +91,6 @@ class Workers:
                             idle.append(event)
                             await event.wait()
                             continue
-                        stopped = queue.pop()  # until run() says it reached its outcome
                         try:
                             if not await run(stopped, queue, scope):
                                 break  # stopped: conclude outside the cancelled scope

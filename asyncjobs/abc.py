@@ -371,6 +371,11 @@ class NowaitBackend(Backend, Protocol):
         limit: int | None = None,
     ) -> Sequence[Lease]: ...
 
+    def take_nowait(self, queue: str, *, owner: str, lease: float) -> Lease | None:
+        """``acquire_nowait([(queue, 1)], ...)``: the next ready job of ``queue`` under a
+        lease, or None; for a worker that takes its next job itself."""
+        ...
+
     def release_nowait(
         self, lease: Lease, record: JobRecord, *, retry_at: float | None = None
     ) -> bool: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asyncjobs import JobState
+from asyncjobs.abc import QueueCounts
 from asyncjobs.storage import MemoryBackend
 from asyncjobs.storage._ready import ReadyQueue
 from asyncjobs.testing import FakeClock
@@ -58,3 +59,28 @@ def test_a_ready_queue_compacts_to_its_live_entries_in_order() -> None:
     while (job_id := ready.pop()) is not None:
         taken.append(job_id)
     assert taken == ["j1", "j5", "j7", "j2", "j4", "j8"]
+
+
+@pytest.mark.anyio
+async def test_take_nowait_starts_one_job_as_acquire_of_one_does() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    soon = clock.time() + 5
+    backend.admit_nowait(make_record("later", state=JobState.SCHEDULED, scheduled_for=soon))
+    backend.admit_nowait(make_record("low", priority=0))
+    backend.admit_nowait(make_record("high", priority=3))
+    backend.admit_nowait(make_record("gone"))
+    await backend.cancel("gone")  # a stale entry, passed over
+    first = backend.take_nowait("default", owner="w", lease=30)
+    assert first is not None and first.job_id == "high"
+    assert (first.owner, first.expires_at, first.record.attempts) == ("w", clock.time() + 30, 1)
+    assert first.record.state is JobState.RUNNING
+    second = backend.take_nowait("default", owner="w", lease=30)
+    assert second is not None and second.job_id == "low"
+    assert second.token != first.token
+    assert backend.take_nowait("default", owner="w", lease=30) is None
+    assert backend.take_nowait("elsewhere", owner="w", lease=30) is None
+    clock.jump(5)  # due now: taken, as acquire takes it
+    third = backend.take_nowait("default", owner="w", lease=30)
+    assert third is not None and third.job_id == "later"
+    assert backend.counts_nowait("default") == QueueCounts(running=3)

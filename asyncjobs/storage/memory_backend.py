@@ -282,9 +282,11 @@ class MemoryBackend(MemoryJobStore):
                 state.value,
                 "a new job is queued, or scheduled with a scheduled_for time",
             )
+        if unique is None and bound is None:  # nothing to refuse: stored as it comes
+            return self._admitted(record, state, options)
         if self.stored(record.id) is not None:
             raise DuplicateJobId(record.id)
-        now = self._time() if unique is not None or bound is not None else 0.0
+        now = self._time()
         if unique is not None:
             holder = self._held_by(unique.key, now)
             if holder is not None:
@@ -309,11 +311,20 @@ class MemoryBackend(MemoryJobStore):
                     now,
                 )
                 evicted = victim
-        self._add(record)  # counted below, as admitted
-        if options is not None:
-            self._options[record.id] = options
         if unique is not None:
             self._take_key(record.id, unique, now)
+        accepted = self._admitted(record, state, options)
+        if evicted is not None:
+            accepted.evicted = evicted
+        return accepted
+
+    def _admitted(
+        self, record: JobRecord, state: JobState, options: Mapping[str, object] | None
+    ) -> Accepted:
+        """Store a new job that admission let in: queued (ready) or scheduled (due later)."""
+        self._add(record)  # counted below, as admitted (DuplicateJobId: nothing changed)
+        if options is not None:
+            self._options[record.id] = options
         counts = self._counts.get(record.queue)
         if counts is None:
             counts = self._counts[record.queue] = [0, 0, 0]
@@ -328,7 +339,7 @@ class MemoryBackend(MemoryJobStore):
                 self.publish_nowait(JobQueued(record.id, record.queue))
         else:
             self._push_due(record)
-        return Accepted(record.id, evicted)
+        return Accepted(record.id)
 
     def acquire_nowait(
         self,
@@ -344,41 +355,60 @@ class MemoryBackend(MemoryJobStore):
         if self._due:
             self._promote(now)
         taken: list[Lease] = []
-        leases = self._leases
-        expiry = self._expiry
-        heappush = heapq.heappush
         left = -1 if limit is None else limit  # -1: no limit (it never reaches 0)
         for queue, count in wanted:
-            if left == 0:
-                break
             ready = self._ready.get(queue)
             while ready is not None and count > 0 and left != 0:
-                job_id = ready.pop()
-                if job_id is None:
+                held = self._start(ready, queue, owner, now, lease)
+                if held is None:
                     break
-                record = self.stored(job_id)
-                if record is None or record.state is not _QUEUED:
-                    continue
-                counts = self._counts[queue]
-                counts[0] -= 1  # queued
-                counts[2] += 1  # running
-                record.state = _RUNNING
-                record.attempts += 1
-                record.started_at = now
-                record.finished_at = None
-                record.error = None  # an earlier attempt's is in retries
-                held = Lease(
-                    record, owner, next(self._tokens), now + lease, self._options.get(job_id)
-                )
-                leases[job_id] = held
-                if lease != _NEVER:  # a lease that never runs out needs no expiry entry
-                    if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(leases):
-                        self._compact_expiry()
-                    heappush(expiry, (held.expires_at, held.token, job_id))
                 taken.append(held)
                 count -= 1
                 left -= 1
         return taken
+
+    def take_nowait(self, queue: str, *, owner: str, lease: float) -> Lease | None:
+        now = self._time()
+        if self._expiry:
+            self._expire_leases(now)
+        if self._due:
+            self._promote(now)
+        ready = self._ready.get(queue)
+        return None if ready is None else self._start(ready, queue, owner, now, lease)
+
+    def _start(
+        self, ready: ReadyQueue, queue: str, owner: str, now: float, lease: float
+    ) -> Lease | None:
+        """Start the next ready job of ``queue`` under a new lease (None: none is ready),
+        passing over stale entries (see the module docstring)."""
+        stored = self.stored
+        while True:
+            job_id = ready.pop()
+            if job_id is None:
+                return None
+            record = stored(job_id)
+            if record is not None and record.state is _QUEUED:
+                break
+        counts = self._counts[queue]
+        counts[0] -= 1  # queued
+        counts[2] += 1  # running
+        record.state = _RUNNING
+        record.attempts += 1
+        record.started_at = now
+        record.finished_at = None
+        record.error = None  # an earlier attempt's is in retries
+        options = self._options
+        held = Lease(
+            record, owner, next(self._tokens), now + lease, options.get(job_id) if options else None
+        )
+        leases = self._leases
+        leases[job_id] = held
+        if lease != _NEVER:  # a lease that never runs out needs no expiry entry
+            expiry = self._expiry
+            if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(leases):
+                self._compact_expiry()
+            heapq.heappush(expiry, (held.expires_at, held.token, job_id))
+        return held
 
     def _held(self, lease: Lease) -> bool:
         current = self._leases.get(lease.record.id)
