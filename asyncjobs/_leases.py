@@ -3,7 +3,8 @@
 When the store is a ``Backend`` (``asyncjobs.abc``), a job runs here only under a lease the
 backend gave (``_shared`` takes them). ``LeaseBook`` keeps them by handle, and ``release``
 hands the backend the job's record as the attempt left it: terminal, or with a retry time.
-The backend always gets a copy, never the engine's own record.
+The backend gets a copy, never the engine's own record, unless it is the runner's own
+backend (``shares_records``), which keeps the engine's records themselves.
 """
 
 from __future__ import annotations
@@ -36,8 +37,18 @@ def _ignore(handle: JobHandle[Any]) -> None:
 class LeaseBook:
     """The leases of one runner on a shared backend."""
 
-    def __init__(self, backend: Backend, owner: str, lease_time: float, faults: RepeatLog) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        owner: str,
+        lease_time: float,
+        faults: RepeatLog,
+        *,
+        shares_records: bool = False,
+    ) -> None:
         self.backend = backend
+        # The backend keeps the engine's own records (a runner's own backend): no copies.
+        self.shares_records = shares_records
         self.owner = owner
         self.lease_time = lease_time
         self._faults = faults
@@ -72,7 +83,10 @@ class LeaseBook:
         """Give the job back to the backend: ended, or due again at ``retry_at``. False if
         the lease had been lost (its time ran out and the job went to another runner),
         or the backend failed (logged): then what this attempt did is not kept."""
-        return await self._release(handle, handle._record.snapshot(), retry_at)
+        record = handle._record
+        return await self._release(
+            handle, record if self.shares_records else record.snapshot(), retry_at
+        )
 
     async def give_back(self, handle: JobHandle[Any], at: float | None = None) -> bool:
         """Return a job this runner will not run (shutdown cut it off, or it never started)

@@ -313,6 +313,7 @@ class JobRunner:
                 f"{os.getpid()}-{core.id_prefix[:-1]}",
                 math.inf if core.own_backend else lease_for,  # nobody else takes its jobs
                 faults,
+                shares_records=core.own_backend,
             )
         )
         outcomes = self._outcomes = Outcomes(

@@ -282,7 +282,7 @@ class SharedWork:
         awaited[record.id] = handle  # before the answer: its end may be heard at once
         try:
             outcome = await self._backend.admit(
-                record.snapshot(),
+                record if self._own else record.snapshot(),  # one record: see admit_now
                 bound=queue.maxsize,
                 unique=offer.claim,
                 evict=evict,
@@ -405,6 +405,8 @@ class SharedWork:
         assert handle is not None  # a definition was given
         self._leases.awaited[record.id] = handle
         logger.info("job %s (%s) requeued from the dead letters", record.name, record.id)
+        if self._announcer.watched:  # submitted again, as a requeue in a runner's own queues
+            self._announcer.submitted(handle)
         self.wake()
         return handle
 

@@ -72,15 +72,31 @@ async def test_take_nowait_starts_one_job_as_acquire_of_one_does() -> None:
     backend.admit_nowait(make_record("gone"))
     await backend.cancel("gone")  # a stale entry, passed over
     first = backend.take_nowait("default", owner="w", lease=30)
-    assert first is not None and first.job_id == "high"
+    assert first is not None
+    assert first.job_id == "high"
     assert (first.owner, first.expires_at, first.record.attempts) == ("w", clock.time() + 30, 1)
     assert first.record.state is JobState.RUNNING
     second = backend.take_nowait("default", owner="w", lease=30)
-    assert second is not None and second.job_id == "low"
+    assert second is not None
+    assert second.job_id == "low"
     assert second.token != first.token
     assert backend.take_nowait("default", owner="w", lease=30) is None
     assert backend.take_nowait("elsewhere", owner="w", lease=30) is None
     clock.jump(5)  # due now: taken, as acquire takes it
     third = backend.take_nowait("default", owner="w", lease=30)
-    assert third is not None and third.job_id == "later"
+    assert third is not None
+    assert third.job_id == "later"
     assert backend.counts_nowait("default") == QueueCounts(running=3)
+
+
+@pytest.mark.anyio
+async def test_a_delayed_job_is_queued_once_due_even_with_nobody_taking_it() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    due = clock.time() + 5
+    backend.admit_nowait(make_record("later", state=JobState.SCHEDULED, scheduled_for=due))
+    assert backend.next_due_nowait() == due
+    clock.jump(5)
+    assert backend.next_due_nowait() is None  # nothing more to wait for: it is ready
+    assert (await backend.get("later")).state is JobState.QUEUED
+    assert backend.counts_nowait("default") == QueueCounts(queued=1)

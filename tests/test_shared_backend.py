@@ -28,6 +28,7 @@ from asyncjobs import (
     JobRejected,
     JobRunner,
     JobState,
+    JobSubmitted,
     JobTimedOut,
     QueueConfig,
     QueueFull,
@@ -533,12 +534,15 @@ async def test_a_dead_letter_is_requeued_through_the_backend(
     backend = make_backend(None)
     with anyio.fail_after(10):
         async with runner(backend, "a") as a, runner(backend, "b"):
+            submitted: list[str] = []
+            a.subscribe(lambda event: submitted.append(event.job_id), JobSubmitted)
             handle = await a.submit(fails_until_told, "d")
             with pytest.raises((LookupError, RemoteJobError), match="d is not ready"):
                 await handle
             assert [r.id for r in (await a.dead_letters.list()).records] == [handle.id]
             started["d"] = anyio.Event()
             again = await a.dead_letters.requeue(handle.id)
+            assert submitted == [handle.id, handle.id]  # submitted again, as on its own queues
             assert await again == "ready"
             # The first handle still tells the attempt it followed, whoever ran the job.
             assert (handle.state, handle.done()) == (JobState.FAILED, True)

@@ -553,6 +553,8 @@ class MemoryBackend(MemoryJobStore):
 
     def next_due_nowait(self) -> float | None:
         due, expiry = self._due, self._expiry
+        if due:  # what is due now is ready: its record says so, its runner busy or not
+            self._promote(self._time())
         while due and not self._due_entry_live(due[0]):
             heapq.heappop(due)
         while expiry and not self._expiry_entry_live(expiry[0]):
