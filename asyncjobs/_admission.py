@@ -21,8 +21,9 @@ import anyio.lowlevel
 from . import _validation
 from ._announcer import Announcer
 from ._attempt import Attempts, skipped
+from ._batch import BatchAdmit
 from ._claims import Claim, Claims
-from ._coordination import Accepted, Duplicate
+from ._coordination import Accepted, AdmitOutcome, Duplicate
 from ._core import Core
 from ._definition import JobCall, JobDefinition
 from ._errors import (
@@ -52,7 +53,7 @@ from ._reject import (
     ask,
 )
 from ._reject import notify as notify_handler
-from ._shared import SharedWork
+from ._shared import Offer, SharedWork
 from ._states import JobState
 from ._timers import TimerService
 from ._unique import OnConflict
@@ -90,9 +91,11 @@ class Admission:
         announcer: Announcer,
         timers: TimerService,
         shared: SharedWork | None = None,
+        batches: BatchAdmit | None = None,
     ) -> None:
         self._core = core
         self._shared = shared  # on a shared backend: it admits, by the backend's answer
+        self._batches = batches  # and submit_many's batches, all or none
         self._engine = engine  # what the handles made here ask of the engine
         self._known = known
         self._waiting = waiting
@@ -256,12 +259,8 @@ class Admission:
         for job_id in ids:
             await self.check_new_id(job_id)
         core.check_accepting()
-        if self._shared is not None:  # checked as a batch; the backend admits each in turn
-            admit, new = self._admit_shared, self.new_handle
-            return [
-                await admit(new(definition, call.args, call.kwargs, queue), queue)
-                for definition, queue, call in plan
-            ]
+        if self._shared is not None:
+            return await self._submit_many_shared(plan)
         # From here to the first admission there is no await: the keys are looked at and
         # taken at once, so no other submit can take one in between.
         slots: list[JobHandle[Any] | Claim | None] = []  # a holder's handle, a claim, or new
@@ -439,16 +438,47 @@ class Admission:
         if hooks is not None and hooks.after_submit:
             await hooks.call(hooks.after_submit, handle)
 
-    async def _admit_shared(self, handle: JobHandle[Any], queue: JobQueue) -> JobHandle[Any]:
+    async def _submit_many_shared(
+        self, plan: list[tuple[JobDefinition[Any, Any], JobQueue, JobCall[Any]]]
+    ) -> list[JobHandle[Any]]:
+        """``submit_many`` on a backend: the batch in one step, all or none (``_batch``);
+        then each answer as a single submit's (a holder's handle, a full queue's policy)."""
+        shared, batches = self._shared, self._batches
+        assert shared is not None
+        assert batches is not None
+        hooks = self._core.hooks
+        handles: list[JobHandle[Any]] = []
+        offers: list[tuple[Offer, JobQueue]] = []
+        for definition, queue, call in plan:
+            handle = self.new_handle(definition, call.args, call.kwargs, queue)
+            handles.append(handle)
+            if hooks is None or not hooks.before_submit or not await self._skipped(handle):
+                offers.append((shared.prepare(handle), queue))
+        answer = await batches.offer(offers)
+        given: dict[JobHandle[Any], JobHandle[Any]] = {}
+        for (offer, queue), outcome in zip(offers, answer.outcomes, strict=True):
+            given[offer.handle] = await self._admit_shared(offer.handle, queue, (offer, outcome))
+        return [given.get(handle, handle) for handle in handles]
+
+    async def _admit_shared(
+        self,
+        handle: JobHandle[Any],
+        queue: JobQueue,
+        answered: tuple[Offer, AdmitOutcome] | None = None,
+    ) -> JobHandle[Any]:
         """``_admit`` on a shared backend: the backend answers for the queue's bound and the
         job's unique key, and the queue's policy decides on a full answer. Returns the
-        handle the submitter gets (the holder's, for a unique key held already)."""
+        handle the submitter gets (the holder's, for a unique key held already).
+        ``answered``: the job was offered already (in a batch), and this was the answer."""
         shared = self._shared
         assert shared is not None
         hooks = self._core.hooks
-        if hooks is not None and hooks.before_submit and await self._skipped(handle):
-            return handle
-        offer = shared.prepare(handle)
+        if answered is not None:
+            offer, first = answered
+        else:
+            if hooks is not None and hooks.before_submit and await self._skipped(handle):
+                return handle
+            offer, first = shared.prepare(handle), None
         evict: str | None = None
         bound, evicted_for = 0, ""  # the full queue's bound, and why its victim was chosen
         evictions = 0  # victims that left before the backend could drop them
@@ -462,7 +492,10 @@ class Admission:
             return await shared.room_within(deadline[0])
 
         while True:
-            outcome = await shared.offer(offer, queue, evict)
+            if first is not None:
+                outcome, first = first, None
+            else:
+                outcome = await shared.offer(offer, queue, evict)
             if isinstance(outcome, Accepted):
                 if outcome.evicted is not None:
                     queue.rejected += 1

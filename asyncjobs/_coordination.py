@@ -66,6 +66,31 @@ AdmitOutcome: TypeAlias = Accepted | Full | Duplicate
 """What ``Backend.admit`` answers."""
 
 
+@attrs.frozen
+class BatchEntry:
+    """One job of a batch for ``Backend.admit_all``: what ``admit`` takes for it (no victim:
+    a batch evicts nothing), and whether a ``Full`` or a ``Duplicate`` answer for it
+    refuses the whole batch (the queue's policy refuses, the key's conflict raises)."""
+
+    record: JobRecord
+    bound: int | None = None
+    unique: UniqueClaim | None = None
+    options: Mapping[str, object] | None = None
+    full_refuses: bool = False
+    duplicate_refuses: bool = False
+
+
+@attrs.frozen
+class BatchAnswer:
+    """What ``Backend.admit_all`` found: an answer per entry, in order, as ``admit`` would
+    have given them one after another (a key or a place an earlier entry takes counts; a
+    refused entry takes neither). ``refused``: an entry's answer refuses the batch, and
+    then nothing was stored (the answers say which, and why)."""
+
+    outcomes: tuple[AdmitOutcome, ...]
+    refused: bool = False
+
+
 @attrs.define
 class Lease:
     """A running job, held by ``owner`` until ``expires_at`` unless renewed. A value to

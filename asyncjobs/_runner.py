@@ -29,6 +29,7 @@ from . import _current, _validation
 from ._admission import Admission
 from ._announcer import Announcer
 from ._attempt import Attempts
+from ._batch import BatchAdmit
 from ._bus import BusState, EventBus
 from ._claims import Claims
 from ._clock import Clock, SystemClock, VirtualClock
@@ -359,8 +360,19 @@ class JobRunner:
         control = self._control = JobControl(
             self, core, timers, announcer, waiting, attempts, outcomes, pool, waits, shared
         )
+        batches = None if backend is None or leases is None else BatchAdmit(core, backend, leases)
         admission = self._admission = Admission(
-            core, control, known, waiting, claims, attempts, outcomes, announcer, timers, shared
+            core,
+            control,
+            known,
+            waiting,
+            claims,
+            attempts,
+            outcomes,
+            announcer,
+            timers,
+            shared,
+            batches,
         )
         requeue = Requeue(core, known, waiting, claims, admission, outcomes, shared)
         self._retention = Retention(core, timers, result_for, dead_for)

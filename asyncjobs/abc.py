@@ -30,6 +30,8 @@ import attrs
 from ._coordination import (
     Accepted,
     AdmitOutcome,
+    BatchAnswer,
+    BatchEntry,
     CancelOutcome,
     CancelRequested,
     ChannelMessage,
@@ -53,6 +55,8 @@ __all__ = [
     "Accepted",
     "AdmitOutcome",
     "Backend",
+    "BatchAnswer",
+    "BatchEntry",
     "CancelOutcome",
     "CancelRequested",
     "ChannelListener",
@@ -242,6 +246,17 @@ class Backend(JobStore, ScheduleStore, Protocol):
         """
         ...
 
+    async def admit_all(self, entries: Sequence[BatchEntry]) -> BatchAnswer:
+        """Admit a batch in one step, all or none: each entry is answered as ``admit``
+        would answer it after the entries before it (their keys and places count). If an
+        entry's ``Full`` or ``Duplicate`` answer refuses the batch (``full_refuses``,
+        ``duplicate_refuses``), nothing is stored and ``BatchAnswer.refused`` says so;
+        else every accepted entry is stored (an entry answered ``Full`` or ``Duplicate``
+        is not). An id already stored, or twice in the batch, raises ``DuplicateJobId``
+        and a record in the wrong state ``InvalidOption``, with nothing stored.
+        """
+        ...
+
     async def acquire(
         self,
         wanted: Sequence[tuple[str, int]],
@@ -361,6 +376,8 @@ class NowaitBackend(Backend, Protocol):
         evict: str | None = None,
         options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome: ...
+
+    def admit_all_nowait(self, entries: Sequence[BatchEntry]) -> BatchAnswer: ...
 
     def acquire_nowait(
         self,

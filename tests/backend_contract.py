@@ -31,6 +31,8 @@ from asyncjobs import (
 from asyncjobs.abc import (
     Accepted,
     Backend,
+    BatchAnswer,
+    BatchEntry,
     CancelOutcome,
     CancelRequested,
     ChannelMessage,
@@ -186,6 +188,66 @@ class BackendContract:
         await backend.admit(job("a"), bound=1, unique=UniqueClaim("k", ttl=60))
         outcome = await backend.admit(job("b"), bound=1, unique=UniqueClaim("k", ttl=60))
         assert outcome == Duplicate("k", "a")
+
+    # ----------------------------------------------------------------- batches
+
+    async def test_a_batch_with_room_is_stored_whole(self, backend: Backend) -> None:
+        entries = [BatchEntry(job(f"j{i}"), bound=3, full_refuses=True) for i in range(3)]
+        answer = await backend.admit_all(entries)
+        assert answer == BatchAnswer((Accepted("j0"), Accepted("j1"), Accepted("j2")))
+        assert await backend.counts("default") == QueueCounts(queued=3)
+
+    async def test_a_batch_short_of_places_is_refused_whole(self, backend: Backend) -> None:
+        await backend.admit(job("there"))
+        entries = [BatchEntry(job(f"j{i}"), bound=3, full_refuses=True) for i in range(3)]
+        answer = await backend.admit_all(entries)
+        assert answer == BatchAnswer((Accepted("j0"), Accepted("j1"), Full("default", 3, 3)), True)
+        assert [record.id for record in (await backend.list()).records] == ["there"]
+        assert await backend.counts("default") == QueueCounts(queued=1)
+
+    async def test_a_full_answer_that_does_not_refuse_stores_the_rest(
+        self, backend: Backend
+    ) -> None:
+        entries = [BatchEntry(job(f"j{i}"), bound=2) for i in range(3)]
+        answer = await backend.admit_all(entries)
+        assert answer == BatchAnswer((Accepted("j0"), Accepted("j1"), Full("default", 2, 2)))
+        assert await backend.counts("default") == QueueCounts(queued=2)
+        with pytest.raises(JobNotFound):
+            await backend.get("j2")
+
+    async def test_keys_taken_earlier_in_a_batch_count(self, backend: Backend) -> None:
+        key = UniqueClaim("k", ttl=60)
+        answer = await backend.admit_all(
+            [BatchEntry(job("a"), unique=key), BatchEntry(job("b"), unique=key)]
+        )
+        assert answer == BatchAnswer((Accepted("a"), Duplicate("k", "a")))
+        assert await backend.admit(job("c"), unique=key) == Duplicate("k", "a")
+
+    async def test_a_held_key_that_raises_refuses_the_batch_and_takes_no_key(
+        self, backend: Backend
+    ) -> None:
+        mine, theirs = UniqueClaim("mine", ttl=60), UniqueClaim("theirs", ttl=60)
+        await backend.admit(job("holder"), unique=theirs)
+        entries = [
+            BatchEntry(job("a"), unique=mine, duplicate_refuses=True),
+            BatchEntry(job("b"), unique=theirs, duplicate_refuses=True),
+        ]
+        answer = await backend.admit_all(entries)
+        assert answer == BatchAnswer((Accepted("a"), Duplicate("theirs", "holder")), True)
+        with pytest.raises(JobNotFound):
+            await backend.get("a")
+        assert await backend.admit(job("c"), unique=mine) == Accepted("c")
+
+    async def test_a_batch_with_a_taken_id_stores_nothing(self, backend: Backend) -> None:
+        await backend.admit(job("a"))
+        for ids in (["new", "a"], ["new", "new"]):
+            with pytest.raises(DuplicateJobId):
+                await backend.admit_all([BatchEntry(job(job_id)) for job_id in ids])
+        with pytest.raises(InvalidOption, match=r"record\.state='running'"):
+            await backend.admit_all(
+                [BatchEntry(job("new")), BatchEntry(job("x", state=JobState.RUNNING))]
+            )
+        assert [record.id for record in (await backend.list()).records] == ["a"]
 
     # ----------------------------------------------------------------- acquiring
 

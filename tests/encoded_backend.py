@@ -20,6 +20,8 @@ from asyncjobs._schedule_data import decode_schedule, encode_schedule
 from asyncjobs.abc import (
     Accepted,
     AdmitOutcome,
+    BatchAnswer,
+    BatchEntry,
     CancelOutcome,
     ChannelListener,
     ChannelMessage,
@@ -85,6 +87,17 @@ class EncodedBackend(WrappedStore):
         if isinstance(outcome, Accepted) and outcome.evicted is not None:
             return Accepted(outcome.job_id, self.out_of(outcome.evicted))
         return outcome
+
+    async def admit_all(self, entries: Sequence[BatchEntry]) -> BatchAnswer:
+        encoded = [
+            attrs.evolve(
+                entry,
+                record=self.into(entry.record),
+                options=None if entry.options is None else self._data("options", entry.options),
+            )
+            for entry in entries
+        ]
+        return await self._backend.admit_all(encoded)
 
     async def acquire(
         self,

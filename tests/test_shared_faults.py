@@ -38,6 +38,8 @@ from asyncjobs import (
 )
 from asyncjobs.abc import (
     AdmitOutcome,
+    BatchAnswer,
+    BatchEntry,
     CancelOutcome,
     ChannelMessage,
     JobEnded,
@@ -127,6 +129,10 @@ class FaultyBackend(EncodedBackend):
                     watch[2].set()
                     self._watches.remove(watch)
             raise ConnectionError("backend down")
+
+    async def admit_all(self, entries: Sequence[BatchEntry]) -> BatchAnswer:
+        self._check("admit")  # a batch is admission too
+        return await super().admit_all(entries)
 
     async def admit(
         self,
@@ -327,27 +333,21 @@ async def test_a_submit_during_an_outage_raises_and_leaves_nothing(
     assert runs == dict.fromkeys(kinds, 1)
 
 
-async def test_a_batch_cut_short_by_an_outage_keeps_the_jobs_admitted_before_it(
-    clock: FakeClock,
-) -> None:
-    """``submit_many`` on a shared backend admits job by job: the outage fails the call, and
-    the jobs admitted before it run once; the rest were never stored."""
+async def test_a_batch_met_by_an_outage_stores_none_of_its_jobs(clock: FakeClock) -> None:
+    """``submit_many`` on a shared backend admits the batch in one step (``admit_all``): an
+    outage then fails the call and stores none of it; the next batch is admitted whole."""
     backend = FaultyBackend(clock=clock)
-    done = ended(backend, 2)
     with anyio.fail_after(10):
         async with runner(backend, "a", clock) as a:
-            backend.outage("admit", after=2)
+            backend.outage("admit", times=1)
             with pytest.raises(ConnectionError, match="backend down"):
                 await a.submit_many([work.call(tag, 1) for tag in ("one", "two", "three")])
-            await done.wait()
+            assert (await backend.list()).records == []
+            handles = await a.submit_many([work.call(tag, 1) for tag in ("four", "five")])
+            assert [await handle for handle in handles] == [2, 2]
+            assert backend.calls["admit"] == 2  # one step a batch
             await a.wait_idle()
-            backend.restore()
-            records = (await backend.list()).records
-    assert [(r.args[0], r.state) for r in records] == [
-        ("one", JobState.SUCCEEDED),
-        ("two", JobState.SUCCEEDED),
-    ]
-    assert runs == {"one": 1, "two": 1}
+    assert runs == {"four": 1, "five": 1}
 
 
 async def test_a_full_queue_whose_waiting_jobs_cannot_be_listed_refuses_the_submit(

@@ -27,6 +27,8 @@ from .._clock import Clock, SystemClock
 from .._coordination import (
     Accepted,
     AdmitOutcome,
+    BatchAnswer,
+    BatchEntry,
     CancelOutcome,
     CancelRequested,
     ChannelMessage,
@@ -266,6 +268,59 @@ class MemoryBackend(MemoryJobStore):
 
     # ----------------------------------------------------------------- jobs
 
+    def _check_new(self, record: JobRecord) -> None:
+        """A new job is queued, or scheduled for a time; its id is not stored yet."""
+        state = record.state
+        if state is not _QUEUED and (state is not _SCHEDULED or record.scheduled_for is None):
+            raise InvalidOption(
+                "record.state",
+                state.value,
+                "a new job is queued, or scheduled with a scheduled_for time",
+            )
+        if self.stored(record.id) is not None:
+            raise DuplicateJobId(record.id)
+
+    def admit_all_nowait(self, entries: Sequence[BatchEntry]) -> BatchAnswer:
+        ids: set[str] = set()
+        for entry in entries:
+            self._check_new(entry.record)
+            if entry.record.id in ids:
+                raise DuplicateJobId(entry.record.id)
+            ids.add(entry.record.id)
+        now = self._time()
+        keys: dict[str, str] = {}  # keys the batch takes, to the entry taking each
+        adding: dict[str, int] = {}  # places the batch takes, per queue
+        outcomes: list[AdmitOutcome] = []
+        refused = False
+        for entry in entries:
+            record, unique = entry.record, entry.unique
+            holder = None
+            if unique is not None:
+                holder = keys.get(unique.key) or self._held_by(unique.key, now)
+            if holder is not None:
+                assert unique is not None
+                outcomes.append(Duplicate(unique.key, holder))
+                refused = refused or entry.duplicate_refuses
+                continue
+            queue = record.queue
+            if entry.bound is not None:
+                waiting = self.counts_nowait(queue).waiting + adding.get(queue, 0)
+                if waiting >= entry.bound:
+                    outcomes.append(Full(queue, entry.bound, waiting))
+                    refused = refused or entry.full_refuses
+                    continue
+            if unique is not None:
+                keys[unique.key] = record.id
+            adding[queue] = adding.get(queue, 0) + 1
+            outcomes.append(Accepted(record.id))
+        if not refused:
+            for entry, outcome in zip(entries, outcomes, strict=True):
+                if type(outcome) is Accepted:
+                    if entry.unique is not None:
+                        self._take_key(entry.record.id, entry.unique, now)
+                    self._admitted(entry.record, entry.record.state, entry.options)
+        return BatchAnswer(tuple(outcomes), refused)
+
     def admit_nowait(
         self,
         record: JobRecord,
@@ -276,16 +331,11 @@ class MemoryBackend(MemoryJobStore):
         options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome:
         state = record.state
-        if state is not _QUEUED and (state is not _SCHEDULED or record.scheduled_for is None):
-            raise InvalidOption(
-                "record.state",
-                state.value,
-                "a new job is queued, or scheduled with a scheduled_for time",
-            )
         if unique is None and bound is None:  # nothing to refuse: stored as it comes
-            return self._admitted(record, state, options)
-        if self.stored(record.id) is not None:
-            raise DuplicateJobId(record.id)
+            if state is not _QUEUED and (state is not _SCHEDULED or record.scheduled_for is None):
+                self._check_new(record)  # raises InvalidOption
+            return self._admitted(record, state, options)  # DuplicateJobId: nothing stored
+        self._check_new(record)
         now = self._time()
         if unique is not None:
             holder = self._held_by(unique.key, now)
@@ -591,6 +641,9 @@ class MemoryBackend(MemoryJobStore):
         options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome:
         return self.admit_nowait(record, bound=bound, unique=unique, evict=evict, options=options)
+
+    async def admit_all(self, entries: Sequence[BatchEntry]) -> BatchAnswer:
+        return self.admit_all_nowait(entries)
 
     async def acquire(
         self,
