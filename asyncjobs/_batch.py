@@ -12,12 +12,10 @@ on a single job's (a holder's handle; a full queue's policy).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ._coordination import Accepted, BatchAnswer, BatchEntry, Duplicate, Full
 from ._core import Core
 from ._errors import DuplicateJob, QueueFull
-from ._handle import JobHandle
 from ._leases import LeaseBook
 from ._queue import JobQueue
 from ._shared import Offer
@@ -42,10 +40,10 @@ class BatchAdmit:
         """Admit the batch, all or none; its answers, one per offer (see the module
         docstring). The accepted jobs' handles resolve here, wherever they run."""
         self._core.check_accepting()
-        own = self._core.own_backend  # it keeps the engine's records (see SharedWork)
+        leases = self._leases
         entries = [
             BatchEntry(
-                offer.handle._record if own else offer.handle._record.snapshot(),
+                leases.handed(offer.handle._record),
                 bound=queue.maxsize,
                 unique=offer.claim,
                 options=offer.options,
@@ -54,21 +52,18 @@ class BatchAdmit:
             )
             for offer, queue in offers
         ]
-        awaited = self._leases.awaited
-        handles: list[JobHandle[Any]] = [offer.handle for offer, _ in offers]
+        handles = [offer.handle for offer, _ in offers]
         for handle in handles:  # before the answer: an end may be heard at once
-            awaited[handle._record.id] = handle
-        answer: BatchAnswer | None = None
+            leases.awaited[handle._record.id] = handle
         try:
             answer = await self._backend.admit_all(entries)
-        finally:
-            for index, handle in enumerate(handles):
-                if (
-                    answer is None
-                    or answer.refused
-                    or not isinstance(answer.outcomes[index], Accepted)
-                ) and awaited.get(handle._record.id) is handle:
-                    del awaited[handle._record.id]
+        except BaseException:
+            for handle in handles:
+                leases.forget(handle)
+            raise
+        for handle, outcome in zip(handles, answer.outcomes, strict=True):
+            if answer.refused or not isinstance(outcome, Accepted):
+                leases.forget(handle)  # not stored: nothing to follow
         if answer.refused:
             raise _refusal(offers, answer)
         return answer

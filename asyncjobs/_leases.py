@@ -83,10 +83,12 @@ class LeaseBook:
         """Give the job back to the backend: ended, or due again at ``retry_at``. False if
         the lease had been lost (its time ran out and the job went to another runner),
         or the backend failed (logged): then what this attempt did is not kept."""
-        record = handle._record
-        return await self._release(
-            handle, record if self.shares_records else record.snapshot(), retry_at
-        )
+        return await self._release(handle, self.handed(handle._record), retry_at)
+
+    def handed(self, record: JobRecord) -> JobRecord:
+        """What the backend is given of the engine's record: a copy, or the record itself
+        on a backend that shares them (a runner's own)."""
+        return record if self.shares_records else record.snapshot()
 
     async def give_back(self, handle: JobHandle[Any], at: float | None = None) -> bool:
         """Return a job this runner will not run (shutdown cut it off, or it never started)

@@ -153,7 +153,7 @@ class SharedWork:
         # Steps as plain calls (admit_now, refill_now), on a backend that makes them so. Its
         # workers take jobs themselves before they park: a slot freed needs no feeder.
         self._nowait = core.nowait_backend
-        self._own = core.own_backend
+        self._own = leases.shares_records  # a runner's own backend (see LeaseBook.handed)
         # The one queue of a runner on its own backend of plain calls: each worker takes its
         # next job from the backend itself (take_now), with no detour through a local queue.
         self._one = (
@@ -282,7 +282,7 @@ class SharedWork:
         awaited[record.id] = handle  # before the answer: its end may be heard at once
         try:
             outcome = await self._backend.admit(
-                record if self._own else record.snapshot(),  # one record: see admit_now
+                self._leases.handed(record),
                 bound=queue.maxsize,
                 unique=offer.claim,
                 evict=evict,
@@ -309,7 +309,7 @@ class SharedWork:
         self._admitting = True  # its JobQueued is this call's to act on, below
         try:
             # Its run options as objects: a backend of plain calls keeps objects. A runner's
-            # own backend keeps the engine's record itself (one record a job; see _take).
+            # own backend keeps the engine's record itself (LeaseBook.handed, inline here).
             outcome = nowait.admit_nowait(
                 record if self._own else record.snapshot(),
                 options=None if retry is None else run_options(retry, as_data=False),
@@ -320,7 +320,7 @@ class SharedWork:
         finally:
             self._admitting = False
         assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
-        if self._core.own_backend:
+        if self._own:
             queue.enqueued += 1  # as accepted() counts it
         idle = self._waiting.idle_workers
         if self._one is not None:  # workers take their jobs themselves (take_now)

@@ -268,8 +268,9 @@ class MemoryBackend(MemoryJobStore):
 
     # ----------------------------------------------------------------- jobs
 
-    def _check_new(self, record: JobRecord) -> None:
-        """A new job is queued, or scheduled for a time; its id is not stored yet."""
+    @staticmethod
+    def _check_state(record: JobRecord) -> None:
+        """A new job is queued, or scheduled for a time (``InvalidOption`` if not)."""
         state = record.state
         if state is not _QUEUED and (state is not _SCHEDULED or record.scheduled_for is None):
             raise InvalidOption(
@@ -277,6 +278,10 @@ class MemoryBackend(MemoryJobStore):
                 state.value,
                 "a new job is queued, or scheduled with a scheduled_for time",
             )
+
+    def _check_new(self, record: JobRecord) -> None:
+        """A new job in a state to admit, whose id is not stored yet."""
+        self._check_state(record)
         if self.stored(record.id) is not None:
             raise DuplicateJobId(record.id)
 
@@ -294,11 +299,9 @@ class MemoryBackend(MemoryJobStore):
         refused = False
         for entry in entries:
             record, unique = entry.record, entry.unique
-            holder = None
-            if unique is not None:
-                holder = keys.get(unique.key) or self._held_by(unique.key, now)
-            if holder is not None:
-                assert unique is not None
+            if unique is not None and (
+                holder := keys.get(unique.key) or self._held_by(unique.key, now)
+            ):
                 outcomes.append(Duplicate(unique.key, holder))
                 refused = refused or entry.duplicate_refuses
                 continue
@@ -332,8 +335,8 @@ class MemoryBackend(MemoryJobStore):
     ) -> AdmitOutcome:
         state = record.state
         if unique is None and bound is None:  # nothing to refuse: stored as it comes
-            if state is not _QUEUED and (state is not _SCHEDULED or record.scheduled_for is None):
-                self._check_new(record)  # raises InvalidOption
+            if state is not _QUEUED:
+                self._check_state(record)
             return self._admitted(record, state, options)  # DuplicateJobId: nothing stored
         self._check_new(record)
         now = self._time()
