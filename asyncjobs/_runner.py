@@ -596,9 +596,8 @@ class JobRunner:
         holder's handle, as ``submit`` does, or with ``on_conflict="raise"`` refuses the
         batch. The batch's keys are all taken before its first job is admitted.
 
-        On a shared backend (a ``store`` that is an ``asyncjobs.abc.Backend``) unique keys
-        and room are the backend's to answer, job by job as it admits them in turn: a
-        refusal there (``DuplicateJob``, ``QueueFull``) leaves the earlier jobs submitted.
+        On a shared backend (a ``store`` that is an ``asyncjobs.abc.Backend``) the backend
+        admits the batch in one step (``Backend.admit_all``), all or nothing alike.
         """
         if _get_ident() != self._core.loop_thread:
             raise WrongEventLoop("runner.submit_many called")
