@@ -73,7 +73,7 @@ class Requeue:
             if queue is None:
                 raise UnknownQueue(record.queue, list(self._waiting.queues))
             if self._shared is not None:
-                handle = await self._shared.requeue(record, definition, queue)
+                [handle] = await self._shared.requeue([(record, definition, queue)])
                 self._known.forget_dead(job_id)
                 return handle
             if not queue.has_space():
@@ -90,6 +90,8 @@ class Requeue:
     async def requeue_all(self, records: Iterable[JobRecord]) -> list[JobHandle[Any]]:
         """Requeue these dead letters, all or nothing where a bounded queue would refuse."""
         records = list(records)
+        if self._shared is not None:
+            return await self._requeue_shared(records, self._shared)
         self._admission.check_room(
             (record.queue for record in records),
             lambda queue: not queue.policy.waits,
@@ -103,6 +105,36 @@ class Requeue:
             except (JobNotFound, JobStateError):
                 continue  # no longer a dead letter: requeued or purged meanwhile
         return handles
+
+    async def _requeue_shared(
+        self, records: list[JobRecord], shared: SharedWork
+    ) -> list[JobHandle[Any]]:
+        """``requeue_all`` on a backend: one step that requeues all or none. A record that
+        is no longer a dead letter (requeued or purged meanwhile) is left out."""
+        self._core.check_accepting()
+        dead: list[tuple[JobRecord, Definition, JobQueue]] = []
+        for record in records:
+            if record.id in self._requeuing:
+                continue  # another requeue of it is under way
+            queue = self._waiting.queues.get(record.queue)
+            if queue is None:
+                raise UnknownQueue(record.queue, list(self._waiting.queues))
+            dead.append((record, self._known.for_dead(record.id, record.name), queue))
+        ids = {record.id for record, _, _ in dead}
+        self._requeuing |= ids
+        try:
+            while dead:
+                try:
+                    handles = await shared.requeue(dead)
+                except (JobNotFound, JobStateError) as exc:
+                    dead = [entry for entry in dead if entry[0].id != exc.job_id]
+                    continue
+                for record, _, _ in dead:
+                    self._known.forget_dead(record.id)
+                return handles
+            return []
+        finally:
+            self._requeuing -= ids
 
     def _check_unique_keys(self, records: list[JobRecord]) -> None:
         """Refuse (``DuplicateJob``) a batch of dead letters of unique jobs if one's key is

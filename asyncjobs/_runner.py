@@ -354,6 +354,7 @@ class JobRunner:
                 poll_interval=poll_every,
                 wrap=wrap,
             )
+            shared.came_due = waits.recheck
             if core.nowait_backend is not None:
                 pool.refill = shared.refill_now
                 pool.take = shared.take_now

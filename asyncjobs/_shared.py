@@ -75,6 +75,10 @@ def _claim(definition: Definition, record: JobRecord) -> UniqueClaim | None:
     return UniqueClaim(key, unique.ttl)
 
 
+def _nothing() -> None:
+    pass
+
+
 class _Loop:
     """One of the stage's loops, in a task of its own until ``stop``."""
 
@@ -166,6 +170,9 @@ class SharedWork:
         leases.freed = self._room_freed
         leases.stopped = self._after_lost
         self._room: list[Event] = []  # submitters waiting for room in a full queue
+        # Told when delayed work may have come due in a runner's own backend, which makes
+        # it ready unseen (the runner's JobWaits.recheck: a wait for it may never end now).
+        self.came_due: Callable[[], None] = _nothing
         announcer.forward = self._progressed
         self._admitting = False  # admit_now is handing a job to the backend
         # Weighted selection's running credit per queue (see _credit_taken).
@@ -393,22 +400,33 @@ class SharedWork:
         return made
 
     async def requeue(
-        self, record: JobRecord, definition: Definition, queue: JobQueue
-    ) -> JobHandle[Any]:
-        """Put a dead letter back in its queue in the backend; the handle that follows it."""
-        claim = _claim(definition, record)
-        claims = {} if claim is None else {record.id: claim}
-        bounds = {} if queue.maxsize is None else {queue.name: queue.maxsize}
-        [stored] = await self._backend.requeue([record.id], unique=claims, bounds=bounds)
-        self.accepted(queue)
-        handle = self._wrap(stored.snapshot(), definition, None)
-        assert handle is not None  # a definition was given
-        self._leases.awaited[record.id] = handle
-        logger.info("job %s (%s) requeued from the dead letters", record.name, record.id)
-        if self._announcer.watched:  # submitted again, as a requeue in a runner's own queues
-            self._announcer.submitted(handle)
+        self, dead: Sequence[tuple[JobRecord, Definition, JobQueue]]
+    ) -> list[JobHandle[Any]]:
+        """Put dead letters back in their queues in the backend, all or none; the handles
+        that follow them."""
+        claims: dict[str, UniqueClaim] = {}
+        bounds: dict[str, int] = {}
+        for record, definition, queue in dead:
+            claim = _claim(definition, record)
+            if claim is not None:
+                claims[record.id] = claim
+            if queue.maxsize is not None:
+                bounds[queue.name] = queue.maxsize
+        stored = await self._backend.requeue(
+            [record.id for record, _, _ in dead], unique=claims, bounds=bounds
+        )
+        handles: list[JobHandle[Any]] = []
+        for back, (record, definition, queue) in zip(stored, dead, strict=True):
+            self.accepted(queue)
+            handle = self._wrap(back.snapshot(), definition, None)
+            assert handle is not None  # a definition was given
+            self._leases.awaited[record.id] = handle
+            logger.info("job %s (%s) requeued from the dead letters", record.name, record.id)
+            if self._announcer.watched:  # submitted again, as a requeue in own queues
+                self._announcer.submitted(handle)
+            handles.append(handle)
         self.wake()
-        return handle
+        return handles
 
     # ----------------------------------------------------------------- feeding
 
@@ -482,6 +500,8 @@ class SharedWork:
                 except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
                     core.faults.callback_failed("backend", backend.next_due, exc, "next_due")
                     due = None
+                if self._own:
+                    self.came_due()
                 # Due already, yet not taken: another queue's, or a lease of a runner that
                 # is still alive. Only a time still to come shortens the wait.
                 if due is not None and due > core.time():

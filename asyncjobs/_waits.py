@@ -97,16 +97,23 @@ class JobWaits:
     def requeued(self, job: Job) -> None:
         """``job`` is back in its queue (a delay or a retry wait is over): end the waits
         for it that can now never end."""
-        if not self._waits:
-            return
+        if self._waits:
+            self._end_blocked(lambda child: child is job)
+
+    def recheck(self) -> None:
+        """Jobs may have come back to their queues unseen (a backend made delayed jobs
+        ready): end every wait that can now never end."""
+        if self._waits:
+            self._end_blocked(lambda child: True)
+
+    def _end_blocked(self, which: Callable[[Job], bool]) -> None:
         stuck = self._stuck()
-        reason = self._blocked(job, stuck)
-        if reason is None:
-            return
-        for parent, waits in self._waits.items():
-            if parent in stuck:
-                for entry in waits:
-                    if entry.child is job and entry.deadlock is None:
+        for parent in stuck:
+            for entry in self._waits[parent]:
+                child = entry.child
+                if entry.deadlock is None and which(child):
+                    reason = self._blocked(child, stuck)
+                    if reason is not None:
                         entry.deadlock = reason
                         entry.scope.cancel()
 

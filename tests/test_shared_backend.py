@@ -553,6 +553,32 @@ async def test_a_dead_letter_is_requeued_through_the_backend(
             )
 
 
+async def test_requeue_all_through_a_backend_is_all_or_none(
+    make_backend: Callable[[FakeClock | None], Backend],
+) -> None:
+    backend = make_backend(None)
+    queues = {"default": QueueConfig(concurrency=1, maxsize=2)}
+    with anyio.fail_after(10):
+        async with JobRunner(store=backend, queues=queues) as a:
+            for tag in "xyz":
+                with pytest.raises((LookupError, RemoteJobError), match="is not ready"):
+                    await (await a.submit(fails_until_told, tag))
+            # Three dead letters, two places: none is requeued (one at a time, two would
+            # have been, and the third refused).
+            with pytest.raises(QueueFull, match="3 dead letters to requeue, 2 places free"):
+                await a.dead_letters.requeue_all()
+            dead = (await a.dead_letters.list()).records
+            assert len(dead) == 3
+            assert [(await backend.get(r.id)).state for r in dead] == [JobState.FAILED] * 3
+            for tag in "xyz":
+                started[tag] = anyio.Event()
+            assert await (await a.dead_letters.requeue(dead[0].id)) == "ready"
+            handles = await a.dead_letters.requeue_all()  # the two left fit
+            assert sorted(h.id for h in handles) == sorted(r.id for r in dead[1:])
+            assert [await handle for handle in handles] == ["ready", "ready"]
+            assert (await a.dead_letters.list()).records == []
+
+
 @job(name="test_shared.too_slow", timeout=0.01)
 async def too_slow() -> None:
     await anyio.Event().wait()

@@ -586,7 +586,13 @@ class MemoryBackend(MemoryJobStore):
             bound = None if bounds is None else bounds.get(queue)
             waiting = self.counts_nowait(queue).waiting
             if bound is not None and waiting + count > bound:
-                raise QueueFull(queue, bound, f"{count} to requeue, {bound - waiting} free")
+                free = max(bound - waiting, 0)
+                detail = (
+                    "no place for a requeued job"
+                    if count == 1
+                    else f"{count} dead letters to requeue, {free} places free"
+                )
+                raise QueueFull(queue, bound, detail)
         for index, stored in enumerate(records):
             # A copy: the ended record may be a runner's own (see NowaitBackend).
             record = records[index] = stored.snapshot()
