@@ -266,7 +266,9 @@ class Schedules:
                     if record.next_run_at <= now:
                         if claims is not None and not await self._claimed(entry, claims):
                             fire = record.next_run_at  # as the backend has it now
-                            if fire is not None and fire <= now:  # another runner holds it
+                            # Due by the backend's clock too: another runner holds it. (Due
+                            # only within _EPSILON: the backend's time has yet to reach it.)
+                            if fire is not None and fire <= clock.time():
                                 fire = now + min(self._max_sleep, _CLAIM_RETRY)
                             if fire is not None:
                                 soonest = fire if soonest is None else min(soonest, fire)
