@@ -98,20 +98,21 @@ class JobWaits:
         """``job`` is back in its queue (a delay or a retry wait is over): end the waits
         for it that can now never end."""
         if self._waits:
-            self._end_blocked(lambda child: child is job)
+            self._end_blocked(job)
 
     def recheck(self) -> None:
         """Jobs may have come back to their queues unseen (a backend made delayed jobs
         ready): end every wait that can now never end."""
         if self._waits:
-            self._end_blocked(lambda child: True)
+            self._end_blocked(None)
 
-    def _end_blocked(self, which: Callable[[Job], bool]) -> None:
+    def _end_blocked(self, only: Job | None) -> None:
+        """End the waits (for ``only``, or for any job) that can now never end."""
         stuck = self._stuck()
         for parent in stuck:
             for entry in self._waits[parent]:
                 child = entry.child
-                if entry.deadlock is None and which(child):
+                if entry.deadlock is None and (only is None or child is only):
                     reason = self._blocked(child, stuck)
                     if reason is not None:
                         entry.deadlock = reason
