@@ -15,6 +15,7 @@ import asyncio
 import heapq
 import itertools
 import math
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
@@ -264,9 +265,13 @@ async def run_until_idle(
         if clock is None:
             await runner.wait_idle()
             continue
-        moving = running and within != 0 and not clock._asleep(running)
-        if moving and await _moved(clock, running, within):
+        awake = bool(running) and not clock._asleep(running)
+        if awake and within != 0 and await _moved(clock, running, within):
             continue
+        if awake:
+            # A job in a worker thread needs the GIL to end; jumping time in a tight loop
+            # would starve it (for a second and more), so let it take the GIL first.
+            time.sleep(0)  # noqa: ASYNC251 - blocks no one: it only hands over the GIL
         deadline = clock.next_deadline()
         if deadline is None:
             if not busy:
