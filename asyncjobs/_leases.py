@@ -53,7 +53,9 @@ class LeaseBook:
         self.lease_time = lease_time
         self._faults = faults
         self.leases: dict[JobHandle[Any], Lease] = {}
-        self.ids: dict[str, JobHandle[Any]] = {}  # the leased jobs, by id
+        # The leased jobs, by id (see ``leased``): on a runner's own backend, only those
+        # whose handle is not the one ``awaited`` has.
+        self.ids: dict[str, JobHandle[Any]] = {}
         # Jobs submitted (or requeued) here that have not ended, by id: whoever runs them,
         # their handles resolve here.
         self.awaited: dict[str, JobHandle[Any]] = {}
@@ -66,6 +68,16 @@ class LeaseBook:
 
     def holds(self, handle: JobHandle[Any]) -> bool:
         return handle in self.leases
+
+    def leased(self, job_id: str) -> JobHandle[Any] | None:
+        """The handle of a job held here, by its id (None: none is). A runner's own
+        backend's workers take a job's submitted handle itself, held without an id entry."""
+        handle = self.ids.get(job_id)
+        if handle is None and self.shares_records:
+            handle = self.awaited.get(job_id)
+            if handle is not None and handle not in self.leases:
+                return None
+        return handle
 
     def drop(self, handle: JobHandle[Any]) -> None:
         """Let go of a lease that was lost: the job is the backend's again."""
@@ -113,8 +125,9 @@ class LeaseBook:
         lease = self.leases.pop(handle, None)
         if lease is None:
             return False
-        if self.ids.get(job_id) is handle:
-            del self.ids[job_id]
+        ids = self.ids
+        if ids and ids.get(job_id) is handle:
+            del ids[job_id]
         self.freed()
         try:
             kept = nowait.release_nowait(lease, record)

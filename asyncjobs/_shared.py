@@ -79,6 +79,10 @@ def _nothing() -> None:
     pass
 
 
+def _no_take(queue: str, *, owner: str, lease: float) -> Lease | None:
+    return None
+
+
 class _Loop:
     """One of the stage's loops, in a task of its own until ``stop``."""
 
@@ -165,6 +169,7 @@ class SharedWork:
             if self._own and self._nowait is not None and len(waiting.queue_list) == 1
             else None
         )
+        self._take_nowait = self._nowait.take_nowait if self._nowait is not None else _no_take
         self._publish_now = backend.publish_nowait if isinstance(backend, NowaitBackend) else None
         leases.released = self._released
         leases.freed = self._room_freed
@@ -310,25 +315,30 @@ class SharedWork:
         assert nowait is not None
         record = handle._record
         retry = handle._definition.options.retry
+        # Its run options as objects: a backend of plain calls keeps objects.
+        options = None if retry is None else run_options(retry, as_data=False)
         job_id = record.id
         awaited = self._leases.awaited
         awaited[job_id] = handle  # before the answer: its end may be heard at once
-        self._admitting = True  # its JobQueued is this call's to act on, below
-        try:
-            # Its run options as objects: a backend of plain calls keeps objects. A runner's
-            # own backend keeps the engine's record itself (LeaseBook.handed, inline here).
-            outcome = nowait.admit_nowait(
-                record if self._own else record.snapshot(),
-                options=None if retry is None else run_options(retry, as_data=False),
-            )
-        except BaseException:
-            del awaited[job_id]
-            raise
-        finally:
-            self._admitting = False
-        assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
         if self._own:
+            # No channel listener here to tell this job's JobQueued from others'; the
+            # backend keeps the engine's record itself (LeaseBook.handed, inline here).
+            try:
+                nowait.enqueue_nowait(record, options)
+            except BaseException:
+                del awaited[job_id]
+                raise
             queue.enqueued += 1  # as accepted() counts it
+        else:
+            self._admitting = True  # its JobQueued is this call's to act on, below
+            try:
+                outcome = nowait.admit_nowait(record.snapshot(), options=options)
+            except BaseException:
+                del awaited[job_id]
+                raise
+            finally:
+                self._admitting = False
+            assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
         idle = self._waiting.idle_workers
         if self._one is not None:  # workers take their jobs themselves (take_now)
             if idle:
@@ -384,7 +394,7 @@ class SharedWork:
 
     async def holder(self, job_id: str) -> JobHandle[Any]:
         """The handle of the job holding a unique key: ours, or one that follows it."""
-        handle = self._leases.awaited.get(job_id) or self._leases.ids.get(job_id)
+        handle = self._leases.awaited.get(job_id) or self._leases.leased(job_id)
         if handle is not None:
             return handle
         record = await self._backend.get(job_id)
@@ -539,29 +549,28 @@ class SharedWork:
         next job from the backend, to run at once (its slot counted, as ``JobQueue.pop``
         does), or None if there is none or no slot is free."""
         queue = self._one
-        nowait = self._nowait
-        if queue is None or nowait is None or not self._taking:
+        if queue is None or not self._taking:
             return None
+        take = self._take_nowait
         leases = self._leases
+        held = leases.leases
+        awaited = leases.awaited
         while queue.running < queue.concurrency:
             try:
-                lease = nowait.take_nowait(queue.name, owner=leases.owner, lease=leases.lease_time)
+                lease = take(queue.name, owner=leases.owner, lease=leases.lease_time)
             except Exception as exc:  # noqa: BLE001 - isolated; the feeder tries again
-                self._core.faults.callback_failed("backend", nowait.take_nowait, exc, "take")
+                self._core.faults.callback_failed("backend", take, exc, "take")
                 return None
             if lease is None:
                 return None
             if self._room:
                 self._room_freed()
             leased = lease.record
-            handle = leases.awaited.get(leased.id)
-            if (
-                handle is None
-                or handle._record is not leased
-                or handle._done
-                or handle in self._attempts.running
-                or handle in leases.leases
-            ):
+            handle = awaited.get(leased.id)
+            # The backend shares this runner's records: a job it offers whose record is its
+            # handle's was queued, so its handle is neither done nor running, unless it is
+            # held here already (taken, its before_run hooks still running).
+            if handle is None or handle._record is not leased or handle in held:
                 self._take(lease)  # the general way, through the local queue
                 if queue.ready:
                     return queue.pop(), queue
@@ -569,8 +578,7 @@ class SharedWork:
             # One record: the backend's start is this record's; the attempt writes its own.
             leased.state = _QUEUED
             leased.attempts -= 1
-            leases.leases[handle] = lease
-            leases.ids[leased.id] = handle
+            held[handle] = lease  # by handle alone: LeaseBook.leased finds it by id
             queue.dequeued += 1
             queue.running += 1
             return handle, queue
@@ -724,7 +732,7 @@ class SharedWork:
     def _cancel_here(self, job_id: str) -> None:
         """Stop the job if it runs here, or is about to: a stop before its handler starts
         is remembered, and the worker that takes it ends it cancelled instead."""
-        handle = self._leases.ids.get(job_id)
+        handle = self._leases.leased(job_id)
         if handle is not None and not handle._done:
             self._attempts.stop(handle, CANCEL)
 
@@ -769,7 +777,7 @@ class SharedWork:
 
     async def cancel_id(self, job_id: str) -> bool:
         """``JobRunner.cancel`` on a shared backend."""
-        handle = self._leases.ids.get(job_id) or self._leases.awaited.get(job_id)
+        handle = self._leases.leased(job_id) or self._leases.awaited.get(job_id)
         if handle is not None:
             return await self.cancel(handle)
         outcome = await self._backend.cancel(job_id)

@@ -377,6 +377,15 @@ class NowaitBackend(Backend, Protocol):
         options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome: ...
 
+    def enqueue_nowait(
+        self, record: JobRecord, options: Mapping[str, object] | None = None
+    ) -> None:
+        """``admit_nowait(record, options=options)`` for a job nothing can refuse (no bound,
+        no unique claim), with no answer to make: stored and waiting, queued or scheduled
+        as its state says (``DuplicateJobId`` for an id already stored, and nothing
+        changed). The engine's plain submit."""
+        ...
+
     def admit_all_nowait(self, entries: Sequence[BatchEntry]) -> BatchAnswer: ...
 
     def acquire_nowait(

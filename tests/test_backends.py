@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from asyncjobs import JobState
-from asyncjobs.abc import QueueCounts
+from asyncjobs import DuplicateJobId, JobState
+from asyncjobs.abc import ChannelMessage, JobQueued, QueueCounts
 from asyncjobs.storage import MemoryBackend
 from asyncjobs.storage._ready import ReadyQueue
 from asyncjobs.testing import FakeClock
@@ -87,6 +87,34 @@ async def test_take_nowait_starts_one_job_as_acquire_of_one_does() -> None:
     assert third is not None
     assert third.job_id == "later"
     assert backend.counts_nowait("default") == QueueCounts(running=3)
+
+
+@pytest.mark.anyio
+async def test_enqueue_nowait_admits_as_admit_nowait_does_with_no_answer() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    soon = clock.time() + 5
+    backend.enqueue_nowait(make_record("first"))  # a queue new to the backend
+    backend.enqueue_nowait(make_record("low", priority=-1))
+    backend.enqueue_nowait(make_record("high", priority=2), {"retry": "kept"})
+    backend.enqueue_nowait(make_record("later", state=JobState.SCHEDULED, scheduled_for=soon))
+    for again in (make_record("first", queue="other"), make_record("low")):
+        with pytest.raises(DuplicateJobId):  # refused, and nothing changes
+            backend.enqueue_nowait(again)
+    assert backend.counts_nowait("default") == QueueCounts(queued=3, scheduled=1)
+    assert backend.counts_nowait("other") == QueueCounts()
+    heard: list[ChannelMessage] = []
+    backend.listen(heard.append)
+    backend.enqueue_nowait(make_record("heard"))
+    assert heard == [JobQueued("heard", "default")]
+    taken = []
+    while (lease := backend.take_nowait("default", owner="w", lease=30)) is not None:
+        taken.append((lease.job_id, lease.options))
+    assert taken == [("high", {"retry": "kept"}), ("first", None), ("heard", None), ("low", None)]
+    clock.jump(5)
+    later = backend.take_nowait("default", owner="w", lease=30)
+    assert later is not None
+    assert later.job_id == "later"
 
 
 @pytest.mark.anyio

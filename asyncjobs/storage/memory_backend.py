@@ -371,6 +371,26 @@ class MemoryBackend(MemoryJobStore):
             accepted.evicted = evicted
         return accepted
 
+    def enqueue_nowait(
+        self, record: JobRecord, options: Mapping[str, object] | None = None
+    ) -> None:
+        if record.state is not _QUEUED or options is not None or self._listeners:
+            self.admit_nowait(record, options=options)
+            return
+        queue = record.queue
+        ready = self._ready.get(queue)
+        counts = self._counts.get(queue)
+        if (
+            ready is None
+            or counts is None
+            or (ready.entries > _COMPACT_AT and ready.entries > 2 * counts[0])
+        ):
+            self._admitted(record, _QUEUED, None)  # a new queue, or one to compact first
+            return
+        self._add(record)  # DuplicateJobId: nothing stored
+        counts[0] += 1
+        ready.push(record.priority, record.id)
+
     def _admitted(
         self, record: JobRecord, state: JobState, options: Mapping[str, object] | None
     ) -> Accepted:
@@ -402,17 +422,17 @@ class MemoryBackend(MemoryJobStore):
         lease: float,
         limit: int | None = None,
     ) -> list[Lease]:
-        now = self._time()
+        now = self._time()  # leases run out and delayed jobs come due, even for no taker
         if self._expiry:
             self._expire_leases(now)
         if self._due:
             self._promote(now)
         taken: list[Lease] = []
         left = -1 if limit is None else limit  # -1: no limit (it never reaches 0)
+        take = self.take_nowait
         for queue, count in wanted:
-            ready = self._ready.get(queue)
-            while ready is not None and count > 0 and left != 0:
-                held = self._start(ready, queue, owner, now, lease)
+            while count > 0 and left != 0:
+                held = take(queue, owner=owner, lease=lease)
                 if held is None:
                     break
                 taken.append(held)
@@ -421,19 +441,16 @@ class MemoryBackend(MemoryJobStore):
         return taken
 
     def take_nowait(self, queue: str, *, owner: str, lease: float) -> Lease | None:
+        """Start the next ready job of ``queue`` under a new lease (None: none is ready),
+        passing over stale entries (see the module docstring)."""
         now = self._time()
         if self._expiry:
             self._expire_leases(now)
         if self._due:
             self._promote(now)
         ready = self._ready.get(queue)
-        return None if ready is None else self._start(ready, queue, owner, now, lease)
-
-    def _start(
-        self, ready: ReadyQueue, queue: str, owner: str, now: float, lease: float
-    ) -> Lease | None:
-        """Start the next ready job of ``queue`` under a new lease (None: none is ready),
-        passing over stale entries (see the module docstring)."""
+        if ready is None:
+            return None
         stored = self.stored
         while True:
             job_id = ready.pop()
@@ -701,7 +718,9 @@ class MemoryBackend(MemoryJobStore):
         return self.counts_nowait(_validation.name("queue", queue))
 
     def forgotten(self, job_id: str) -> None:
-        self._options.pop(job_id, None)
+        options = self._options
+        if options:
+            options.pop(job_id, None)
 
     async def delete(self, job_id: str) -> bool:
         record = self.stored(job_id)
