@@ -515,21 +515,24 @@ class MemoryBackend(MemoryJobStore):
             if expiry[0][0] <= now:
                 self._expire_leases(now)
         job_id = record.id
-        current = self._leases.get(job_id)
-        if current is None or current.token != lease.token or job_id != lease.record.id:
+        leases = self._leases
+        current = leases.get(job_id)
+        if current is not lease and (
+            current is None or current.token != lease.token or job_id != lease.record.id
+        ):
             return False
         if retry_at is None and record.state not in TERMINAL_STATES:
             raise InvalidOption(
                 "record.state", record.state.value, "release a job in a terminal state, or retry_at"
             )
         stored = current.record  # a lease carries the stored record itself
-        if record.queue != stored.queue:
+        if record is not stored and record.queue != stored.queue:
             raise InvalidOption(
                 "record.queue",
                 record.queue,
                 f"job {job_id!r} is in queue {stored.queue!r}; a job's queue never changes",
             )
-        del self._leases[job_id]
+        del leases[job_id]
         if self._cancel_flags:
             self._cancel_flags.discard(job_id)
         self._counts[stored.queue][2] -= 1  # running no more
