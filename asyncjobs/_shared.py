@@ -79,10 +79,6 @@ def _nothing() -> None:
     pass
 
 
-def _no_take(queue: str, *, owner: str, lease: float) -> Lease | None:
-    return None
-
-
 class _Loop:
     """One of the stage's loops, in a task of its own until ``stop``."""
 
@@ -169,7 +165,6 @@ class SharedWork:
             if self._own and self._nowait is not None and len(waiting.queue_list) == 1
             else None
         )
-        self._take_nowait = self._nowait.take_nowait if self._nowait is not None else _no_take
         self._publish_now = backend.publish_nowait if isinstance(backend, NowaitBackend) else None
         leases.released = self._released
         leases.freed = self._room_freed
@@ -549,9 +544,10 @@ class SharedWork:
         next job from the backend, to run at once (its slot counted, as ``JobQueue.pop``
         does), or None if there is none or no slot is free."""
         queue = self._one
-        if queue is None or not self._taking:
+        nowait = self._nowait
+        if queue is None or nowait is None or not self._taking:
             return None
-        take = self._take_nowait
+        take = nowait.take_nowait
         leases = self._leases
         held = leases.leases
         awaited = leases.awaited

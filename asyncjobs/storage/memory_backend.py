@@ -321,7 +321,7 @@ class MemoryBackend(MemoryJobStore):
                 if type(outcome) is Accepted:
                     if entry.unique is not None:
                         self._take_key(entry.record.id, entry.unique, now)
-                    self._admitted(entry.record, entry.record.state, entry.options)
+                    self._enqueue(entry.record, entry.record.state, entry.options)
         return BatchAnswer(tuple(outcomes), refused)
 
     def admit_nowait(
@@ -374,45 +374,41 @@ class MemoryBackend(MemoryJobStore):
     def enqueue_nowait(
         self, record: JobRecord, options: Mapping[str, object] | None = None
     ) -> None:
-        if record.state is not _QUEUED or options is not None or self._listeners:
-            self.admit_nowait(record, options=options)
-            return
-        queue = record.queue
-        ready = self._ready.get(queue)
-        counts = self._counts.get(queue)
-        if (
-            ready is None
-            or counts is None
-            or (ready.entries > _COMPACT_AT and ready.entries > 2 * counts[0])
-        ):
-            self._admitted(record, _QUEUED, None)  # a new queue, or one to compact first
-            return
-        self._add(record)  # DuplicateJobId: nothing stored
-        counts[0] += 1
-        ready.push(record.priority, record.id)
+        state = record.state
+        if state is not _QUEUED:
+            self._check_state(record)
+        self._enqueue(record, state, options)  # DuplicateJobId: nothing stored
 
     def _admitted(
         self, record: JobRecord, state: JobState, options: Mapping[str, object] | None
     ) -> Accepted:
+        """``_enqueue``, answered."""
+        self._enqueue(record, state, options)
+        return Accepted(record.id)
+
+    def _enqueue(
+        self, record: JobRecord, state: JobState, options: Mapping[str, object] | None
+    ) -> None:
         """Store a new job that admission let in: queued (ready) or scheduled (due later)."""
         self._add(record)  # counted below, as admitted (DuplicateJobId: nothing changed)
         if options is not None:
             self._options[record.id] = options
-        counts = self._counts.get(record.queue)
+        queue = record.queue
+        counts = self._counts.get(queue)
         if counts is None:
-            counts = self._counts[record.queue] = [0, 0, 0]
-        counts[_SLOT[state]] += 1
+            counts = self._counts[queue] = [0, 0, 0]
         if state is _QUEUED:
-            ready = self._ready.get(record.queue)
+            counts[0] += 1
+            ready = self._ready.get(queue)
             if ready is None or (ready.entries > _COMPACT_AT and ready.entries > 2 * counts[0]):
                 self._push_ready(record)  # a new queue, or one to compact first
             else:
                 ready.push(record.priority, record.id)
             if self._listeners:
-                self.publish_nowait(JobQueued(record.id, record.queue))
+                self.publish_nowait(JobQueued(record.id, queue))
         else:
+            counts[1] += 1  # scheduled
             self._push_due(record)
-        return Accepted(record.id)
 
     def acquire_nowait(
         self,
@@ -422,17 +418,13 @@ class MemoryBackend(MemoryJobStore):
         lease: float,
         limit: int | None = None,
     ) -> list[Lease]:
-        now = self._time()  # leases run out and delayed jobs come due, even for no taker
-        if self._expiry:
-            self._expire_leases(now)
-        if self._due:
-            self._promote(now)
+        now = self._moved_on()
         taken: list[Lease] = []
         left = -1 if limit is None else limit  # -1: no limit (it never reaches 0)
-        take = self.take_nowait
         for queue, count in wanted:
-            while count > 0 and left != 0:
-                held = take(queue, owner=owner, lease=lease)
+            ready = self._ready.get(queue)
+            while ready is not None and count > 0 and left != 0:
+                held = self._start(ready, queue, owner, now, lease)
                 if held is None:
                     break
                 taken.append(held)
@@ -441,16 +433,28 @@ class MemoryBackend(MemoryJobStore):
         return taken
 
     def take_nowait(self, queue: str, *, owner: str, lease: float) -> Lease | None:
-        """Start the next ready job of ``queue`` under a new lease (None: none is ready),
-        passing over stale entries (see the module docstring)."""
-        now = self._time()
+        now = self._time()  # as _moved_on, inline: a worker takes each job this way
         if self._expiry:
             self._expire_leases(now)
         if self._due:
             self._promote(now)
         ready = self._ready.get(queue)
-        if ready is None:
-            return None
+        return None if ready is None else self._start(ready, queue, owner, now, lease)
+
+    def _moved_on(self) -> float:
+        """The time now, once leases that ran out are let go and jobs come due are ready."""
+        now = self._time()
+        if self._expiry:
+            self._expire_leases(now)
+        if self._due:
+            self._promote(now)
+        return now
+
+    def _start(
+        self, ready: ReadyQueue, queue: str, owner: str, now: float, lease: float
+    ) -> Lease | None:
+        """Start the next ready job of ``queue`` under a new lease (None: none is ready),
+        passing over stale entries (see the module docstring)."""
         stored = self.stored
         while True:
             job_id = ready.pop()
