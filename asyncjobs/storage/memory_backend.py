@@ -335,9 +335,8 @@ class MemoryBackend(MemoryJobStore):
     ) -> AdmitOutcome:
         state = record.state
         if unique is None and bound is None:  # nothing to refuse: stored as it comes
-            if state is not _QUEUED:
-                self._check_state(record)
-            return self._admitted(record, state, options)  # DuplicateJobId: nothing stored
+            self.enqueue_nowait(record, options)  # DuplicateJobId: nothing stored
+            return Accepted(record.id)
         self._check_new(record)
         now = self._time()
         if unique is not None:
@@ -366,10 +365,8 @@ class MemoryBackend(MemoryJobStore):
                 evicted = victim
         if unique is not None:
             self._take_key(record.id, unique, now)
-        accepted = self._admitted(record, state, options)
-        if evicted is not None:
-            accepted.evicted = evicted
-        return accepted
+        self._enqueue(record, state, options)
+        return Accepted(record.id, evicted)
 
     def enqueue_nowait(
         self, record: JobRecord, options: Mapping[str, object] | None = None
@@ -378,13 +375,6 @@ class MemoryBackend(MemoryJobStore):
         if state is not _QUEUED:
             self._check_state(record)
         self._enqueue(record, state, options)  # DuplicateJobId: nothing stored
-
-    def _admitted(
-        self, record: JobRecord, state: JobState, options: Mapping[str, object] | None
-    ) -> Accepted:
-        """``_enqueue``, answered."""
-        self._enqueue(record, state, options)
-        return Accepted(record.id)
 
     def _enqueue(
         self, record: JobRecord, state: JobState, options: Mapping[str, object] | None
