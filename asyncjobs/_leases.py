@@ -26,10 +26,6 @@ def _nothing(retry_at: float | None) -> None:
     return None
 
 
-def _none() -> None:
-    return None
-
-
 def _ignore(handle: JobHandle[Any]) -> None:
     return None
 
@@ -61,8 +57,6 @@ class LeaseBook:
         self.awaited: dict[str, JobHandle[Any]] = {}
         # A slot is free (and the job is due again at the time given, for a retry).
         self.released: Callable[[float | None], None] = _nothing
-        # A slot is free, the job having ended (``end_now``).
-        self.freed: Callable[[], None] = _none
         # A lost attempt stopped here: its handle follows the job (set by _shared).
         self.stopped: Callable[[JobHandle[Any]], None] = _ignore
 
@@ -128,7 +122,8 @@ class LeaseBook:
         ids = self.ids
         if ids and ids.get(job_id) is handle:
             del ids[job_id]
-        self.freed()
+        # The slot is free: the worker whose it was takes the next job itself, before it
+        # parks. (Room in a bounded queue opens when a job is taken, not when one ends.)
         try:
             kept = nowait.release_nowait(lease, record)
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it

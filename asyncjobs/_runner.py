@@ -357,7 +357,7 @@ class JobRunner:
             shared.came_due = waits.recheck
             if core.nowait_backend is not None:
                 pool.refill = shared.refill_now
-                pool.take = shared.take_now
+                pool.take = shared.worker_take()
         control = self._control = JobControl(
             self, core, timers, announcer, waiting, attempts, outcomes, pool, waits, shared
         )

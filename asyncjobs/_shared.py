@@ -167,7 +167,6 @@ class SharedWork:
         )
         self._publish_now = backend.publish_nowait if isinstance(backend, NowaitBackend) else None
         leases.released = self._released
-        leases.freed = self._room_freed
         leases.stopped = self._after_lost
         self._room: list[Event] = []  # submitters waiting for room in a full queue
         # Told when delayed work may have come due in a runner's own backend, which makes
@@ -539,13 +538,23 @@ class SharedWork:
         self._take_all(wanted, taken)
         return bool(taken)
 
+    def worker_take(self) -> Callable[[], tuple[JobHandle[Any], JobQueue] | None] | None:
+        """How a worker takes its next job itself (``take_now``), if it does: on a runner's
+        own backend of plain calls, with one queue."""
+        return self.take_now if self._one is not None else None
+
     def take_now(self) -> tuple[JobHandle[Any], JobQueue] | None:
-        """A worker of a runner on its own backend, with one queue, found no job here: the
-        next job from the backend, to run at once (its slot counted, as ``JobQueue.pop``
-        does), or None if there is none or no slot is free."""
+        """The next job for a worker of a runner on its own backend, with one queue, to run
+        at once (its slot counted, as ``JobQueue.pop`` does): one already taken into the
+        local queue (by the feeder), else the backend's next; None if there is none or no
+        slot is free."""
         queue = self._one
         nowait = self._nowait
-        if queue is None or nowait is None or not self._taking:
+        assert queue is not None  # see worker_take
+        assert nowait is not None
+        if queue.ready and queue.running < queue.concurrency:
+            return queue.pop(), queue
+        if not self._taking:
             return None
         take = nowait.take_nowait
         leases = self._leases

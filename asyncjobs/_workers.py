@@ -73,13 +73,15 @@ class Workers:
                 stopped: JobHandle[Any] | None = None
                 with anyio.CancelScope() as scope:
                     while True:
-                        queue = choose()
-                        if queue is not None:
+                        if take is not None:  # local queue first, then the backend
+                            taken = take()
+                            if taken is not None:
+                                stopped, queue = taken
+                                taken = None  # a parked worker must not keep it alive
+                        elif (chosen := choose()) is not None:
+                            queue = chosen
                             stopped = queue.pop()  # until run() says it reached its outcome
-                        elif take is not None and (taken := take()) is not None:
-                            stopped, queue = taken
-                            taken = None  # a parked worker must not keep its last job alive
-                        else:
+                        if stopped is None:
                             if refill is not None and refill():
                                 continue
                             stopping = not core.accepting and core.state is not RunnerState.STARTING

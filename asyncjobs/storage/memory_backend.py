@@ -321,7 +321,7 @@ class MemoryBackend(MemoryJobStore):
                 if type(outcome) is Accepted:
                     if entry.unique is not None:
                         self._take_key(entry.record.id, entry.unique, now)
-                    self._enqueue(entry.record, entry.record.state, entry.options)
+                    self.enqueue_nowait(entry.record, entry.options)
         return BatchAnswer(tuple(outcomes), refused)
 
     def admit_nowait(
@@ -333,7 +333,6 @@ class MemoryBackend(MemoryJobStore):
         evict: str | None = None,
         options: Mapping[str, object] | None = None,
     ) -> AdmitOutcome:
-        state = record.state
         if unique is None and bound is None:  # nothing to refuse: stored as it comes
             self.enqueue_nowait(record, options)  # DuplicateJobId: nothing stored
             return Accepted(record.id)
@@ -365,21 +364,17 @@ class MemoryBackend(MemoryJobStore):
                 evicted = victim
         if unique is not None:
             self._take_key(record.id, unique, now)
-        self._enqueue(record, state, options)
+        self.enqueue_nowait(record, options)
         return Accepted(record.id, evicted)
 
     def enqueue_nowait(
         self, record: JobRecord, options: Mapping[str, object] | None = None
     ) -> None:
+        """Store a new job that admission let in: queued (ready) or scheduled (due later).
+        Every admission stores its job here."""
         state = record.state
         if state is not _QUEUED:
             self._check_state(record)
-        self._enqueue(record, state, options)  # DuplicateJobId: nothing stored
-
-    def _enqueue(
-        self, record: JobRecord, state: JobState, options: Mapping[str, object] | None
-    ) -> None:
-        """Store a new job that admission let in: queued (ready) or scheduled (due later)."""
         self._add(record)  # counted below, as admitted (DuplicateJobId: nothing changed)
         if options is not None:
             self._options[record.id] = options
