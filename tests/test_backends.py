@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asyncjobs import DuplicateJobId, JobState
-from asyncjobs.abc import ChannelMessage, JobQueued, QueueCounts
+from asyncjobs.abc import CancelOutcome, ChannelMessage, JobQueued, QueueCounts
 from asyncjobs.storage import MemoryBackend
-from asyncjobs.storage._ready import ReadyQueue
+from asyncjobs.storage._lane import Lane
 from asyncjobs.testing import FakeClock
 
 from .backend_contract import BackendContract, backend, clock
@@ -30,12 +32,12 @@ async def test_the_memory_backends_heaps_stay_as_small_as_what_waits() -> None:
         await backend.admit(make_record(f"q{index}"))
         await backend.cancel(f"s{index}")
         await backend.cancel(f"q{index}")
-    sizes = (len(backend._due), len(backend._ready["default"]))
+    sizes = (len(backend._due), len(backend._lanes["default"]))
     assert max(sizes) <= 200, sizes
 
 
 def test_a_ready_queue_runs_the_highest_priority_first_and_equals_in_order() -> None:
-    ready = ReadyQueue()
+    ready = Lane()
     for priority, job_id in [(0, "a"), (5, "b"), (0, "c"), (-1, "d"), (5, "e"), (2.5, "f")]:
         ready.push(priority, job_id)
     assert ready.pop() == "b"
@@ -50,7 +52,7 @@ def test_a_ready_queue_runs_the_highest_priority_first_and_equals_in_order() -> 
 
 
 def test_a_ready_queue_compacts_to_its_live_entries_in_order() -> None:
-    ready = ReadyQueue()
+    ready = Lane()
     for index in range(10):
         ready.push(index % 2, f"j{index}")
     ready.compact(lambda job_id: int(job_id[1:]) % 3 != 0)  # j0, j3, j6, j9 are stale
@@ -59,6 +61,39 @@ def test_a_ready_queue_compacts_to_its_live_entries_in_order() -> None:
     while (job_id := ready.pop()) is not None:
         taken.append(job_id)
     assert taken == ["j1", "j5", "j7", "j2", "j4", "j8"]
+
+
+@given(
+    st.lists(
+        st.one_of(st.sampled_from([-1, 0, 2, 5]), st.just("take"), st.just("cancel")),
+        max_size=60,
+    )
+)
+def test_the_memory_backend_takes_by_priority_then_submission_whatever_the_mix(
+    steps: list[object],
+) -> None:
+    """Its hot path appends to and pops from a lane's top deque itself (``Lane.head``):
+    pushes of other priorities, emptied buckets and stale entries must not upset the order.
+    """
+    backend = MemoryBackend(clock=FakeClock())
+    waiting: dict[str, tuple[float, int]] = {}  # the model: id -> (priority, order)
+    for order, step in enumerate(steps):
+        if step == "take":
+            lease = backend.take_nowait("default", owner="w", lease=30)
+            expected = min(waiting, key=lambda i: (-waiting[i][0], waiting[i][1]), default=None)
+            assert (None if lease is None else lease.record.id) == expected
+            if expected is not None:
+                del waiting[expected]
+        elif step == "cancel":
+            if waiting:
+                job_id = min(waiting, key=lambda i: waiting[i][1])  # the oldest waiting
+                assert backend.cancel_nowait(job_id) is CancelOutcome.CANCELLED
+                del waiting[job_id]
+        else:
+            assert isinstance(step, int)
+            backend.admit_nowait(make_record(f"j{order}", priority=step))
+            waiting[f"j{order}"] = (step, order)
+    assert backend.counts_nowait("default").queued == len(waiting)
 
 
 @pytest.mark.anyio

@@ -7,11 +7,11 @@ coordinates the work, as ``asyncjobs.abc.Backend`` says. Every step is a plain c
 step is atomic on the event loop. Records are kept as given, not copied, and leases carry
 the stored record itself. Guarantee: at-most-once across process death, as the store's.
 
-A queue's ready jobs are a ``ReadyQueue`` (a FIFO per priority) with lazy deletion: a
-cancelled, evicted or deleted job leaves its entry behind, skipped when it comes to the front
-(the record tells: it is no longer ``queued``), and the queue is rebuilt once such entries
-are most of it; jobs due later are a heap of ``(due, submission order, id)``, alike.
-Per-queue counts are kept as jobs move, so a bound is checked without a scan.
+Each queue is a ``Lane``: its ready jobs (a FIFO per priority) with lazy deletion (a
+cancelled, evicted or deleted job leaves its entry behind, skipped when it comes to the front:
+the record tells, it is no longer ``queued``; the lane is rebuilt once such entries are most
+of it), and its jobs counted by state as they move, so a bound is checked without a scan.
+Jobs due later are a heap of ``(due, submission order, id)``, with lazy deletion alike.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from .._record import Attempt, JobRecord
 from .._schedule import ScheduleRecord
 from .._states import TERMINAL_STATES, JobState
 from ..abc import ChannelListener
-from ._ready import ReadyQueue
+from ._lane import COMPACT_AT, Lane
 from .memory import MemoryJobStore
 
 logger = logging.getLogger("asyncjobs.backend")
@@ -65,10 +65,8 @@ _QUEUED = JobState.QUEUED
 _SCHEDULED = JobState.SCHEDULED
 _RUNNING = JobState.RUNNING
 _FAILED = JobState.FAILED
-_SLOT = {_QUEUED: 0, _SCHEDULED: 1, _RUNNING: 2}  # index into a queue's counts
+_COUNTED = frozenset((_QUEUED, _SCHEDULED, _RUNNING))  # the states a lane counts
 _NEVER = float("inf")  # a lease for ever: its runner and this backend live and die together
-# A heap is rebuilt without its stale entries when they are most of it (and more than this).
-_COMPACT_AT = 64
 
 
 class MemoryBackend(MemoryJobStore):
@@ -94,9 +92,8 @@ class MemoryBackend(MemoryJobStore):
         # The system clock's time is time.time itself: one Python call less a step.
         self._time = time.time if clock is None or type(clock) is SystemClock else clock.time
         self._sequence = itertools.count()  # submission order, the tie-break among equals
-        self._ready: dict[str, ReadyQueue] = {}
+        self._lanes: dict[str, Lane] = {}  # queue -> its ready jobs and counts
         self._due: list[tuple[float, int, str]] = []  # (scheduled_for, order, id)
-        self._counts: dict[str, list[int]] = {}  # queue -> [queued, scheduled, running]
         self._tokens = itertools.count(1)
         self._leases: dict[str, Lease] = {}
         self._expiry: list[tuple[float, int, str]] = []  # (expires_at, token, id)
@@ -109,24 +106,39 @@ class MemoryBackend(MemoryJobStore):
 
     # ----------------------------------------------------------------- bookkeeping
 
+    def _lane(self, queue: str) -> Lane:
+        lane = self._lanes.get(queue)
+        if lane is None:
+            lane = self._lanes[queue] = Lane()
+        return lane
+
     def _count(self, record: JobRecord, state: JobState, delta: int) -> None:
-        counts = self._counts.get(record.queue)
-        if counts is None:
-            counts = self._counts[record.queue] = [0, 0, 0]
-        counts[_SLOT[state]] += delta
+        """Count a job of ``record``'s queue in ``state`` (one of ``_COUNTED``) more or
+        less. A queued job counted less leaves its ready entry behind (``Lane.left_early``);
+        one counted more is made ready by ``_push_ready``, not here."""
+        lane = self._lane(record.queue)
+        if state is _QUEUED:
+            if delta < 0:
+                lane.left_early(self._ready_id_live)
+            else:
+                lane.queued += delta
+        elif state is _SCHEDULED:
+            lane.scheduled += delta
+        else:
+            lane.running += delta
 
     def _push_ready(self, record: JobRecord) -> None:
-        ready = self._ready.get(record.queue)
-        if ready is None:
-            ready = self._ready[record.queue] = ReadyQueue()
-        elif ready.entries > _COMPACT_AT and ready.entries > 2 * self._counts[record.queue][0]:
-            ready.compact(self._ready_id_live)
-        ready.push(record.priority, record.id)
+        """Make a job ready: counted queued, its entry at the end of its priority."""
+        lane = self._lane(record.queue)
+        lane.queued += 1
+        lane.push(record.priority, record.id)
 
     def _push_due(self, record: JobRecord) -> None:
         assert record.scheduled_for is not None
         due = self._due
-        if len(due) > _COMPACT_AT and len(due) > 2 * sum(c[1] for c in self._counts.values()):
+        if len(due) > COMPACT_AT and len(due) > 2 * sum(
+            lane.scheduled for lane in self._lanes.values()
+        ):
             due[:] = [entry for entry in due if self._due_entry_live(entry)]
             heapq.heapify(due)
         heapq.heappush(due, (record.scheduled_for, next(self._sequence), record.id))
@@ -135,7 +147,7 @@ class MemoryBackend(MemoryJobStore):
         if lease.expires_at == _NEVER:
             return
         expiry = self._expiry
-        if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(self._leases):
+        if len(expiry) > COMPACT_AT and len(expiry) > 2 * len(self._leases):
             self._compact_expiry()
         heapq.heappush(expiry, (lease.expires_at, lease.token, lease.record.id))
 
@@ -183,7 +195,7 @@ class MemoryBackend(MemoryJobStore):
         """``add``, outside admission (a record written as it is, in no queue here): the
         counts include its state, as ``update_nowait`` expects of what is stored."""
         self._add(record)
-        if record.state in _SLOT:
+        if record.state in _COUNTED:
             self._count(record, record.state, 1)
 
     def update_nowait(self, record: JobRecord) -> None:
@@ -198,9 +210,9 @@ class MemoryBackend(MemoryJobStore):
                     f"job {record.id!r} is in queue {stored.queue!r}; a job's queue never changes",
                 )
             if record.state is not stored.state:
-                if stored.state in _SLOT:
+                if stored.state in _COUNTED:
                     self._count(stored, stored.state, -1)
-                if record.state in _SLOT:
+                if record.state in _COUNTED:
                     self._count(record, record.state, 1)
         MemoryJobStore.update_nowait(self, record)
 
@@ -225,7 +237,6 @@ class MemoryBackend(MemoryJobStore):
                 continue  # a stale entry: the job ended, moved, or was deleted
             self._count(record, _SCHEDULED, -1)
             record.state = _QUEUED
-            self._count(record, _QUEUED, 1)
             self._push_ready(record)
 
     def _expire_leases(self, now: float) -> None:
@@ -262,7 +273,6 @@ class MemoryBackend(MemoryJobStore):
             record.started_at = None
             self._count(record, _RUNNING, -1)
             record.state = _QUEUED
-            self._count(record, _QUEUED, 1)
             self._push_ready(record)
             self.publish_nowait(JobQueued(job_id, record.queue))
 
@@ -344,8 +354,8 @@ class MemoryBackend(MemoryJobStore):
                 return Duplicate(unique.key, holder)
         evicted: JobRecord | None = None
         if bound is not None:
-            counts = self._counts.get(record.queue)
-            waiting = 0 if counts is None else counts[0] + counts[1]
+            lane = self._lanes.get(record.queue)
+            waiting = 0 if lane is None else lane.queued + lane.scheduled
             if waiting >= bound:
                 victim = None if evict is None else self.stored(evict)
                 if (
@@ -379,20 +389,19 @@ class MemoryBackend(MemoryJobStore):
         if options is not None:
             self._options[record.id] = options
         queue = record.queue
-        counts = self._counts.get(queue)
-        if counts is None:
-            counts = self._counts[queue] = [0, 0, 0]
+        lane = self._lanes.get(queue) or self._lane(queue)
         if state is _QUEUED:
-            counts[0] += 1
-            ready = self._ready.get(queue)
-            if ready is None or (ready.entries > _COMPACT_AT and ready.entries > 2 * counts[0]):
-                self._push_ready(record)  # a new queue, or one to compact first
+            lane.queued += 1
+            head = lane.head
+            if head is not None and record.priority == lane.top:
+                head.append(record.id)  # Lane.push, inline: a plain submit comes this way
+                lane.entries += 1
             else:
-                ready.push(record.priority, record.id)
+                lane.push(record.priority, record.id)
             if self._listeners:
                 self.publish_nowait(JobQueued(record.id, queue))
         else:
-            counts[1] += 1  # scheduled
+            lane.scheduled += 1
             self._push_due(record)
 
     def acquire_nowait(
@@ -403,28 +412,19 @@ class MemoryBackend(MemoryJobStore):
         lease: float,
         limit: int | None = None,
     ) -> list[Lease]:
-        now = self._moved_on()
+        self._moved_on()  # as each take does: what ran out or came due, even if none is asked
+        take = self.take_nowait
         taken: list[Lease] = []
         left = -1 if limit is None else limit  # -1: no limit (it never reaches 0)
         for queue, count in wanted:
-            ready = self._ready.get(queue)
-            while ready is not None and count > 0 and left != 0:
-                held = self._start(ready, queue, owner, now, lease)
+            while count > 0 and left != 0:
+                held = take(queue, owner=owner, lease=lease)
                 if held is None:
                     break
                 taken.append(held)
                 count -= 1
                 left -= 1
         return taken
-
-    def take_nowait(self, queue: str, *, owner: str, lease: float) -> Lease | None:
-        now = self._time()  # as _moved_on, inline: a worker takes each job this way
-        if self._expiry:
-            self._expire_leases(now)
-        if self._due:
-            self._promote(now)
-        ready = self._ready.get(queue)
-        return None if ready is None else self._start(ready, queue, owner, now, lease)
 
     def _moved_on(self) -> float:
         """The time now, once leases that ran out are let go and jobs come due are ready."""
@@ -435,22 +435,34 @@ class MemoryBackend(MemoryJobStore):
             self._promote(now)
         return now
 
-    def _start(
-        self, ready: ReadyQueue, queue: str, owner: str, now: float, lease: float
-    ) -> Lease | None:
+    def take_nowait(self, queue: str, *, owner: str, lease: float) -> Lease | None:
         """Start the next ready job of ``queue`` under a new lease (None: none is ready),
         passing over stale entries (see the module docstring)."""
-        stored = self.stored
+        now = self._time()  # _moved_on, inline: a worker takes each job this way
+        if self._expiry:
+            self._expire_leases(now)
+        if self._due:
+            self._promote(now)
+        lane = self._lanes.get(queue)
+        if lane is None:
+            return None
+        head = lane.head
+        if head:  # Lane.pop, inline: a worker takes each job this way
+            lane.entries -= 1
+            job_id: str | None = head.popleft()
+        else:
+            job_id = lane.pop()
         while True:
-            job_id = ready.pop()
             if job_id is None:
                 return None
-            record = stored(job_id)
+            record = self.stored(job_id)
             if record is not None and record.state is _QUEUED:
                 break
-        counts = self._counts[queue]
-        counts[0] -= 1  # queued
-        counts[2] += 1  # running
+            if lane.left:  # a stale entry, passed over
+                lane.left -= 1
+            job_id = lane.pop()
+        lane.queued -= 1
+        lane.running += 1
         record.state = _RUNNING
         record.attempts += 1
         record.started_at = now
@@ -464,7 +476,7 @@ class MemoryBackend(MemoryJobStore):
         leases[job_id] = held
         if lease != _NEVER:  # a lease that never runs out needs no expiry entry
             expiry = self._expiry
-            if len(expiry) > _COMPACT_AT and len(expiry) > 2 * len(leases):
+            if len(expiry) > COMPACT_AT and len(expiry) > 2 * len(leases):
                 self._compact_expiry()
             heapq.heappush(expiry, (held.expires_at, held.token, job_id))
         return held
@@ -524,7 +536,7 @@ class MemoryBackend(MemoryJobStore):
         del leases[job_id]
         if self._cancel_flags:
             self._cancel_flags.discard(job_id)
-        self._counts[stored.queue][2] -= 1  # running no more
+        self._lanes[stored.queue].running -= 1
         if retry_at is not None:
             record.state = _SCHEDULED
             record.scheduled_for = retry_at
@@ -614,7 +626,6 @@ class MemoryBackend(MemoryJobStore):
             claim = unique.get(record.id)
             if claim is not None:
                 self._take_key(record.id, claim, now)
-            self._count(record, _QUEUED, 1)
             self._push_ready(record)
             self.publish_nowait(JobQueued(record.id, record.queue))
         return records
@@ -646,8 +657,12 @@ class MemoryBackend(MemoryJobStore):
         return lease is not None and lease.token == entry[1] and lease.expires_at == entry[0]
 
     def counts_nowait(self, queue: str) -> QueueCounts:
-        counts = self._counts.get(queue)
-        return QueueCounts() if counts is None else QueueCounts(*counts)
+        lane = self._lanes.get(queue)
+        return (
+            QueueCounts()
+            if lane is None
+            else QueueCounts(lane.queued, lane.scheduled, lane.running)
+        )
 
     async def admit(
         self,
@@ -716,7 +731,7 @@ class MemoryBackend(MemoryJobStore):
 
     async def delete(self, job_id: str) -> bool:
         record = self.stored(job_id)
-        if record is not None and record.state in _SLOT:
+        if record is not None and record.state in _COUNTED:
             self._count(record, record.state, -1)
             self._leases.pop(job_id, None)
             self._cancel_flags.discard(job_id)
