@@ -43,6 +43,8 @@ class LeaseBook:
         shares_records: bool = False,
     ) -> None:
         self.backend = backend
+        # The backend's plain calls, if it makes its steps so (``end_now``).
+        self.nowait = backend if isinstance(backend, NowaitBackend) else None
         # The backend keeps the engine's own records (a runner's own backend): no copies.
         self.shares_records = shares_records
         self.owner = owner
@@ -107,7 +109,7 @@ class LeaseBook:
             record.attempts = lease.record.attempts - 1
         return await self._release(handle, record, record.created_at if at is None else at)
 
-    def end_now(self, handle: JobHandle[Any], nowait: NowaitBackend) -> bool:
+    def end_now(self, handle: JobHandle[Any]) -> bool:
         """The job ended here (its handle is resolved): ``forget`` it and ``release`` it,
         as one plain call to a backend that makes them so. The backend keeps the engine's
         own record: a job that has ended is not written here again."""
@@ -119,6 +121,8 @@ class LeaseBook:
         lease = self.leases.pop(handle, None)
         if lease is None:
             return False
+        nowait = self.nowait
+        assert nowait is not None  # see Outcomes.finish_now
         ids = self.ids
         if ids and ids.get(job_id) is handle:
             del ids[job_id]

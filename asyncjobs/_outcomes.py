@@ -43,7 +43,6 @@ from ._record import Attempt, JobRecord
 from ._spawn import Event
 from ._states import TERMINAL_STATES, JobState
 from ._waiting import Waiting
-from .abc import NowaitBackend
 from .serializers import encode_payload
 
 logger = logging.getLogger("asyncjobs")
@@ -101,6 +100,10 @@ class Outcomes:
     ) -> None:
         self._core = core
         self._leases = leases  # a shared backend's: jobs run here under its leases
+        # A leased job's end as one plain call (on a backend that makes its steps so).
+        self._end_now = (
+            leases.end_now if leases is not None and core.nowait_backend is not None else None
+        )
         # Jobs running in their submitters' tasks (caller_runs): on a backend they hold no
         # lease, so their outcome is written as a record (see _unleased).
         self.in_callers: set[JobHandle[Any]] = set()
@@ -190,13 +193,11 @@ class Outcomes:
         caller's to call); False if already finished."""
         if not self.settle(handle, state, result, error):
             return False
-        nowait = self._core.nowait_backend
-        if nowait is not None:
-            leases = self._leases
-            assert leases is not None  # a backend's jobs run under its leases
+        end_now = self._end_now
+        if end_now is not None:
             try:
-                if not leases.end_now(handle, nowait) and handle in self.in_callers:
-                    self._unleased_now(nowait, handle)  # it ran under no lease
+                if not end_now(handle) and handle in self.in_callers:
+                    self._unleased_now(handle)  # it ran under no lease
             finally:
                 self.resolve(handle)
             return True
@@ -219,8 +220,10 @@ class Outcomes:
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it
             self._core.faults.callback_failed("store", store.update, exc, f"job {handle.id!r}")
 
-    def _unleased_now(self, nowait: NowaitBackend, handle: JobHandle[Any]) -> None:
+    def _unleased_now(self, handle: JobHandle[Any]) -> None:
         """``_unleased`` as a plain call, on a backend that makes writes so."""
+        nowait = self._core.nowait_backend
+        assert nowait is not None  # see finish_now
         try:
             nowait.update_nowait(handle._record.snapshot())
         except Exception as exc:  # noqa: BLE001 - isolated; RepeatLog logs it

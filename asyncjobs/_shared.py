@@ -79,6 +79,14 @@ def _nothing() -> None:
     pass
 
 
+def _no_enqueue(record: JobRecord, options: Mapping[str, object] | None = None) -> None:
+    raise AssertionError("enqueue_nowait on a backend without plain calls")
+
+
+def _no_take(queue: str, *, owner: str, lease: float) -> Lease | None:
+    return None
+
+
 class _Loop:
     """One of the stage's loops, in a task of its own until ``stop``."""
 
@@ -156,7 +164,12 @@ class SharedWork:
         self._heartbeat = _Loop(self._beat, "asyncjobs-heartbeat")
         # Steps as plain calls (admit_now, refill_now), on a backend that makes them so. Its
         # workers take jobs themselves before they park: a slot freed needs no feeder.
-        self._nowait = core.nowait_backend
+        nowait = self._nowait = core.nowait_backend
+        # The hot path's steps, bound once: a plain submit and a worker's take.
+        self._awaited = leases.awaited
+        self._idle = waiting.idle_workers
+        self._enqueue_now = _no_enqueue if nowait is None else nowait.enqueue_nowait
+        self._take_next = _no_take if nowait is None else nowait.take_nowait
         self._own = leases.shares_records  # a runner's own backend (see LeaseBook.handed)
         # The one queue of a runner on its own backend of plain calls: each worker takes its
         # next job from the backend itself (take_now), with no detour through a local queue.
@@ -312,13 +325,13 @@ class SharedWork:
         # Its run options as objects: a backend of plain calls keeps objects.
         options = None if retry is None else run_options(retry, as_data=False)
         job_id = record.id
-        awaited = self._leases.awaited
+        awaited = self._awaited
         awaited[job_id] = handle  # before the answer: its end may be heard at once
         if self._own:
             # No channel listener here to tell this job's JobQueued from others'; the
             # backend keeps the engine's record itself (LeaseBook.handed, inline here).
             try:
-                nowait.enqueue_nowait(record, options)
+                self._enqueue_now(record, options)
             except BaseException:
                 del awaited[job_id]
                 raise
@@ -333,7 +346,7 @@ class SharedWork:
             finally:
                 self._admitting = False
             assert type(outcome) is Accepted, outcome  # unbounded, and no key to hold
-        idle = self._waiting.idle_workers
+        idle = self._idle
         if self._one is not None:  # workers take their jobs themselves (take_now)
             if idle:
                 idle.pop().set()
@@ -549,22 +562,20 @@ class SharedWork:
         local queue (by the feeder), else the backend's next; None if there is none or no
         slot is free."""
         queue = self._one
-        nowait = self._nowait
-        assert queue is not None  # see worker_take
-        assert nowait is not None
+        if queue is None:  # see worker_take
+            return None
         if queue.ready and queue.running < queue.concurrency:
             return queue.pop(), queue
         if not self._taking:
             return None
-        take = nowait.take_nowait
         leases = self._leases
         held = leases.leases
-        awaited = leases.awaited
+        awaited = self._awaited
         while queue.running < queue.concurrency:
             try:
-                lease = take(queue.name, owner=leases.owner, lease=leases.lease_time)
+                lease = self._take_next(queue.name, owner=leases.owner, lease=leases.lease_time)
             except Exception as exc:  # noqa: BLE001 - isolated; the feeder tries again
-                self._core.faults.callback_failed("backend", take, exc, "take")
+                self._core.faults.callback_failed("backend", self._take_next, exc, "take")
                 return None
             if lease is None:
                 return None

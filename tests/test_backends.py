@@ -32,7 +32,7 @@ async def test_the_memory_backends_heaps_stay_as_small_as_what_waits() -> None:
         await backend.admit(make_record(f"q{index}"))
         await backend.cancel(f"s{index}")
         await backend.cancel(f"q{index}")
-    sizes = (len(backend._due), len(backend._lanes["default"]))
+    sizes = (len(backend._due), backend._lanes["default"].entries)
     assert max(sizes) <= 200, sizes
 
 
@@ -46,7 +46,7 @@ def test_a_ready_queue_runs_the_highest_priority_first_and_equals_in_order() -> 
     while (job_id := ready.pop()) is not None:
         taken.append(job_id)
     assert taken == ["e", "g", "f", "a", "c", "d"]
-    assert len(ready) == 0
+    assert ready.entries == 0
     ready.push(1, "h")  # emptied buckets are dropped, not left to shadow new ones
     assert ready.pop() == "h"
 
@@ -56,7 +56,7 @@ def test_a_ready_queue_compacts_to_its_live_entries_in_order() -> None:
     for index in range(10):
         ready.push(index % 2, f"j{index}")
     ready.compact(lambda job_id: int(job_id[1:]) % 3 != 0)  # j0, j3, j6, j9 are stale
-    assert len(ready) == 6
+    assert ready.entries == 6
     taken = []
     while (job_id := ready.pop()) is not None:
         taken.append(job_id)

@@ -6,11 +6,14 @@ from datetime import timedelta
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asyncjobs import (
     FixedBackoff,
     InvalidOption,
     InvalidOptionType,
+    JobRecord,
     JobRegistry,
     JobRunner,
     JobState,
@@ -173,3 +176,48 @@ async def test_an_attempt_failing_during_shutdown_with_a_retry_left_counts_as_pr
     assert handle.state is JobState.INTERRUPTED
     stats = runner.queue_statistics()["default"]
     assert (stats.dequeued, stats.processed, stats.retried, stats.failed) == (1, 1, 0, 0)
+
+
+_TERMINAL = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.REJECTED]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),  # name
+            st.sampled_from(["q", "r"]),  # queue
+            st.sampled_from(_TERMINAL),
+            st.floats(0, 3, allow_nan=False),  # finished, in slots (a second wide)
+            st.floats(0, 0.5, allow_nan=False),  # run time
+        ),
+        max_size=40,
+    )
+)
+def test_a_fold_counts_each_record_in_its_slot_name_and_queue(
+    rows: list[tuple[str, str, JobState, float, float]],
+) -> None:
+    """Batches within one slot and across slots, names and queues mixed, in any order."""
+    from asyncjobs._stats import StatisticsWindow
+
+    window = StatisticsWindow(600.0)  # slots one second wide
+    for index, (name, queue, state, finished, ran) in enumerate(rows):
+        record = JobRecord(id=f"j{index}", name=name, queue=queue, created_at=0.0)
+        record.state = state
+        record.started_at = finished - ran
+        record.finished_at = finished
+        window.pending.append(record)
+    report = window.report(600.0, now=3.5)
+    for name in ("a", "b"):
+        mine = [row for row in rows if row[0] == name]
+        ran = [row[4] for row in mine if row[2] in (JobState.SUCCEEDED, JobState.FAILED)]
+        got = report.by_name.get(name)
+        if not mine:
+            assert got is None
+            continue
+        assert got is not None
+        assert got.total == len(mine)
+        assert got.succeeded == sum(row[2] is JobState.SUCCEEDED for row in mine)
+        assert got.failed == sum(row[2] is JobState.FAILED for row in mine)
+        if ran:
+            assert got.mean == pytest.approx(sum(ran) / len(ran), abs=1e-9)
+    assert not window.pending

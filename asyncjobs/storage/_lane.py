@@ -48,9 +48,6 @@ class Lane:
         self.scheduled = 0
         self.running = 0
 
-    def __len__(self) -> int:
-        return self.entries
-
     def push(self, priority: float, job_id: str) -> None:
         bucket = self._buckets.get(priority)
         if bucket is None:

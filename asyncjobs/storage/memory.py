@@ -89,7 +89,7 @@ class MemoryJobStore:
         self._order[job_id] = self._next
         self._next += 1
         if record.state in TERMINAL_STATES:
-            self._note_finished(record)
+            self.finished_nowait(record)
 
     def update_nowait(self, record: JobRecord) -> None:
         """``update`` as a plain call."""
@@ -100,12 +100,15 @@ class MemoryJobStore:
                 raise JobNotFound(job_id)
             records[job_id] = record
         if record.state in TERMINAL_STATES:
-            self._note_finished(record)
+            self.finished_nowait(record)
         else:  # a finished job went back to work (a dead letter requeued)
             self._finished.pop(job_id, None)
             self._dead.pop(job_id, None)
 
-    def _note_finished(self, record: JobRecord) -> None:
+    def finished_nowait(self, record: JobRecord) -> None:
+        """A stored record (the one ``stored`` gives, changed in place) has ended: it is
+        kept under the count caps from now on. ``update_nowait`` calls it for a terminal
+        record; a backend built on this store that ends its records itself does too."""
         job_id = record.id
         # A record is tracked in one of the two sets only, even if it is re-finished with
         # another outcome (the engine never does; a caller of ``update`` may).

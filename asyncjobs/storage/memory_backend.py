@@ -389,7 +389,9 @@ class MemoryBackend(MemoryJobStore):
         if options is not None:
             self._options[record.id] = options
         queue = record.queue
-        lane = self._lanes.get(queue) or self._lane(queue)
+        lane = self._lanes.get(queue)
+        if lane is None:
+            lane = self._lane(queue)
         if state is _QUEUED:
             lane.queued += 1
             head = lane.head
@@ -544,7 +546,10 @@ class MemoryBackend(MemoryJobStore):
             self._count(record, _SCHEDULED, 1)
             self._push_due(record)
             return True
-        self._store(record)
+        if record is stored:  # a runner's own record, ended in place
+            self.finished_nowait(record)
+        else:
+            self._store(record)
         if self._keys:
             self._free_key(job_id)
         if self._options and record.state is not _FAILED:  # a dead letter keeps them
