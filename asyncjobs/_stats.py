@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from itertools import groupby
-from operator import attrgetter, sub
 from typing import Any
 
 import attrs
@@ -28,12 +26,6 @@ _BATCH = 512  # finished records folded in at once
 _SAMPLES = 256  # run times kept per cell for percentiles
 _SUCCEEDED = JobState.SUCCEEDED
 _FAILED = JobState.FAILED
-_RAN = frozenset((_SUCCEEDED, _FAILED))
-# What a fold reads of each record, as C calls (no Python frame a record).
-_FINISHED = attrgetter("finished_at")
-_STARTED = attrgetter("started_at")
-_STATE = attrgetter("state")
-_NAME_QUEUE = attrgetter("name", "queue")
 
 
 @attrs.frozen(kw_only=True)
@@ -131,40 +123,50 @@ class StatisticsWindow:
         """Fold the pending finished records into their slots.
 
         Runs of records with the same slot, name and queue are gathered first and added to
-        their cell at once, with the per-record work done in C (``map``, ``groupby``):
-        a batch within one slot (the common case) is grouped by name and queue alone."""
+        their cell at once, which keeps the loop lean."""
         pending = self.pending
-        if not pending:
-            return
         width = self._width
-        finished = list(map(_FINISHED, pending))
-        first = min(finished) // width
-        if first == max(finished) // width:
-            for (name, queue), run in groupby(pending, _NAME_QUEUE):
-                self._add_run(first, name, queue, list(run))
-        else:
-            for (index, name, queue), run in groupby(
-                pending,
-                lambda record: (record.finished_at // width, record.name, record.queue),  # type: ignore[operator]
-            ):
-                self._add_run(index, name, queue, list(run))
+        index: float | None = None
+        name = queue = ""
+        run_times: list[float] = []
+        ended = 0
+        succeeded = 0
+        for record in pending:
+            finished = record.finished_at
+            assert finished is not None
+            if finished // width != index or record.name is not name or record.queue is not queue:
+                if ended:
+                    self._add_run(index, name, queue, ended, succeeded, run_times)
+                    run_times = []
+                    ended = succeeded = 0
+                index = finished // width
+                name = record.name
+                queue = record.queue
+            ended += 1
+            state = record.state
+            if state is _SUCCEEDED:
+                succeeded += 1
+            elif state is not _FAILED:
+                continue
+            run_times.append(finished - record.started_at)  # type: ignore[operator]
+        if ended:
+            self._add_run(index, name, queue, ended, succeeded, run_times)
         pending.clear()
 
-    def _add_run(self, index: float, name: str, queue: str, records: list[JobRecord]) -> None:
-        """Add finished records of one slot, name and queue to their cell."""
-        states = list(map(_STATE, records))
-        succeeded = states.count(_SUCCEEDED)
-        failed = states.count(_FAILED)
-        # The run times of the attempts that ran to an end (succeeded or failed).
-        if succeeded + failed == len(records):
-            ran = records
-        else:
-            ran = [record for record in records if record.state in _RAN]
-        run_times: list[float] = list(map(sub, map(_FINISHED, ran), map(_STARTED, ran)))
+    def _add_run(
+        self,
+        index: float | None,
+        name: str,
+        queue: str,
+        ended: int,
+        succeeded: int,
+        run_times: list[float],
+    ) -> None:
+        assert index is not None
         cell = self._cell(int(index), name, queue)
-        cell.ended += len(records)
+        cell.ended += ended
         cell.succeeded += succeeded
-        cell.failed += failed
+        cell.failed += len(run_times) - succeeded
         if run_times:
             cell.run_time += math.fsum(run_times)
             room = _SAMPLES - len(cell.samples)
