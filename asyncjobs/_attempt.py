@@ -109,9 +109,10 @@ class Attempts:
             if skip is not None:
                 await outcomes.finish(handle, JobState.REJECTED, error=skipped(handle, skip))
                 return True
-        record.state = _RUNNING
-        record.started_at = core.time()
-        record.attempts += 1
+        if in_caller or record.state is not _RUNNING:  # else its backend started it
+            record.state = _RUNNING
+            record.started_at = core.time()
+            record.attempts += 1
         if not in_caller and core.write_progress:
             running[handle] = None  # running while its start is being stored
             await core.persist(record)

@@ -170,6 +170,7 @@ class SharedWork:
         self._idle = waiting.idle_workers
         self._enqueue_now = _no_enqueue if nowait is None else nowait.enqueue_nowait
         self._take_next = _no_take if nowait is None else nowait.take_nowait
+        self._hooked = core.hooks is not None and bool(core.hooks.before_run)
         self._own = leases.shares_records  # a runner's own backend (see LeaseBook.handed)
         # The one queue of a runner on its own backend of plain calls: each worker takes its
         # next job from the backend itself (take_now), with no detour through a local queue.
@@ -591,9 +592,12 @@ class SharedWork:
                 if queue.ready:
                     return queue.pop(), queue
                 continue  # it could not run here (see _take): the next one
-            # One record: the backend's start is this record's; the attempt writes its own.
-            leased.state = _QUEUED
-            leased.attempts -= 1
+            # One record: the backend's start (running, started_at, attempts) is the
+            # attempt's, unless before_run hooks come first (they see it queued, and may
+            # skip it): then the attempt writes its own.
+            if self._hooked:
+                leased.state = _QUEUED
+                leased.attempts -= 1
             held[handle] = lease  # by handle alone: LeaseBook.leased finds it by id
             queue.dequeued += 1
             queue.running += 1
