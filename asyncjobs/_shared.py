@@ -20,10 +20,9 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import anyio
 import attrs
 
 from ._announcer import Announcer
@@ -51,7 +50,7 @@ from ._outcomes import CANCEL, LOST, Outcomes, interrupted
 from ._progress import Progress
 from ._queue import JobQueue
 from ._record import JobRecord
-from ._spawn import Event, spawn_detached
+from ._spawn import Event, TaskLoop, spawn_detached
 from ._states import JobState
 from ._timers import TimerService
 from ._waiting import Waiting
@@ -85,35 +84,6 @@ def _no_enqueue(record: JobRecord, options: Mapping[str, object] | None = None) 
 
 def _no_take(queue: str, *, owner: str, lease: float) -> Lease | None:
     return None
-
-
-class _Loop:
-    """One of the stage's loops, in a task of its own until ``stop``."""
-
-    def __init__(self, run: Callable[[], Awaitable[None]], name: str) -> None:
-        self._run = run
-        self._name = name
-        self._scope: anyio.CancelScope | None = None
-        self._done: Event | None = None
-
-    def start(self, done: Event) -> None:
-        self._scope = anyio.CancelScope()
-        self._done = done
-        spawn_detached(self._loop, self._name)
-
-    async def _loop(self) -> None:
-        assert self._scope is not None
-        assert self._done is not None
-        try:
-            with self._scope:
-                await self._run()
-        finally:
-            self._done.set()
-
-    async def stop(self) -> None:
-        if self._scope is not None and self._done is not None:
-            self._scope.cancel()
-            await self._done.wait()
 
 
 @attrs.frozen
@@ -160,8 +130,8 @@ class SharedWork:
         self._wake: Event | None = None
         self._stop_listening: Callable[[], None] | None = None
         self._taking = False  # from start until shutdown ends the taking of jobs
-        self._feeder = _Loop(self._feed, "asyncjobs-feeder")
-        self._heartbeat = _Loop(self._beat, "asyncjobs-heartbeat")
+        self._feeder = TaskLoop(self._feed, "asyncjobs-feeder")
+        self._heartbeat = TaskLoop(self._beat, "asyncjobs-heartbeat")
         # Steps as plain calls (admit_now, refill_now), on a backend that makes them so. Its
         # workers take jobs themselves before they park: a slot freed needs no feeder.
         nowait = self._nowait = core.nowait_backend

@@ -6,6 +6,7 @@ Workers run here rather than in a task group so that shutdown can return by its 
 even when a job handler ignores cancellation: the runner cancels, waits a bounded time, then
 reports the job as abandoned and returns. Structured task groups would wait forever instead.
 The runner still starts, cancels, waits for and accounts for every task it spawns.
+``TaskLoop`` is such a task running one loop (the shared backend's feeder and heartbeat).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
+
+import anyio
 
 _live_asyncio_tasks: set[asyncio.Task[None]] = set()
 
@@ -136,3 +139,32 @@ def event_factory() -> Callable[[], Event]:
 
         return trio.Event
     return functools.partial(LoopEvent, loop)
+
+
+class TaskLoop:
+    """A loop (``run``) in a detached task of its own, from ``start`` until ``stop``."""
+
+    def __init__(self, run: Callable[[], Awaitable[None]], name: str) -> None:
+        self._run = run
+        self._name = name
+        self._scope: anyio.CancelScope | None = None
+        self._done: Event | None = None
+
+    def start(self, done: Event) -> None:
+        self._scope = anyio.CancelScope()
+        self._done = done
+        spawn_detached(self._loop, self._name)
+
+    async def _loop(self) -> None:
+        assert self._scope is not None
+        assert self._done is not None
+        try:
+            with self._scope:
+                await self._run()
+        finally:
+            self._done.set()
+
+    async def stop(self) -> None:
+        if self._scope is not None and self._done is not None:
+            self._scope.cancel()
+            await self._done.wait()

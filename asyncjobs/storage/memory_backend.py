@@ -57,6 +57,7 @@ from .._schedule import ScheduleRecord
 from .._states import TERMINAL_STATES, JobState
 from ..abc import ChannelListener
 from ._lane import COMPACT_AT, Lane
+from ._schedule_claims import ScheduleClaims
 from .memory import MemoryJobStore
 
 logger = logging.getLogger("asyncjobs.backend")
@@ -100,7 +101,7 @@ class MemoryBackend(MemoryJobStore):
         self._cancel_flags: set[str] = set()
         self._holders: dict[str, tuple[str, float]] = {}  # key -> (job id, hold ends)
         self._keys: dict[str, str] = {}  # job id -> its key
-        self._claims: dict[str, ScheduleClaim] = {}
+        self._schedule_claims = ScheduleClaims()
         self._listeners: list[ChannelListener] = []
         self._options: dict[str, Mapping[str, object]] = {}  # run options, for jobs with some
 
@@ -746,31 +747,18 @@ class MemoryBackend(MemoryJobStore):
     # ----------------------------------------------------------------- schedules
 
     async def acquire_schedules(self, *, owner: str, lease: float) -> list[ScheduleClaim]:
-        now = self._time()
-        claims: list[ScheduleClaim] = []
-        for record in self.stored_schedules():
-            if record.paused or record.next_run_at is None or record.next_run_at > now:
-                continue
-            held = self._claims.get(record.name)
-            if held is not None and held.expires_at > now:
-                continue
-            claim = ScheduleClaim(record.snapshot(), owner, next(self._tokens), now + lease)
-            self._claims[record.name] = claim
-            claims.append(claim)
-        return claims
+        return self._schedule_claims.acquire(self.stored_schedules(), self._time(), owner, lease)
 
     async def release_schedule(self, claim: ScheduleClaim, record: ScheduleRecord) -> bool:
-        held = self._claims.get(claim.name)
-        if held is None or held.token != claim.token or record.name != claim.name:
+        if not self._schedule_claims.release(claim, record):
             return False
-        del self._claims[claim.name]
         if self.stored_schedule(record.name) is None:
             return False  # deleted while it fired
         await self.update_schedule(record)
         return True
 
     async def delete_schedule(self, name: str) -> bool:
-        self._claims.pop(name, None)
+        self._schedule_claims.drop(name)
         return await super().delete_schedule(name)
 
     # ----------------------------------------------------------------- channel
