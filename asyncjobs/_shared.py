@@ -357,7 +357,8 @@ class SharedWork:
 
     async def room_within(self, deadline: float | None) -> bool:
         """Wait a while for room in a full queue (a poll interval at most, less if a job
-        ends or starts here meanwhile); False once ``deadline`` (monotonic) has passed."""
+        is taken here meanwhile, which is when room opens); False once ``deadline``
+        (monotonic) has passed."""
         clock = self._core.clock
         wait = self._poll
         if deadline is not None:
