@@ -99,7 +99,6 @@ class Admission:
         self._engine = engine  # what the handles made here ask of the engine
         self._known = known
         self._waiting = waiting
-        self._queues = waiting.queues
         self._claims = claims
         self._attempts = attempts
         self._outcomes = outcomes
@@ -130,10 +129,8 @@ class Admission:
         definition.check_arguments(args, kwargs)
         if not core.accepting:
             core.check_accepting()
+        queue = self._waiting.queue_for(definition)
         options = definition.options
-        queue = self._queues.get(options.queue)
-        if queue is None:
-            queue = self._waiting.queue_for(definition)  # UnknownQueue
         if options._plain and queue.maxsize is None and self._plain:
             # The common case, with no await: no policy, timer, id to check or key to take.
             handle = self.new_handle(definition, args, kwargs, queue)

@@ -7,8 +7,9 @@ so with a single priority (the common case) a push and a pop are O(1), whatever 
 it and pops from it itself, and calls ``push`` and ``pop`` only when it is not the one.
 
 Entries are deleted lazily: a job that leaves the queue early (cancelled, evicted, deleted)
-leaves its id behind (``left`` counts them), and whoever pops it checks that the job is still
-ready. ``left_early`` compacts the deques once such entries are most of them.
+leaves its id behind, and whoever pops it checks that the job is still ready. Every queued
+job has one entry, so the stale ones are ``entries - queued``: ``left_early`` compacts the
+deques once they are most of them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ class Lane:
         "_priorities",
         "entries",
         "head",
-        "left",
         "queued",
         "running",
         "scheduled",
@@ -41,7 +41,6 @@ class Lane:
         self._buckets: dict[float, deque[str]] = {}
         self._priorities: list[float] = []  # negated: heapq's smallest is the highest
         self.entries = 0  # live and stale together
-        self.left = 0  # stale entries: jobs that left the queue before they were popped
         self.head: deque[str] | None = None  # the bucket of the highest priority
         self.top: float | None = None  # its priority
         self.queued = 0  # jobs by state (queued ones are ready: each has an entry)
@@ -76,9 +75,9 @@ class Lane:
 
     def left_early(self, live: Callable[[str], bool]) -> None:
         """A queued job left the queue without being popped: its entry is stale now."""
-        self.queued -= 1
-        self.left += 1
-        if self.left > COMPACT_AT and self.left > self.queued:
+        queued = self.queued = self.queued - 1
+        stale = self.entries - queued
+        if stale > COMPACT_AT and stale > queued:
             self.compact(live)
 
     def compact(self, live: Callable[[str], bool]) -> None:
@@ -92,6 +91,5 @@ class Lane:
         self._priorities = [-priority for priority in kept]
         heapq.heapify(self._priorities)
         self.entries = sum(len(bucket) for bucket in kept.values())
-        self.left = 0
         self.top = max(kept, default=None)
         self.head = None if self.top is None else kept[self.top]

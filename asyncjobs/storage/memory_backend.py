@@ -461,9 +461,7 @@ class MemoryBackend(MemoryJobStore):
             record = self.stored(job_id)
             if record is not None and record.state is _QUEUED:
                 break
-            if lane.left:  # a stale entry, passed over
-                lane.left -= 1
-            job_id = lane.pop()
+            job_id = lane.pop()  # a stale entry, passed over
         lane.queued -= 1
         lane.running += 1
         record.state = _RUNNING
